@@ -1,0 +1,1 @@
+"""DVA Authorization Server."""

@@ -1,0 +1,1 @@
+"""PGO (DVP) server."""

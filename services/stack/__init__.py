@@ -1,0 +1,1 @@
+"""The world, the `medmij` command and the wiring of all roles."""

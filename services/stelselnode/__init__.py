@@ -1,0 +1,1 @@
+"""MedMij Stelselnode: publishes the ZAL, OCL, GNL and Whitelist."""

@@ -1,0 +1,1 @@
+"""DVA Resource Server: FHIR gegevensdiensten per zorgaanbieder."""
