@@ -1,1 +1,4 @@
-"""The MedMij protocol core: lists, scopes, headers, PKI and TLS, catalogue. No web framework, no I/O except where a module says so."""
+"""The MedMij protocol core: lists, scopes, headers, PKI and TLS, the catalogue.
+
+No web framework here, and no I/O except where a module says so.
+"""

@@ -205,7 +205,7 @@ class ListSet:
             data = await fetch_document(client, url, max_bytes=self.max_bytes)
             self.holder(kind).offer(data)
         except (FetchError, ListRefused) as exc:
-            reason = exc.reason if isinstance(exc, ListRefused) else str(exc)
-            logger.warning("%s not refreshed from %s: %s", kind.root, url, reason)
-            return reason
+            # The caller reports it: only it knows whether a failure is news (a node
+            # that is still waiting for a starting Stelselnode expects a few).
+            return exc.reason if isinstance(exc, ListRefused) else str(exc)
         return None

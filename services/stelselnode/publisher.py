@@ -1,0 +1,91 @@
+"""Publishing lists with a Volgnummer that only ever rises.
+
+"Bij een wijziging in een lijst die tot hernieuwde publicatie leidt, wordt het
+volgnummer van de lijst met één opgehoogd" (XML-schema's, rule 2). The Stelselnode keeps,
+per list, the Volgnummer, Tijdstempel and a digest of the content it last published in a
+small state file, so that a restart with the same world republishes the same document
+byte for byte, and a restart with a changed world publishes Volgnummer + 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from medmij.lists import ListKind, MedMijList, parse_list, write_list
+
+__all__ = ["Published", "publish"]
+
+_NEUTRAL_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Published:
+    kind: ListKind
+    volgnummer: int
+    tijdstempel: datetime
+    document: bytes
+    digest: str  # of the content, apart from Volgnummer and Tijdstempel
+
+
+def _content_digest(lst: MedMijList) -> str:
+    neutral = replace(lst, volgnummer=1, tijdstempel=_NEUTRAL_TIME)
+    return hashlib.sha256(write_list(neutral)).hexdigest()
+
+
+def _load_state(path: Path) -> dict[str, dict[str, str | int]]:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise RuntimeError(f"cannot read the Stelselnode state {path}: {exc}") from exc
+    return data if isinstance(data, dict) else {}
+
+
+def _save_state(path: Path, state: Mapping[str, Mapping[str, str | int]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(state, indent=2, sort_keys=True), "utf-8")
+    os.replace(temporary, path)  # atomic: a crash never leaves half a state file
+
+
+def publish(
+    desired: Mapping[ListKind, MedMijList],
+    state_file: Path,
+    *,
+    development: bool,
+    now: datetime | None = None,
+) -> dict[ListKind, Published]:
+    """Give each desired list its Volgnummer and Tijdstempel, and serialise it.
+
+    Every document is validated against its XSD before it is published: the Stelselnode
+    never hands out a list that a receiver would have to refuse.
+    """
+    moment = (now or datetime.now(UTC)).replace(microsecond=0)
+    state = _load_state(state_file)
+    result: dict[ListKind, Published] = {}
+    for kind, lst in desired.items():
+        digest = _content_digest(lst)
+        previous = state.get(kind.name, {})
+        if previous.get("digest") == digest:
+            volgnummer = int(previous["volgnummer"])
+            tijdstempel = datetime.fromisoformat(str(previous["tijdstempel"]))
+        else:
+            volgnummer = int(previous.get("volgnummer", 0)) + 1
+            tijdstempel = moment
+        document = write_list(replace(lst, volgnummer=volgnummer, tijdstempel=tijdstempel))
+        parse_list(kind, document, development=development)  # raises if we would publish junk
+        result[kind] = Published(kind, volgnummer, tijdstempel, document, digest)
+        state[kind.name] = {
+            "volgnummer": volgnummer,
+            "tijdstempel": tijdstempel.isoformat(),
+            "digest": digest,
+        }
+    _save_state(state_file, state)
+    return result
