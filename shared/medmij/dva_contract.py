@@ -1,0 +1,132 @@
+"""The back-channel contract between the two halves of one DVA.
+
+The Afsprakenstelsel fixes what crosses the DVA's border (authorization, token and
+resource interfaces) but not how its authorisation server and resource server talk to
+each other. This stack runs them as separate services, so they need a contract; both
+calls go over mutual TLS between whitelisted nodes of the same DVA.
+
+1. **Introspection** (RFC 7662, resource server → authorisation server):
+   `POST <back>/oauth/introspect`, form `token=<access token>`. An active token answers
+   the RFC's members plus what the resource server needs to scope every search:
+   `zorgaanbieder` (the Zorgaanbiedernaam, with "@medmij"), `gegevensdiensten` (the ids
+   the consent covers) and `bsn` (the person the DigiD login established). The BSN stays
+   inside the DVA: the resource server maps it to its own patient and never returns it.
+   An unknown, expired or revoked token answers `{"active": false}` and nothing else.
+
+2. **Beschikbaarheidstoets** (authorisation server → resource server):
+   `POST <resource>/_dva/beschikbaarheid`, JSON `{"zorgaanbieder", "bsn",
+   "gegevensdiensten"}`, answers `{"beschikbaar": [ids with data for this person]}`.
+   The authorisation server then grants only those (token interface: "met daaruit
+   weggelaten de niet-beschikbare zorgaanbieder-gegevensdienst-combinaties").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "AVAILABILITY_PATH",
+    "INTROSPECTION_PATH",
+    "AvailabilityAnswer",
+    "AvailabilityQuestion",
+    "Introspection",
+]
+
+INTROSPECTION_PATH = "/oauth/introspect"
+AVAILABILITY_PATH = "/_dva/beschikbaarheid"
+
+
+def _strings(value: Any, name: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{name} must be a list of strings")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class Introspection:
+    """An RFC 7662 answer; the extra members are only present when `active`."""
+
+    active: bool
+    client_id: str | None = None
+    scope: str | None = None
+    exp: int | None = None
+    iat: int | None = None
+    zorgaanbieder: str | None = None
+    gegevensdiensten: tuple[str, ...] = ()
+    bsn: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if not self.active:
+            return {"active": False}  # RFC 7662 §2.2: say nothing more about a dead token
+        return {
+            "active": True,
+            "token_type": "Bearer",
+            "client_id": self.client_id,
+            "scope": self.scope,
+            "exp": self.exp,
+            "iat": self.iat,
+            "zorgaanbieder": self.zorgaanbieder,
+            "gegevensdiensten": list(self.gegevensdiensten),
+            "bsn": self.bsn,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Introspection:
+        """Read an answer; raises ValueError when an active answer lacks a member we need."""
+        if data.get("active") is not True:
+            return cls(active=False)
+        try:
+            exp = int(data["exp"])
+            zorgaanbieder = str(data["zorgaanbieder"])
+            bsn = str(data["bsn"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"introspection answer incomplete: {exc}") from exc
+        return cls(
+            active=True,
+            client_id=data.get("client_id"),
+            scope=data.get("scope"),
+            exp=exp,
+            iat=data.get("iat"),
+            zorgaanbieder=zorgaanbieder,
+            gegevensdiensten=_strings(data.get("gegevensdiensten"), "gegevensdiensten"),
+            bsn=bsn,
+        )
+
+
+@dataclass(frozen=True)
+class AvailabilityQuestion:
+    zorgaanbieder: str
+    bsn: str
+    gegevensdiensten: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "zorgaanbieder": self.zorgaanbieder,
+            "bsn": self.bsn,
+            "gegevensdiensten": list(self.gegevensdiensten),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AvailabilityQuestion:
+        try:
+            return cls(
+                zorgaanbieder=str(data["zorgaanbieder"]),
+                bsn=str(data["bsn"]),
+                gegevensdiensten=_strings(data["gegevensdiensten"], "gegevensdiensten"),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"availability question incomplete: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class AvailabilityAnswer:
+    beschikbaar: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"beschikbaar": list(self.beschikbaar)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AvailabilityAnswer:
+        return cls(beschikbaar=_strings(data.get("beschikbaar"), "beschikbaar"))
