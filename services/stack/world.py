@@ -16,13 +16,21 @@ import json
 import socket
 import tomllib
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from medmij import catalogue
 from medmij.persons import TestPerson, assign_zorgaanbieders, test_persons
@@ -64,7 +72,9 @@ class Endpoint(_Model):
     port: Port
 
     def url(self, path: str = "") -> str:
-        return f"https://{self.hostname}:{self.port}{path}"
+        # The official ZAL pattern allows no port in front-channel URIs: leave out the default.
+        port = "" if self.port == 443 else f":{self.port}"
+        return f"https://{self.hostname}{port}{path}"
 
 
 class WorldInfo(_Model):
@@ -119,6 +129,15 @@ class Zorgaanbieder(_Model):
     deelt: bool = True  # false: listed, but the beschikbaarheidstoets says "no data"
     nictiz: bool = False  # serves the Nictiz qualification fixtures when found
 
+    @field_validator("gegevensdiensten")
+    @classmethod
+    def _in_catalogue(cls, ids: tuple[str, ...]) -> tuple[str, ...]:
+        # catalogue.get raises KeyError, which pydantic would let through as a crash.
+        unknown = [gid for gid in ids if gid not in catalogue.CATALOGUE]
+        if unknown:
+            raise ValueError(f"gegevensdienst {', '.join(unknown)} is not in the MedMij catalogue")
+        return ids
+
     @property
     def bare(self) -> str:
         """The name without "@medmij", as used in scopes and URL paths."""
@@ -154,6 +173,18 @@ class Dva(_Model):
             ]
             if missing:
                 raise ValueError(f"external DVA {self.id} needs {', '.join(missing)}")
+            urls = {
+                "authorization_endpoint": self.authorization_endpoint,
+                "token_endpoint": self.token_endpoint,
+                **{f"resource_endpoints.{k}": v for k, v in self.resource_endpoints.items()},
+            }
+            for name, url in urls.items():
+                # The lists carry these as they are; junk here would stop the Stelselnode.
+                parts = urlsplit(url or "")
+                if parts.scheme != "https" or not parts.hostname:
+                    raise ValueError(
+                        f"external DVA {self.id}: {name} must be an https URL, not {url!r}"
+                    )
             for za in self.zorgaanbieder:
                 for gid in za.gegevensdiensten:
                     if gid not in self.resource_endpoints:
@@ -210,8 +241,6 @@ class Dva(_Model):
         if self.external:
             if self.whitelist:
                 return self.whitelist
-            from urllib.parse import urlsplit
-
             urls = [self.token_url, *self.resource_endpoints.values()]
             return tuple(dict.fromkeys(urlsplit(u).hostname or "" for u in urls))
         assert self.back is not None
@@ -322,14 +351,16 @@ class World(_Model):
     def with_free_ports(self) -> World:
         """A copy in which every node of ours listens on a port the OS says is free."""
         data = self.model_dump(mode="python")
-        data["stelselnode"]["port"] = _free_port()
-        for pgo in data["pgo"]:
-            if not pgo["external"]:
-                pgo["port"] = _free_port()
-        for dva in data["dva"]:
-            if not dva["external"]:
-                for node in ("front", "back", "resource"):
-                    dva[node]["port"] = _free_port()
+        # Each socket stays bound until every port is chosen, so none is handed out twice.
+        with ExitStack() as held:
+            data["stelselnode"]["port"] = _free_port(held)
+            for pgo in data["pgo"]:
+                if not pgo["external"]:
+                    pgo["port"] = _free_port(held)
+            for dva in data["dva"]:
+                if not dva["external"]:
+                    for node in ("front", "back", "resource"):
+                        dva[node]["port"] = _free_port(held)
         return World.model_validate(data)
 
 
@@ -340,10 +371,10 @@ def save_world(world: World, path: Path) -> Path:
     return path
 
 
-def _free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _free_port(held: ExitStack) -> int:
+    sock = held.enter_context(closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)))
+    sock.bind(("127.0.0.1", 0))
+    return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -373,17 +404,27 @@ def load_world(path: Path | None = None) -> World:
             data = tomllib.loads(source.text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise WorldError(f"{source.origin} is not valid TOML or JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise WorldError(
+            f"{source.origin}: a world is a table of sections, not {type(data).__name__}"
+        )
     # Paths of external CAs are relative to the world file.
     base = path.parent if path is not None else Path.cwd()
     for group in ("pgo", "dva"):
-        for item in data.get(group, []):
+        items = data.get(group)
+        for item in items if isinstance(items, list) else []:
             if isinstance(item, dict) and isinstance(item.get("ca"), str):
                 item["ca"] = str((base / item["ca"]).resolve())
     try:
-        return World.model_validate(data)
+        world = World.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'world'}: {err['msg']}"
             for err in exc.errors()
         )
         raise WorldError(f"{source.origin}: {problems}") from exc
+    # Every node loads these into its trust store; a missing one would stop it mid-start.
+    missing = [str(ca) for ca in world.extra_trust() if not ca.is_file()]
+    if missing:
+        raise WorldError(f"{source.origin}: CA file not found: {', '.join(missing)}")
+    return world

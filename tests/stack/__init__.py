@@ -1,0 +1,1 @@
+"""Tests of the `stack` package: worlds, publication, the `medmij` command."""
