@@ -39,13 +39,34 @@ def _content_digest(lst: MedMijList) -> str:
 
 
 def _load_state(path: Path) -> dict[str, dict[str, str | int]]:
+    """The state file, checked entry by entry.
+
+    A damaged file is an error, not a fresh start: a Stelselnode that forgot its
+    Volgnummers would publish 1 again, which every receiver holding a higher one refuses.
+    """
     try:
         data = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
         raise RuntimeError(f"cannot read the Stelselnode state {path}: {exc}") from exc
-    return data if isinstance(data, dict) else {}
+    try:
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        for name, entry in data.items():
+            if not isinstance(entry, dict):
+                raise ValueError(f"{name} is not a JSON object")
+            volgnummer, digest = entry.get("volgnummer"), entry.get("digest")
+            if not isinstance(volgnummer, int) or isinstance(volgnummer, bool) or volgnummer < 1:
+                raise ValueError(f"{name}: volgnummer {volgnummer!r} is not a positive integer")
+            if not isinstance(digest, str):
+                raise ValueError(f"{name}: digest {digest!r} is not a string")
+            tijdstempel = datetime.fromisoformat(str(entry.get("tijdstempel")))
+            if tijdstempel.tzinfo is None:
+                raise ValueError(f"{name}: tijdstempel {tijdstempel} has no time zone")
+    except ValueError as exc:
+        raise RuntimeError(f"cannot read the Stelselnode state {path}: {exc}") from exc
+    return data
 
 
 def _save_state(path: Path, state: Mapping[str, Mapping[str, str | int]]) -> None:

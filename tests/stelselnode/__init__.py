@@ -1,0 +1,1 @@
+"""Tests of the Stelselnode: publishing with a rising Volgnummer, and its app."""
