@@ -33,7 +33,7 @@ from pydantic import (
 )
 
 from medmij import catalogue
-from medmij.persons import TestPerson, assign_zorgaanbieders, test_persons
+from medmij.persons import MAX_PERSONS, TestPerson, assign_zorgaanbieders, test_persons
 
 __all__ = [
     "Dva",
@@ -95,7 +95,7 @@ class Stelselnode(_Model):
 
 
 class Persons(_Model):
-    count: Annotated[int, Field(ge=0, le=100_000)] = 12
+    count: Annotated[int, Field(ge=0, le=MAX_PERSONS)] = 12
 
 
 class Pgo(_Model):

@@ -17,7 +17,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-__all__ = ["TestPerson", "assign_zorgaanbieders", "elfproef", "test_persons"]
+__all__ = ["MAX_PERSONS", "TestPerson", "assign_zorgaanbieders", "elfproef", "test_persons"]
+
+#: How many numbers of the form 9999xxxxx pass the elfproef: no more distinct persons exist.
+MAX_PERSONS = 9091
 
 _GIVEN_F = ("Anna", "Sanne", "Fatima", "Emma", "Noor", "Julia", "Sophie", "Lotte", "Yara", "Eva")
 _GIVEN_M = ("Daan", "Sem", "Mohammed", "Lucas", "Levi", "Bram", "Thijs", "Jesse", "Milan", "Finn")
@@ -30,7 +33,8 @@ _FAMILY = (
 
 def elfproef(bsn: str) -> bool:
     """True when `bsn` is nine digits and passes the BSN elfproef."""
-    if len(bsn) != 9 or not bsn.isdigit():
+    # isascii: str.isdigit also accepts other scripts' digits, which int() reads as 0-9.
+    if len(bsn) != 9 or not (bsn.isascii() and bsn.isdigit()):
         return False
     digits = [int(c) for c in bsn]
     total = sum(d * w for d, w in zip(digits[:8], range(9, 1, -1), strict=True)) - digits[8]
@@ -67,6 +71,9 @@ def test_persons(seed: int, count: int) -> tuple[TestPerson, ...]:
     """`count` distinct persons; the same seed always gives the same persons in the same order."""
     if count < 0:
         raise ValueError("count must not be negative")
+    if count > MAX_PERSONS:
+        # Beyond this the search for another unused test BSN would never end.
+        raise ValueError(f"at most {MAX_PERSONS} test persons exist (9999xxxxx BSNs)")
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
     bsns = _test_bsns(rng)
     persons = []

@@ -262,6 +262,11 @@ BAD_WORLDS: list[tuple[str, str, tuple[str, ...]]] = [
         ("pgo", "tuple"),
     ),
     (
+        "more-persons-than-test-bsns",
+        BASE + "\n[persons]\ncount = 10000\n",
+        ("persons.count", "9091"),
+    ),
+    (
         "production-world-with-front-port",
         variant("development = true", "development = false"),
         ("test-dva", "forbids a port", "AuthorizationEndpointuri"),
