@@ -114,7 +114,8 @@ class ListSubscription:
             self._task = asyncio.create_task(self._run(), name="medmij-list-refresh")
 
     async def stop(self) -> None:
-        self._users -= 1
+        # Never below zero: a stop without its start must not cancel a later user's refresh.
+        self._users = max(0, self._users - 1)
         if self._users <= 0 and self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
