@@ -1,0 +1,186 @@
+"""docker-compose.yml and the Dockerfile agree with the `medmij` command and the default world.
+
+Docker itself is not needed: the compose file is read as YAML, and every command in it is
+parsed by the real `medmij` command line (without running it), so a renamed option, a
+wrong port or a missing network alias fails here rather than in a container.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import typer
+import typer.main
+import yaml
+from typer.core import TyperGroup
+
+from stack.cli import app
+from stack.roles import Role, RoleInstance, listener_urls, role_instances
+from stack.world import World, load_world
+from tests.conftest import PROJECT_ROOT
+
+COMPOSE = PROJECT_ROOT / "docker-compose.yml"
+DOCKERFILE = PROJECT_ROOT / "Dockerfile"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE.read_text("utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    result = compose["services"]
+    assert isinstance(result, dict)
+    return result
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    # The compose file passes no --world: its containers run the embedded default world.
+    return load_world()
+
+
+def medmij_params(args: Sequence[str]) -> dict[str, Any]:
+    """Parse `medmij ARGS` as the real command line does, without running anything."""
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    name, *rest = args
+    command = group.commands[name]
+    return dict(command.make_context(f"medmij {name}", list(rest)).params)
+
+
+def node_services(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The services that run `medmij serve`, by name."""
+    return {name: s for name, s in services.items() if s["command"][0] == "serve"}
+
+
+def service_for(services: dict[str, dict[str, Any]], instance: RoleInstance) -> dict[str, Any]:
+    matches = [
+        s
+        for s in node_services(services).values()
+        if s["command"][1 : 1 + len(instance.argv())] == instance.argv()
+    ]
+    assert len(matches) == 1, f"{instance.label}: {len(matches)} services"
+    return matches[0]
+
+
+def volume_mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Container path → named volume."""
+    return {spec.split(":")[1]: spec.split(":")[0] for spec in service["volumes"]}
+
+
+def test_the_command_line_parser_refuses_what_it_does_not_know() -> None:
+    # Guards the tests below: parsing really checks options.
+    with pytest.raises(typer.TyperException, match="No such option"):
+        medmij_params(["serve", "stelselnode", "--no-such-option"])
+    with pytest.raises(typer.TyperException):
+        medmij_params(["serve"])
+
+
+def test_every_role_of_the_default_world_has_a_service(
+    services: dict[str, dict[str, Any]], world: World
+) -> None:
+    instances = role_instances(world)
+    assert {i.role for i in instances} == set(Role)
+    for instance in instances:
+        service_for(services, instance)
+    assert len(node_services(services)) == len(instances)
+
+
+def test_every_command_is_one_the_medmij_command_accepts(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name, service in services.items():
+        params = medmij_params(service["command"])
+        assert params, name
+    certs = medmij_params(services["certs"]["command"])
+    assert certs["out"] == Path("/certs")
+
+
+def test_nodes_listen_on_all_interfaces_and_find_each_other_by_dns(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name, service in node_services(services).items():
+        params = medmij_params(service["command"])
+        assert Role(params["role"]), name
+        # 127.0.0.1 inside a container is unreachable from the other containers.
+        assert params["listen"] == "0.0.0.0", name  # noqa: S104 - a container's own interfaces
+        assert params["system_dns"] is True, name
+
+
+def test_published_ports_and_aliases_are_the_worlds(
+    services: dict[str, dict[str, Any]], world: World
+) -> None:
+    for instance in role_instances(world):
+        service = service_for(services, instance)
+        urls = [urlsplit(url) for url in listener_urls(world, instance)]
+        published = [tuple(int(p) for p in spec.split(":")) for spec in service["ports"]]
+        # Same port outside as inside: the ZAL's URLs work from the host's browser.
+        assert sorted(published) == sorted((u.port, u.port) for u in urls), instance.label
+        aliases = service["networks"]["medmij"]["aliases"]
+        assert sorted(aliases) == sorted(str(u.hostname) for u in urls), instance.label
+
+
+def test_every_node_has_a_healthcheck_of_its_own_role(
+    services: dict[str, dict[str, Any]], world: World
+) -> None:
+    for instance in role_instances(world):
+        service = service_for(services, instance)
+        check = service["healthcheck"]["test"]
+        assert check[:3] == ["CMD", "medmij", "health"], instance.label
+        health = medmij_params(check[2:])
+        serve = medmij_params(service["command"])
+        for key in ("role", "dva", "pgo", "certs", "system_dns"):
+            assert health[key] == serve[key], (instance.label, key)
+
+
+def test_nodes_wait_for_the_certificates_and_for_a_healthy_stelselnode(
+    services: dict[str, dict[str, Any]], world: World
+) -> None:
+    for instance in role_instances(world):
+        depends = service_for(services, instance)["depends_on"]
+        assert depends["certs"] == {"condition": "service_completed_successfully"}
+        if instance.role is Role.STELSELNODE:
+            assert set(depends) == {"certs"}
+        else:
+            assert depends["stelselnode"] == {"condition": "service_healthy"}, instance.label
+    assert services["stelselnode"]["command"][1] == Role.STELSELNODE.value
+
+
+def test_all_nodes_share_the_certs_volume_the_certs_service_fills(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    assert "certs" in compose["volumes"]
+    certs_out = str(medmij_params(services["certs"]["command"])["out"])
+    assert volume_mounts(services["certs"])[certs_out] == "certs"
+    for name, service in node_services(services).items():
+        params = medmij_params(service["command"])
+        mounts = volume_mounts(service)
+        assert mounts[str(params["certs"])] == "certs", name
+        assert str(params["data_dir"]) in mounts, name
+
+
+def test_every_service_runs_the_one_image(services: dict[str, dict[str, Any]]) -> None:
+    assert {s["image"] for s in services.values()} == {"medmij-reference-stack"}
+    assert {s["build"] for s in services.values()} == {"."}
+
+
+def test_the_dockerfile_runs_medmij() -> None:
+    instructions = [
+        line.strip().split(maxsplit=1)
+        for line in DOCKERFILE.read_text("utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    entrypoints = [json.loads(rest) for word, rest in instructions if word == "ENTRYPOINT"]
+    assert entrypoints == [["medmij"]]
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    assert project["scripts"]["medmij"] == "stack.cli:app"
