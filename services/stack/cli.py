@@ -56,6 +56,14 @@ def _world(path: Path | None) -> World:
         raise typer.Exit(2) from exc
 
 
+def _role(role: str) -> Role:
+    try:
+        return Role("stelselnode" if role == "lists" else role)
+    except ValueError as exc:
+        err.print(f"[red]Unknown role {role!r}[/red]: choose {', '.join(r.value for r in Role)}")
+        raise typer.Exit(2) from exc
+
+
 @app.command()
 def up(
     world_file: WorldOption = None,
@@ -144,11 +152,7 @@ def serve(
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
 ) -> None:
     """Run one role of the world (what docker-compose runs per container)."""
-    try:
-        chosen = Role("stelselnode" if role == "lists" else role)
-    except ValueError as exc:
-        err.print(f"[red]Unknown role {role!r}[/red]: choose {', '.join(r.value for r in Role)}")
-        raise typer.Exit(2) from exc
+    chosen = _role(role)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -184,15 +188,24 @@ def health(
     system_dns: Annotated[bool, typer.Option("--system-dns", help="Resolve with DNS.")] = False,
 ) -> None:
     """Check every node of one role over HTTPS (exit 0 when all are healthy)."""
-    chosen = Role("stelselnode" if role == "lists" else role)
+    chosen = _role(role)
     world = _world(world_file)
     root = certs.resolve() / "ca" / "root.pem"
+    if not root.is_file():
+        err.print(f"[red]No dev root CA at {root}[/red]: give --certs, or run `medmij certs`")
+        raise typer.Exit(2)
     instance = dva if chosen in (Role.AUTHSERVER, Role.ZORGAANBIEDER) else pgo
-    if instance is None and chosen is Role.PGO:
-        instance = world.pgo_by_hostname().hostname
-    if instance is None and chosen is not Role.STELSELNODE:
-        instance = world.ours()[0].id
-    urls = listener_urls(world, RoleInstance(chosen, instance))
+    try:
+        if instance is None and chosen is Role.PGO:
+            instance = world.pgo_by_hostname().hostname
+        if instance is None and chosen is not Role.STELSELNODE:
+            if not world.ours():
+                raise WorldError("this world runs no DVA of its own")
+            instance = world.ours()[0].id
+        urls = listener_urls(world, RoleInstance(chosen, instance))
+    except WorldError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
     hosts = {} if system_dns else world.hosts()
     healthy = True
     with make_client(trust=[root], hosts=hosts, timeout=5) as client:
@@ -220,7 +233,11 @@ def certs(
     """Make the dev PKI: root, intermediate and a certificate per node of the world."""
     world = _world(world_file)
     names = [*world.our_hostnames(), *(hostname or [])]
-    pki = ensure_dev_pki(out.resolve(), names)
+    try:
+        pki = ensure_dev_pki(out.resolve(), names)
+    except ValueError as exc:  # a --hostname that cannot be a certificate's name
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
     console.print(f"Root CA:      {pki.root_cert}")
     console.print(f"Intermediate: {pki.intermediate_cert}")
     for name in names:
