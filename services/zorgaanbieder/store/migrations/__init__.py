@@ -1,0 +1,1 @@
+"""Alembic revisions of the resource server's store (run by `Repository.create`)."""
