@@ -15,6 +15,7 @@ from rich.console import Console
 
 from medmij.net import make_client
 from medmij.pki import ensure_dev_pki
+from stelselnode.publisher import StateError
 
 from .roles import Role, RoleInstance, listener_urls, listeners_for
 from .runner import serve_listeners
@@ -163,7 +164,7 @@ def serve(
         listeners = listeners_for(
             chosen, world, pki, data_dir.resolve(), instance=instance, resolve=not system_dns
         )
-    except WorldError as exc:
+    except (WorldError, StateError) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     trust = [pki.root_cert, *world.extra_trust()]

@@ -19,9 +19,13 @@ from pathlib import Path
 
 from medmij.lists import ListKind, MedMijList, parse_list, write_list
 
-__all__ = ["Published", "publish"]
+__all__ = ["Published", "StateError", "publish"]
 
 _NEUTRAL_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class StateError(RuntimeError):
+    """The state file of earlier publications cannot be read; nothing is published."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ def _load_state(path: Path) -> dict[str, dict[str, str | int]]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        raise RuntimeError(f"cannot read the Stelselnode state {path}: {exc}") from exc
+        raise StateError(f"cannot read the Stelselnode state {path}: {exc}") from exc
     try:
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
@@ -65,7 +69,7 @@ def _load_state(path: Path) -> dict[str, dict[str, str | int]]:
             if tijdstempel.tzinfo is None:
                 raise ValueError(f"{name}: tijdstempel {tijdstempel} has no time zone")
     except ValueError as exc:
-        raise RuntimeError(f"cannot read the Stelselnode state {path}: {exc}") from exc
+        raise StateError(f"cannot read the Stelselnode state {path}: {exc}") from exc
     return data
 
 

@@ -17,11 +17,12 @@ from stack.world import load_world, save_world
 
 
 def run(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args), prog_name="medmij")
+    # Wide enough that rich does not wrap a long path in the middle.
+    return CliRunner().invoke(app, list(args), prog_name="medmij", env={"COLUMNS": "1000"})
 
 
 def said(result: Result) -> str:
-    """Everything the command printed, with rich's line wrapping undone."""
+    """Everything the command printed, on one line."""
     return " ".join((result.stdout + result.stderr).split())
 
 
@@ -156,3 +157,15 @@ def test_health_of_a_node_that_does_not_run_fails(dev_certs: Path, tmp_path: Pat
     result = run("health", "stelselnode", "--world", str(world), "--certs", str(dev_certs))
     assert result.exit_code == 1
     assert url in said(result)
+
+
+def test_serve_with_a_damaged_stelselnode_state_says_so(dev_certs: Path, tmp_path: Path) -> None:
+    state = tmp_path / "data" / "stelselnode" / "published.json"
+    state.parent.mkdir(parents=True)
+    state.write_text("{kapot", "utf-8")
+    result = run(
+        "serve", "stelselnode", "--certs", str(dev_certs), "--data-dir", str(tmp_path / "data")
+    )
+    assert result.exit_code == 2
+    assert f"cannot read the Stelselnode state {state}" in said(result)
+    assert "Traceback" not in said(result)

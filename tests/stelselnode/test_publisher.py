@@ -11,7 +11,7 @@ import pytest
 from medmij.lists import ListKind, MedMijList, parse_list
 from stack.publication import Publication, publication
 from stack.world import Pgo, World, load_world
-from stelselnode.publisher import Published, publish
+from stelselnode.publisher import Published, StateError, publish
 
 T0 = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
 
@@ -142,7 +142,7 @@ def test_a_corrupt_state_file_is_a_clear_error_not_a_fresh_start(
     state.parent.mkdir(parents=True)
     state.write_text(content, "utf-8")
     # Starting again at Volgnummer 1 would make every receiver refuse the lists.
-    with pytest.raises(RuntimeError, match=f"cannot read the Stelselnode state {state}"):
+    with pytest.raises(StateError, match=f"cannot read the Stelselnode state {state}"):
         publish(original, state, development=True, now=T0)
     assert state.read_text("utf-8") == content
 
@@ -155,5 +155,5 @@ def test_a_state_file_with_the_same_digest_but_a_bad_tijdstempel_is_refused(
     stamp = T0.replace(microsecond=0).isoformat()
     assert stamp in text
     state.write_text(text.replace(stamp, "morgen"), "utf-8")
-    with pytest.raises(RuntimeError, match="cannot read the Stelselnode state"):
+    with pytest.raises(StateError, match="cannot read the Stelselnode state"):
         publish(original, state, development=True, now=T0)
