@@ -16,6 +16,7 @@ from rich.console import Console
 from medmij.net import make_client
 from medmij.pki import ensure_dev_pki
 from stelselnode.publisher import StateError
+from zorgaanbieder.sources.nictiz import NictizError, find_nictiz
 
 from .roles import Role, RoleInstance, listener_urls, listeners_for
 from .runner import serve_listeners
@@ -26,6 +27,7 @@ from .up import (
     stop_stack,
     summary_table,
     wait_healthy,
+    without_unserved_nictiz,
     write_stack_json,
 )
 from .world import World, WorldError, load_world, save_world
@@ -47,6 +49,14 @@ DataDirOption = Annotated[
     Path, typer.Option("--data-dir", help="Where services keep their data and stack.json.")
 ]
 CertsOption = Annotated[Path, typer.Option("--certs", help="Directory of the dev PKI.")]
+NictizOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--nictiz",
+        help="Nictiz-testscripts checkout (or copy in its layout) for the qualification "
+        "zorgaanbieder. Default: $MEDMIJ_NICTIZ.",
+    ),
+]
 
 
 def _world(path: Path | None) -> World:
@@ -75,18 +85,35 @@ def up(
     ] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for all nodes.")] = 60.0,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
+    nictiz: NictizOption = None,
 ) -> None:
     """Run the whole world until Ctrl-C; write DATA_DIR/stack.json."""
     world = _world(world_file)
     if free_ports:
         world = world.with_free_ports()
+    try:
+        world, nictiz, dropped = without_unserved_nictiz(world, nictiz)
+    except NictizError as exc:
+        err.print(f"[red]Nictiz material not usable:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if dropped:
+        console.print(
+            f"No Nictiz material (--nictiz PATH or $MEDMIJ_NICTIZ): {', '.join(dropped)} "
+            "left out of the ZAL."
+        )
     data_dir = data_dir.resolve()
     certs = certs.resolve()
     with console.status("Making the dev PKI…"):
         pki = prepare_pki(world, certs)
     effective = save_world(world, data_dir / "world.json")
     processes = start_stack(
-        effective, world, data_dir, certs, log_dir=data_dir / "logs", access_log=access_log
+        effective,
+        world,
+        data_dir,
+        certs,
+        log_dir=data_dir / "logs",
+        access_log=access_log,
+        nictiz=nictiz,
     )
     stopping = False
 
@@ -151,9 +178,16 @@ def serve(
         ),
     ] = False,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
+    nictiz: NictizOption = None,
 ) -> None:
     """Run one role of the world (what docker-compose runs per container)."""
     chosen = _role(role)
+    if nictiz is not None and chosen is Role.ZORGAANBIEDER:
+        try:
+            nictiz = find_nictiz(nictiz)
+        except NictizError as exc:
+            err.print(f"[red]Nictiz material not usable:[/red] {exc}")
+            raise typer.Exit(2) from exc
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -162,7 +196,13 @@ def serve(
     instance = dva if chosen in (Role.AUTHSERVER, Role.ZORGAANBIEDER) else pgo
     try:
         listeners = listeners_for(
-            chosen, world, pki, data_dir.resolve(), instance=instance, resolve=not system_dns
+            chosen,
+            world,
+            pki,
+            data_dir.resolve(),
+            instance=instance,
+            resolve=not system_dns,
+            nictiz=nictiz,
         )
     except (WorldError, StateError) as exc:
         err.print(f"[red]{exc}[/red]")

@@ -12,13 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from medmij.lists import ListKind
 from medmij.pki import DevPKI
 
 from .publication import publication
 from .world import Dva, Endpoint, World, WorldError
+
+if TYPE_CHECKING:
+    from zorgaanbieder.settings import ZorgaanbiederSettings
 
 __all__ = [
     "Listener",
@@ -27,6 +30,7 @@ __all__ = [
     "listener_urls",
     "listeners_for",
     "role_instances",
+    "zorgaanbieder_settings",
 ]
 
 ASGIApp = Callable[..., object]
@@ -131,8 +135,12 @@ def listeners_for(
     *,
     instance: str | None = None,
     resolve: bool = True,
+    nictiz: Path | None = None,
 ) -> list[Listener]:
-    """Build the apps of one role. Imports a service only when its role is asked for."""
+    """Build the apps of one role. Imports a service only when its role is asked for.
+
+    ``nictiz``: the Nictiz qualification material, for the resource server.
+    """
     if role is Role.STELSELNODE:
         from stelselnode.app import create_app as create_stelselnode
         from stelselnode.settings import StelselnodeSettings
@@ -188,12 +196,51 @@ def listeners_for(
         ]
 
     from zorgaanbieder.app import create_app as create_zorgaanbieder
-    from zorgaanbieder.settings import ZorgaanbiederSettings
 
-    common = _node_common(
-        world, pki, dva.resource.hostname, data_dir / f"zorgaanbieder-{dva.id}", resolve=resolve
+    za_settings = zorgaanbieder_settings(
+        world, pki, data_dir, dva=dva, resolve=resolve, nictiz=nictiz
     )
-    za_settings = ZorgaanbiederSettings(dva_naam=dva.naam, zorgaanbieders=names, **common)  # type: ignore[arg-type]
     return [
         Listener("resource", dva.resource, "optional", create_zorgaanbieder(za_settings), "back")
     ]
+
+
+def zorgaanbieder_settings(
+    world: World,
+    pki: DevPKI,
+    data_dir: Path,
+    *,
+    dva: Dva,
+    resolve: bool = True,
+    nictiz: Path | None = None,
+) -> ZorgaanbiederSettings:
+    """The resource server settings of one DVA of ours: what it serves, for whom, how."""
+    from medmij.dva_contract import INTROSPECTION_PATH
+    from zorgaanbieder.settings import ServedZorgaanbieder, ZorgaanbiederSettings
+
+    assert dva.back is not None
+    assert dva.resource is not None
+    common = _node_common(
+        world, pki, dva.resource.hostname, data_dir / f"zorgaanbieder-{dva.id}", resolve=resolve
+    )
+    served = tuple(
+        ServedZorgaanbieder(
+            naam=za.naam,
+            gegevensdiensten=za.gegevensdiensten,
+            deelt=za.deelt,
+            nictiz=za.nictiz,
+            gedrag=za.gedrag,
+        )
+        for za in dva.zorgaanbieder
+    )
+    return ZorgaanbiederSettings(
+        dva_naam=dva.naam,
+        public_url=dva.resource.url(),
+        zorgaanbieders=served,
+        introspection_url=dva.back.url(INTROSPECTION_PATH),
+        seed=world.world.seed,
+        persons_count=world.persons.count,
+        sharing_zorgaanbieders=world.sharing_zorgaanbieders(),
+        nictiz=nictiz,
+        **common,  # type: ignore[arg-type]
+    )

@@ -26,10 +26,10 @@ from medmij.lists import ListKind
 from medmij.net import make_async_client
 from medmij.pki import DevPKI, ensure_dev_pki
 
-from .roles import RoleInstance, listener_urls, role_instances
+from .roles import Role, RoleInstance, listener_urls, role_instances
 from .world import World
 
-__all__ = ["StackProcess", "stack_json", "start_stack", "wait_healthy"]
+__all__ = ["StackProcess", "stack_json", "start_stack", "wait_healthy", "without_unserved_nictiz"]
 
 
 @dataclass
@@ -72,8 +72,12 @@ def start_stack(
     *,
     log_dir: Path,
     access_log: bool = False,
+    nictiz: Path | None = None,
 ) -> list[StackProcess]:
-    """Start one `medmij serve` process per role of ours; output goes to log_dir/<role>.log."""
+    """Start one `medmij serve` process per role of ours; output goes to log_dir/<role>.log.
+
+    ``nictiz``: the Nictiz qualification material, handed to the resource servers.
+    """
     log_dir.mkdir(parents=True, exist_ok=True)
     processes = []
     for instance in role_instances(world):
@@ -90,6 +94,7 @@ def start_stack(
             "--certs",
             str(certs_dir),
             *(["--access-log"] if access_log else []),
+            *(["--nictiz", str(nictiz)] if nictiz and instance.role is Role.ZORGAANBIEDER else []),
         ]
         log = (log_dir / f"{instance.label.replace(':', '-')}.log").open("ab")
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
@@ -177,6 +182,33 @@ def write_stack_json(data_dir: Path, content: dict[str, object]) -> Path:
     temporary.write_text(json.dumps(content, indent=2) + "\n", "utf-8")
     os.replace(temporary, path)
     return path
+
+
+def without_unserved_nictiz(
+    world: World, explicit: Path | None
+) -> tuple[World, Path | None, tuple[str, ...]]:
+    """The world to run, the Nictiz material found, and the zorgaanbieders left out.
+
+    A zorgaanbieder marked ``nictiz = true`` serves the Nictiz qualification patients and
+    nothing else; without that material it would be listed in the ZAL while serving
+    nothing, so it is left out of the world. Raises NictizError for a path that is given
+    but is not the Nictiz layout.
+    """
+    from zorgaanbieder.sources.nictiz import find_nictiz
+
+    root = find_nictiz(explicit)
+    if root is not None:
+        return world, root.resolve(), ()
+    data = world.model_dump(mode="python")
+    dropped: list[str] = []
+    for dva in data["dva"]:
+        if dva["external"]:
+            continue
+        dropped += [za["naam"] for za in dva["zorgaanbieder"] if za["nictiz"]]
+        dva["zorgaanbieder"] = [za for za in dva["zorgaanbieder"] if not za["nictiz"]]
+    if not dropped:
+        return world, None, ()
+    return World.model_validate(data), None, tuple(dropped)
 
 
 def prepare_pki(world: World, certs_dir: Path) -> DevPKI:

@@ -34,10 +34,12 @@ from pydantic import (
 
 from medmij import catalogue
 from medmij.persons import MAX_PERSONS, TestPerson, assign_zorgaanbieders, test_persons
+from zorgaanbieder.settings import Gedrag
 
 __all__ = [
     "Dva",
     "Endpoint",
+    "Gedrag",
     "Pgo",
     "World",
     "WorldError",
@@ -128,6 +130,7 @@ class Zorgaanbieder(_Model):
     gegevensdiensten: tuple[str, ...]
     deelt: bool = True  # false: listed, but the beschikbaarheidstoets says "no data"
     nictiz: bool = False  # serves the Nictiz qualification fixtures when found
+    gedrag: Gedrag = Gedrag()  # simulated misbehaviour of its resource server; off by default
 
     @field_validator("gegevensdiensten")
     @classmethod
@@ -339,12 +342,17 @@ class World(_Model):
     def persons_list(self) -> tuple[TestPerson, ...]:
         return test_persons(self.world.seed, self.persons.count)
 
+    def sharing_zorgaanbieders(self) -> tuple[str, ...]:
+        """Zorgaanbieders (of our DVAs) that hold synthetic persons' data, in world order."""
+        return tuple(
+            za.naam for dva in self.ours() for za in dva.zorgaanbieder if za.deelt and not za.nictiz
+        )
+
     def person_zorgaanbieders(self) -> dict[str, tuple[str, ...]]:
         """BSN → names of the zorgaanbieders (of our DVAs) that hold data for that person."""
-        sharing = [
-            za.naam for dva in self.ours() for za in dva.zorgaanbieder if za.deelt and not za.nictiz
-        ]
-        return assign_zorgaanbieders(self.world.seed, self.persons_list(), sharing)
+        return assign_zorgaanbieders(
+            self.world.seed, self.persons_list(), self.sharing_zorgaanbieders()
+        )
 
     # --- variations ----------------------------------------------------------------
 

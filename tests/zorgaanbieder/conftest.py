@@ -1,0 +1,255 @@
+"""A small MedMij world over real HTTPS on 127.0.0.1: a Stelselnode publishing its lists,
+and resource servers built from that world's settings, each in a uvicorn thread.
+
+The resource servers use the real store (a SQLite file per server) and are reached with
+the PGO's certificate, as a PGO would reach them; their Whitelist gate is fed by the
+Stelselnode, so what is admitted and refused is decided by the published Whitelist.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from medmij.asgi_tls import ASGIApp, uvicorn_config
+from medmij.net import make_client
+from medmij.persons import TestPerson
+from medmij.pki import DevPKI, ensure_dev_pki
+from medmij.tls import server_context
+from stack.roles import Role, listeners_for, zorgaanbieder_settings
+from stack.world import World
+from zorgaanbieder.app import create_app
+from zorgaanbieder.dataset import Dataset
+from zorgaanbieder.records import Records
+from zorgaanbieder.settings import ZorgaanbiederSettings
+
+from . import tiny
+
+WORLD = """\
+[world]
+name = "Zorgaanbiederwereld"
+development = true
+seed = 11
+
+[stelselnode]
+hostname = "stelselnode.za.localhost"
+port = 1
+refresh_seconds = 5
+
+[persons]
+count = 6
+
+[[pgo]]
+hostname = "pgo.za.localhost"
+naam = "Test PGO"
+port = 2
+
+[[dva]]
+id = "za-dva"
+naam = "Test DVA"
+front = { hostname = "inlog.za.localhost", port = 3 }
+back = { hostname = "api.za.localhost", port = 4 }
+resource = { hostname = "fhir.za.localhost", port = 5 }
+
+[[dva.zorgaanbieder]]
+naam = "ziekenhuis@medmij"
+weergavenaam = "Testziekenhuis"
+gegevensdiensten = ["48", "63"]
+
+[[dva.zorgaanbieder]]
+naam = "ggd@medmij"
+weergavenaam = "Test GGD"
+gegevensdiensten = ["63"]
+
+[[dva.zorgaanbieder]]
+naam = "huisarts@medmij"
+weergavenaam = "Testhuisarts"
+gegevensdiensten = ["48"]
+deelt = false
+
+[[dva.zorgaanbieder]]
+naam = "kwalificatie@medmij"
+weergavenaam = "Testkwalificatie"
+gegevensdiensten = ["48", "63"]
+nictiz = true
+"""
+
+PGO = "pgo.za.localhost"
+AUTHSERVER = "api.za.localhost"
+RESOURCE = "fhir.za.localhost"
+STRANGER = "stranger.za.localhost"  # certified by the dev PKI, on no Whitelist
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    import tomllib
+
+    return World.model_validate(tomllib.loads(WORLD)).with_free_ports()
+
+
+@pytest.fixture(scope="session")
+def pki(world: World, tmp_path_factory: pytest.TempPathFactory) -> DevPKI:
+    return ensure_dev_pki(tmp_path_factory.mktemp("pki"), [*world.our_hostnames(), STRANGER])
+
+
+@contextmanager
+def serving(
+    app: ASGIApp, context: ssl.SSLContext, port: int = 0, *, lifespan: str = "on"
+) -> Iterator[int]:
+    """Run uvicorn on 127.0.0.1 (``port`` 0: a free one) in a thread; yield the port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    bound: int = sock.getsockname()[1]
+    config = uvicorn_config(
+        app,
+        host="127.0.0.1",
+        port=bound,
+        ssl_context=context,
+        http="h11",
+        loop="asyncio",
+        lifespan=lifespan,
+        log_config=None,
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        yield bound
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def stelselnode(
+    world: World, pki: DevPKI, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The world's Stelselnode, publishing its ZAL, OCL, GNL and Whitelist."""
+    [listener] = listeners_for(Role.STELSELNODE, world, pki, tmp_path_factory.mktemp("stelselnode"))
+    leaf = pki.leaf(listener.endpoint.hostname)
+    context = server_context(leaf.cert, leaf.key, trust=[pki.root_cert], client_certs="none")
+    with serving(listener.app, context, listener.endpoint.port, lifespan="off"):  # type: ignore[arg-type]
+        yield listener.endpoint.url()
+
+
+@pytest.fixture(scope="session")
+def persons(world: World) -> tuple[TestPerson, ...]:
+    return world.persons_list()
+
+
+@dataclass
+class Running:
+    """A resource server under test, and how to reach it."""
+
+    settings: ZorgaanbiederSettings
+    port: int
+    pki: DevPKI
+    app: Any
+
+    @property
+    def url(self) -> str:
+        return f"https://{RESOURCE}:{self.port}"
+
+    def base(self, zorgaanbieder: str, gegevensdienst: str) -> str:
+        return f"{self.url}/{zorgaanbieder.removesuffix('@medmij')}/{gegevensdienst}/fhir"
+
+    def client(self, as_host: str | None = PGO, *, timeout: float = 30.0) -> httpx.Client:
+        """A client with this node's certificate (None: no client certificate)."""
+        return make_client(
+            trust=[self.pki.root_cert],
+            cert=None if as_host is None else self.pki.leaf(as_host),
+            hosts={RESOURCE: "127.0.0.1"},
+            timeout=timeout,
+        )
+
+    @property
+    def server(self) -> Any:
+        return self.app.app.app.state.server  # tracing → gate → FastAPI
+
+
+Start = Callable[..., AbstractContextManager[Running]]
+
+
+@pytest.fixture(scope="session")
+def start_resource_server(
+    world: World, pki: DevPKI, stelselnode: str, tmp_path_factory: pytest.TempPathFactory
+) -> Start:
+    """``with start(datasets=…, records=…, **settings) as running:`` one resource server.
+
+    Settings come from the world exactly as ``medmij up`` makes them, with ``overrides``
+    on top; it listens on a free port and is healthy (its lists have arrived) on entry.
+    """
+
+    @contextmanager
+    def start(
+        *,
+        datasets: Sequence[Dataset] | None = None,
+        records: Records | None = None,
+        introspection_client: Callable[[], httpx.AsyncClient] | None = None,
+        **overrides: Any,
+    ) -> Iterator[Running]:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        data_dir = tmp_path_factory.mktemp("zorgaanbieder")
+        base = zorgaanbieder_settings(world, pki, data_dir, dva=world.ours()[0])
+        fields = base.model_dump() | {"public_url": f"https://{RESOURCE}:{port}"} | overrides
+        settings = ZorgaanbiederSettings(**fields)
+        app = create_app(
+            settings,
+            records=records,
+            datasets=None if datasets is None else (lambda: list(datasets)),
+            introspection_client=introspection_client,
+        )
+        leaf = pki.leaf(RESOURCE)
+        context = server_context(
+            leaf.cert, leaf.key, trust=[pki.root_cert], client_certs="optional"
+        )
+        with serving(app, context, port):
+            running = Running(settings, port, pki, app)
+            with running.client(None) as client:
+                deadline = time.monotonic() + 30
+                while client.get(f"{running.url}/health").status_code != 200:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the resource server's lists did not arrive")
+                    time.sleep(0.05)
+            yield running
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def tiny_datasets(persons: tuple[TestPerson, ...]) -> list[Dataset]:
+    a, b = persons[0], persons[1]
+    return [
+        tiny.bgz("ziekenhuis@medmij", a, b),
+        tiny.vaccinaties("ziekenhuis@medmij", a, b),
+    ]
+
+
+@pytest.fixture(scope="session")
+def nictiz_root(shared_data: Path) -> Path:
+    root = shared_data / "nictiz-testscripts"
+    if not root.is_dir():
+        pytest.skip(f"Nictiz qualification material not found at {root}")
+    return root
