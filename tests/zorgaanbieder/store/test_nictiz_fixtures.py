@@ -1,0 +1,323 @@
+"""The Nictiz qualification fixtures in the store: every count the XIS TestScripts assert.
+
+Loads the real fixtures from the shared material (QUALIFICATION.md §3: FHIR XML, one
+resource per file, Touchstone date placeholders replaced at load time) with a minimal
+reader of its own, binds the patients to their tokens from
+`Configuration/QualificationTokens.json`, runs each request of the BgZ (48) and
+Vaccinaties (63) catalogue queries and checks the counts of QUALIFICATION.md §2.2 and
+§2.3, plus the Medication reads of the Vaccinaties scripts and the decoy patient.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fhir.resources import R4B, STU3
+from lxml import etree
+
+from medmij import catalogue
+from zorgaanbieder.dataset import (
+    Dataset,
+    EndpointKey,
+    FhirVersion,
+    PatientRecord,
+    QualificationToken,
+)
+from zorgaanbieder.store import Repository, SearchRequest, SearchResult
+
+pytestmark = pytest.mark.nictiz
+
+_PLACEHOLDER = re.compile(r"\$\{DATE, T, ([YMD]), ([+-]?\d+)\}")
+_PHARMACEUTICAL_PRODUCT = (
+    "http://nictiz.nl/fhir/StructureDefinition/ext-imm-Vaccination.PharmaceuticalProduct"
+)
+
+BGZ_CERT = EndpointKey("qualificatie@medmij", "48")
+BGZ_TEST = EndpointKey("qualificatie-test@medmij", "48")
+IMM_CERT = EndpointKey("qualificatie@medmij", "63")
+IMM_TEST = EndpointKey("qualificatie-test@medmij", "63")
+
+_SETS: dict[EndpointKey, tuple[str, FhirVersion]] = {
+    BGZ_CERT: ("output/STU3/BgZ-3-0/MedMij/Cert/_reference/resources", "3.0"),
+    BGZ_TEST: ("output/STU3/BgZ-3-0/MedMij/Test/_reference/resources", "3.0"),
+    IMM_CERT: ("output/R4/Immunization-2-0/MedMij/Cert/_reference/resources", "4.0"),
+    IMM_TEST: ("output/R4/Immunization-2-0/MedMij/Test/_reference/resources", "4.0"),
+}
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    count: int
+
+
+Expected = dict[str, int | AtLeast]
+
+
+def _shifted(today: date, unit: str, amount: int) -> date:
+    """Touchstone's ${DATE, T, unit, amount}: today moved by years, months or days."""
+    if unit == "D":
+        return today + timedelta(days=amount)
+    months = today.year * 12 + today.month - 1 + (amount * 12 if unit == "Y" else amount)
+    year, month = divmod(months, 12)
+    day = min(today.day, calendar.monthrange(year, month + 1)[1])
+    return date(year, month + 1, day)
+
+
+def _read_fixture(path: Path, fhir_version: FhirVersion, today: date) -> dict[str, Any]:
+    text = _PLACEHOLDER.sub(
+        lambda m: _shifted(today, m[1], int(m[2])).isoformat(), path.read_text("utf-8")
+    )
+    data = text.encode("utf-8")
+    resource_type = etree.QName(etree.fromstring(data)).localname
+    models = STU3 if fhir_version == "3.0" else R4B  # R4B's models equal R4 here (§6.2)
+    model = models.get_fhir_model_class(resource_type).model_validate_xml(data)
+    content: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
+    return content
+
+
+@pytest.fixture(scope="session")
+def nictiz_datasets(shared_data: Path) -> dict[EndpointKey, Dataset]:
+    root = shared_data / "nictiz-testscripts"
+    tokens = json.loads((root / "Configuration" / "QualificationTokens.json").read_text("utf-8"))
+    today = date.today()
+    datasets: dict[EndpointKey, Dataset] = {}
+    for endpoint, (folder, fhir_version) in _SETS.items():
+        files = sorted((root / folder).glob("*.xml"))
+        resources = tuple(_read_fixture(p, fhir_version, today) for p in files)
+        patients = sorted(r["id"] for r in resources if r["resourceType"] == "Patient")
+        datasets[endpoint] = Dataset(
+            endpoint=endpoint,
+            fhir_version=fhir_version,
+            resources=resources,
+            patients=tuple(PatientRecord(p) for p in patients),
+            source=f"nictiz:{folder}",
+            version="1",
+            tokens=tuple(
+                QualificationToken(t["accessToken"].removeprefix("Bearer "), t["resourceId"])
+                for t in tokens
+                if t["resourceId"] in patients
+            ),
+        )
+    return datasets
+
+
+@pytest.fixture
+def qualification(
+    repository: Repository, nictiz_datasets: dict[EndpointKey, Dataset]
+) -> Repository:
+    for dataset in nictiz_datasets.values():
+        assert repository.load(dataset)
+    return repository
+
+
+def _run(repository: Repository, token: str, query: catalogue.Query) -> SearchResult:
+    bound = repository.token_patient(token)
+    assert bound is not None, f"token {token[:8]}… not bound"
+    endpoint, patient = bound
+    lastn = query.resource_path.endswith("/$lastn")
+    return repository.search(
+        endpoint, patient, SearchRequest(query.resource_type, lastn, query.params)
+    )
+
+
+def _counts(result: SearchResult) -> Counter[str]:
+    return Counter(r.resource_type for r in (*result.matches, *result.includes))
+
+
+def _check(result: SearchResult, expected: Expected, what: str) -> None:
+    counts = _counts(result)
+    for resource_type, wanted in expected.items():
+        if isinstance(wanted, AtLeast):
+            assert counts[resource_type] >= wanted.count, f"{what}: {resource_type} {counts}"
+        else:
+            assert counts[resource_type] == wanted, f"{what}: {resource_type} {counts}"
+
+
+# QUALIFICATION.md §2.2, "expected 1.1" (XXX_Helleman, token 93cde269-…).
+HELLEMAN: dict[str, Expected] = {
+    "Patient": {"Patient": 1, "Practitioner": 1},
+    "Payer": {"Coverage": 2, "Organization": 1},
+    "TreatmentDirective": {"Consent": 1},
+    "AdvanceDirective": {"Consent": 1},
+    "FunctionalOrMentalStatus": {"Observation": 1},
+    "Problem": {"Condition": 6},
+    "LivingSituation": {"Observation": 1},
+    "DrugUse": {"Observation": 1},
+    "AlcoholUse": {"Observation": 1},
+    "TobaccoUse": {"Observation": 1},
+    "NutritionAdvice": {"NutritionOrder": 1},
+    "Alert": {"Flag": 1},
+    "AllergyIntolerance": {"AllergyIntolerance": 1},
+    "MedicationUse": {"MedicationStatement": 1, "Medication": 1},
+    "MedicationAgreement": {"MedicationRequest": 1, "Medication": 1},
+    "AdministrationAgreement": {"MedicationDispense": 1, "Medication": 1},
+    "MedicalDevice": {"DeviceUseStatement": 2, "Device": 2},
+    "Vaccination": {"Immunization": 1},
+    "BloodPressure": {"Observation": 1},
+    "BodyWeight": {"Observation": 1},
+    "BodyHeight": {"Observation": 1},
+    "LaboratoryTestResult": {"Observation": 1, "Specimen": 1},
+    "Procedure": {"Procedure": 2},
+    "Contact": {"Encounter": 2},
+    "PlannedCareActivity-ProcedureRequest": {"ProcedureRequest": 1},
+    "PlannedCareActivity-ImmunizationRecommendation": {"ImmunizationRecommendation": 1},
+    "PlannedCareActivity-Appointment": {"Appointment": 1},
+    "PlannedCareActivity-DeviceRequest": {"DeviceRequest": 1, "Device": 1},
+}
+
+# QUALIFICATION.md §2.2, BgZ Test scenario 1 (XXX_Rijn, token 7ce7c666-…); the Test
+# scripts have no ImmunizationRecommendation or DeviceRequest request.
+RIJN: dict[str, Expected] = {
+    "Patient": {"Patient": 1, "Practitioner": 1},
+    "Payer": {"Coverage": 2, "Organization": 1},
+    "TreatmentDirective": {"Consent": 1},
+    "AdvanceDirective": {"Consent": 1},
+    "FunctionalOrMentalStatus": {"Observation": 1},
+    "Problem": {"Condition": 5},
+    "LivingSituation": {"Observation": 1},
+    "DrugUse": {"Observation": 1},
+    "AlcoholUse": {"Observation": 1},
+    "TobaccoUse": {"Observation": 2},
+    "NutritionAdvice": {"NutritionOrder": 1},
+    "Alert": {"Flag": 1},
+    "AllergyIntolerance": {"AllergyIntolerance": 1},
+    "MedicationUse": {"MedicationStatement": 2, "Medication": 2},
+    "MedicationAgreement": {"MedicationRequest": 2, "Medication": 2},
+    "AdministrationAgreement": {"MedicationDispense": 2, "Medication": 2},
+    "MedicalDevice": {"DeviceUseStatement": 1, "Device": 1},
+    "Vaccination": {"Immunization": 2},
+    "BloodPressure": {"Observation": 1},
+    "BodyWeight": {"Observation": 1},
+    "BodyHeight": {"Observation": 1},
+    "LaboratoryTestResult": {"Observation": 4},
+    "Procedure": {"Procedure": 1},
+    "Contact": {"Encounter": 3},
+    "PlannedCareActivity-Appointment": {"Appointment": 1},
+    "PlannedCareActivity-ProcedureRequest": {"ProcedureRequest": AtLeast(1)},
+}
+
+_BGZ = catalogue.get("48")
+_VACCINATION = catalogue.get("63").query("Vaccination")
+
+HELLEMAN_TOKEN = "93cde269-ce35-4077-a39d-19296670e949"
+MESKER_TOKEN = "6056a9eb-da6a-45dc-b557-e854e138af8f"
+RIJN_TOKEN = "7ce7c666-6f96-40a7-a8fa-922056cb18b4"
+HOFF_TOKEN = "1ddbc5c4-9309-436d-b4c7-8416610c215c"
+
+
+@pytest.mark.parametrize("name", list(HELLEMAN))
+def test_bgz_cert_helleman(qualification: Repository, name: str) -> None:
+    _check(_run(qualification, HELLEMAN_TOKEN, _BGZ.query(name)), HELLEMAN[name], name)
+
+
+def test_bgz_cert_mesker_has_only_a_patient(qualification: Repository) -> None:
+    for query in _BGZ.queries:
+        counts = _counts(_run(qualification, MESKER_TOKEN, query))
+        if query.name == "Patient":
+            assert counts["Patient"] == 1
+        else:
+            assert sum(counts.values()) == 0, f"{query.name}: {counts}"
+
+
+@pytest.mark.parametrize("name", list(RIJN))
+def test_bgz_test_rijn(qualification: Repository, name: str) -> None:
+    _check(_run(qualification, RIJN_TOKEN, _BGZ.query(name)), RIJN[name], name)
+
+
+def test_bgz_test_hoff_has_a_patient_and_one_coverage(qualification: Repository) -> None:
+    for query in _BGZ.queries:
+        counts = _counts(_run(qualification, HOFF_TOKEN, query))
+        if query.name == "Patient":
+            assert counts["Patient"] == 1
+        elif query.name == "Payer":
+            assert (counts["Coverage"], counts["Organization"]) == (1, 0)
+        else:
+            assert sum(counts.values()) == 0, f"{query.name}: {counts}"
+
+
+# QUALIFICATION.md §2.3: (token, expected counts, Medication reads).
+VACCINATIONS: dict[str, tuple[str, Expected]] = {
+    "cert-1-1-boekwijt": (
+        "43100d9c-e64b-4151-900d-9ce64b8151f5",
+        {"Immunization": 2, "Patient": 1, "Organization": 2, "Location": 0},
+    ),
+    "cert-1-2-bergge": (
+        "446823b7-a0c3-4e0d-a823-b7a0c3ce0dbf",
+        {"Immunization": 1, "Patient": 1, "PractitionerRole": 1, "Location": 1},
+    ),
+    "test-1-1-biezen": (
+        "bc6173b5-c47b-4181-a173-b5c47b918161",
+        {"Immunization": 4, "Patient": 1, "Organization": 4, "Location": 0},
+    ),
+    "test-1-2-bevers": (
+        "431149a1-d761-4ff4-9149-a1d761fff45c",
+        {
+            "Immunization": 2,
+            "Patient": 1,
+            "Organization": 1,
+            "PractitionerRole": 1,
+            "Location": AtLeast(1),
+        },
+    ),
+}
+
+DECOY_PATIENT = "nl-core-Patient--0a184232-6b37-11ec-0000-020000000000"
+DECOY_IMMUNIZATION = "d8db28de-6b74-11ec-0000-020000000000"
+
+
+@pytest.mark.parametrize("scenario", list(VACCINATIONS))
+def test_vaccinaties_search_and_medication_reads(qualification: Repository, scenario: str) -> None:
+    token, expected = VACCINATIONS[scenario]
+    result = _run(qualification, token, _VACCINATION)
+    _check(result, expected, scenario)
+    bound = qualification.token_patient(token)
+    assert bound is not None
+    endpoint, patient = bound
+    # The script then reads the Medication of each Immunization's PharmaceuticalProduct.
+    for immunization in result.matches:
+        products = [
+            e["valueReference"]["reference"]
+            for e in immunization.content.get("extension", [])
+            if e["url"] == _PHARMACEUTICAL_PRODUCT
+        ]
+        assert len(products) == 1
+        resource_type, _, medication_id = products[0].partition("/")
+        assert resource_type == "Medication"
+        medication = qualification.read(endpoint, patient, "Medication", medication_id)
+        assert medication is not None
+        assert medication.content["resourceType"] == "Medication"
+
+
+@pytest.mark.parametrize("scenario", ["cert-1-1-boekwijt", "cert-1-2-bergge"])
+def test_the_decoy_patient_never_appears(qualification: Repository, scenario: str) -> None:
+    token, _ = VACCINATIONS[scenario]
+    result = _run(qualification, token, _VACCINATION)
+    for found in (*result.matches, *result.includes):
+        assert found.id not in (DECOY_PATIENT, DECOY_IMMUNIZATION)
+        assert DECOY_PATIENT not in json.dumps(found.content)
+    bound = qualification.token_patient(token)
+    assert bound is not None
+    endpoint, patient = bound
+    assert qualification.read(endpoint, patient, "Patient", DECOY_PATIENT) is None
+    assert qualification.read(endpoint, patient, "Immunization", DECOY_IMMUNIZATION) is None
+
+
+def test_every_fixture_is_loaded_with_its_own_id(
+    qualification: Repository, nictiz_datasets: dict[EndpointKey, Dataset]
+) -> None:
+    # BgZ Cert: 63 files, of which 61 clinical or shared and 2 Patients (QUALIFICATION.md §3.6).
+    assert len(nictiz_datasets[BGZ_CERT].resources) == 63
+    assert len(nictiz_datasets[IMM_CERT].resources) == 24
+    helleman = qualification.token_patient(HELLEMAN_TOKEN)
+    assert helleman == (BGZ_CERT, "medmij-bgz-patient-ts-01")
+    # The file medmij-bgz-procedure-ts-01.xml holds Procedure/medmij-bgz-procedure-ts-04.
+    assert qualification.read(BGZ_CERT, helleman[1], "Procedure", "medmij-bgz-procedure-ts-04")
+    assert not qualification.read(BGZ_CERT, helleman[1], "Procedure", "medmij-bgz-procedure-ts-01")
