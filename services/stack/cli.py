@@ -292,3 +292,9 @@ def version() -> None:
     from importlib.metadata import version as dist_version
 
     console.print(dist_version("medmij-reference-stack"))
+
+
+from .qualify import qualify, qualify_client  # noqa: E402
+
+app.command("qualify")(qualify)
+app.command("qualify-client")(qualify_client)

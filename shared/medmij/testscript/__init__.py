@@ -1,0 +1,71 @@
+"""The FHIR TestScript engine behind ``medmij qualify`` (docs/QUALIFICATION.md §4).
+
+Reads the Nictiz qualification TestScripts (raw XML, R4 syntax with R5 elements), runs
+them against a FHIR server through an httpx transport, evaluates their asserts with
+fhirpathpy (the release's model, plus shims), validates responses against the base
+structure and the profiles in a folder, and writes JUnit XML and HTML reports. The
+``simulator`` subpackage plays the server for PHR-Client scripts.
+
+No web framework here; the only I/O is reading the files a caller names and sending
+requests through the transport a caller gives.
+"""
+
+from medmij.testscript.errors import FhirPathError, ScriptError, TestScriptError, VariableError
+from medmij.testscript.exchange import Exchange, HttpRequest, HttpResponse
+from medmij.testscript.fhirpath import FhirPath
+from medmij.testscript.model import (
+    Assert,
+    FhirVersion,
+    Operation,
+    Role,
+    ScriptTest,
+    TestScript,
+    Variable,
+)
+from medmij.testscript.parsing import discover, read_testscript
+from medmij.testscript.profiles import ProfileValidator, ValidationReport
+from medmij.testscript.profiles.registry import ProfileRegistry
+from medmij.testscript.results import (
+    AssertResult,
+    OperationResult,
+    Outcome,
+    ScriptResult,
+    TestOutcome,
+    TestResult,
+)
+from medmij.testscript.runner import RunListener, Runner
+from medmij.testscript.transport import HttpxTransport, Transport, TransportError
+
+__all__ = [
+    "Assert",
+    "AssertResult",
+    "Exchange",
+    "FhirPath",
+    "FhirPathError",
+    "FhirVersion",
+    "HttpRequest",
+    "HttpResponse",
+    "HttpxTransport",
+    "Operation",
+    "OperationResult",
+    "Outcome",
+    "ProfileRegistry",
+    "ProfileValidator",
+    "Role",
+    "RunListener",
+    "Runner",
+    "ScriptError",
+    "ScriptResult",
+    "ScriptTest",
+    "TestOutcome",
+    "TestResult",
+    "TestScript",
+    "TestScriptError",
+    "Transport",
+    "TransportError",
+    "ValidationReport",
+    "Variable",
+    "VariableError",
+    "discover",
+    "read_testscript",
+]
