@@ -1,12 +1,15 @@
 """The DVA authorisation server apps: one per channel.
 
 The front channel (browser: authorization endpoint and the DVA screens) and the back
-channel (PGO servers over mutual TLS: token endpoint) listen on different nodes with
-different certificates, so each has its own app; both share one list subscription.
+channel (PGO servers over mutual TLS: token, revocation and introspection endpoints) listen
+on different nodes with different certificates, so each has its own app; both share one
+list subscription and one :class:`~authserver.runtime.Dva` (database, OAuth server).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import NamedTuple
 
 from fastapi import FastAPI
@@ -15,6 +18,10 @@ from fastapi.responses import JSONResponse
 from medmij.asgi_tls import ClientCertificateGate
 from medmij.node import ListSubscription
 
+from . import paths
+from .backchannel import gate_refusal, mount_back
+from .runtime import Dva
+from .screens import mount_front
 from .settings import AuthserverSettings
 
 __all__ = ["Channels", "create_apps"]
@@ -27,11 +34,24 @@ class Channels(NamedTuple):
 
 def create_apps(settings: AuthserverSettings) -> Channels:
     subscription = ListSubscription.for_node(settings)
+    dva = Dva.build(settings, subscription)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: object) -> AsyncIterator[None]:
+        dva.acquire()
+        try:
+            async with subscription.lifespan(app):
+                yield
+        finally:
+            dva.release()
 
     def app(title: str, hostname: str) -> FastAPI:
-        made = FastAPI(title=title, lifespan=subscription.lifespan, docs_url=None, redoc_url=None)
+        made = FastAPI(
+            title=title, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+        )
         made.state.settings = settings
         made.state.lists = subscription
+        made.state.dva = dva
 
         @made.get("/health")
         def health() -> JSONResponse:
@@ -41,6 +61,15 @@ def create_apps(settings: AuthserverSettings) -> Channels:
         return made
 
     front = app("DVA autorisatieserver", settings.front_hostname)
+    mount_front(front, dva)
     back = app("DVA autorisatieserver (backchannel)", settings.hostname)
-    # Back channel: only whitelisted nodes (Whitelist rule; see medmij.asgi_tls).
-    return Channels(front, ClientCertificateGate(back, whitelist=subscription.whitelist))
+    mount_back(back, dva)
+    # Back channel: only whitelisted nodes (Whitelist rule; see medmij.asgi_tls), except the
+    # health report and the public RFC 8414 metadata.
+    gate = ClientCertificateGate(
+        back,
+        whitelist=subscription.whitelist,
+        exempt_paths=("/health", paths.METADATA),
+        refuse=gate_refusal(dva),
+    )
+    return Channels(front, gate)

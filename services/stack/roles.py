@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from medmij.dva_contract import AVAILABILITY_PATH
 from medmij.lists import ListKind
 from medmij.pki import DevPKI
 
@@ -186,7 +187,15 @@ def listeners_for(
         auth_settings = AuthserverSettings(
             dva_naam=dva.naam,
             front_hostname=dva.front.hostname,
+            front_url=dva.front.url(),
+            issuer=dva.back.url(),
             zorgaanbieders=names,
+            weergavenamen={za.naam: za.weergavenaam for za in dva.zorgaanbieder},
+            persons_seed=world.world.seed,
+            persons_count=world.persons.count,
+            pkce=dva.pkce,
+            availability_url=dva.resource.url(AVAILABILITY_PATH),
+            introspection_clients=(dva.resource.hostname,),
             **common,  # type: ignore[arg-type]
         )
         channels = create_apps(auth_settings)

@@ -154,6 +154,8 @@ class Dva(_Model):
     naam: str
     interfaceversie: str = "2.0.0"
     external: bool = False
+    # Ours: whether an authorization request must carry PKCE (RFC 7636, S256).
+    pkce: Literal["required", "optional"] = "optional"
     zorgaanbieder: tuple[Zorgaanbieder, ...] = ()
     # Ours: three listening nodes.
     front: Endpoint | None = None

@@ -1,0 +1,110 @@
+"""The thin Starlette adapter between HTTP and the framework-free OAuth layer.
+
+authlib has no Starlette integration and its server is synchronous (STYLE.md), so this
+module reads a request (async), turns it into an :class:`~authserver.oauth.requests.
+Incoming` snapshot for authlib, and renders an :class:`~authserver.oauth.server.
+OAuthResponse`. Back-channel bodies are read here under the rules of RFC 6749 3.2 and
+4.1.3: ``application/x-www-form-urlencoded`` only (MEDMIJ.md 1.5: GIDS sent JSON; that is
+refused), parameters in the body and not in the query string (Zorgdoc put them there),
+UTF-8, no parameter twice, and a bounded size.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .errors import FORM_ENCODING_REQUIRED, QUERY_PARAMETERS_REFUSED, ascii_description
+from .oauth.requests import Incoming
+from .oauth.server import OAuthResponse
+
+__all__ = ["BadInput", "back_channel_request", "front_channel_request", "oauth_error", "render"]
+
+MAX_BODY_BYTES = 16 * 1024  # an OAuth request body is a few hundred bytes
+_MAX_FIELDS = 50
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class BadInput(Exception):
+    """A back-channel request that is refused before OAuth looks at it."""
+
+    def __init__(self, description: str, *, status: int = 400) -> None:
+        super().__init__(description)
+        self.description = description
+        self.status = status
+
+
+def oauth_error(status: int, error: str, description: str) -> JSONResponse:
+    """An RFC 6749 5.2 error answer."""
+    return JSONResponse(
+        {"error": error, "error_description": description}, status_code=status, headers=_NO_STORE
+    )
+
+
+def render(response: OAuthResponse) -> Response:
+    headers = {k: v for k, v in response.headers if k.lower() != "content-type"}
+    if isinstance(response.body, dict):
+        return JSONResponse(response.body, status_code=response.status, headers=headers)
+    return Response(response.body, status_code=response.status, headers=headers)
+
+
+def _peer(request: Request) -> frozenset[str]:
+    state = request.scope.get("state") or {}
+    peer = state.get("medmij_peer")
+    return peer if isinstance(peer, frozenset) else frozenset()
+
+
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        raise BadInput("Invalid request: the request body is too large.", status=413)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BadInput("Invalid request: the request body is too large.", status=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def back_channel_request(request: Request) -> Incoming:
+    """A POST to the token, revocation or introspection endpoint, read strictly."""
+    if request.url.query:
+        raise BadInput(QUERY_PARAMETERS_REFUSED)
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/x-www-form-urlencoded":
+        raise BadInput(FORM_ENCODING_REQUIRED)
+    body = await _body(request)
+    try:
+        params = parse_qsl(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            max_num_fields=_MAX_FIELDS,
+            errors="strict",
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise BadInput("Invalid request: the body is not UTF-8 form data.") from None
+    incoming = Incoming(
+        method=request.method,
+        uri=str(request.url),
+        headers=dict(request.headers),
+        params=params,
+        peer=_peer(request),
+    )
+    repeated = incoming.repeated()
+    if repeated is not None:
+        raise BadInput(ascii_description(f"Invalid request: parameter {repeated} is repeated."))
+    return incoming
+
+
+def front_channel_request(request: Request) -> Incoming:
+    """A GET to the authorization endpoint: its parameters are in the query string."""
+    return Incoming(
+        method=request.method,
+        uri=str(request.url),
+        headers=dict(request.headers),
+        params=request.query_params.multi_items(),
+    )

@@ -1,0 +1,386 @@
+"""Consents, authorization codes and tokens: what they are and how they are kept.
+
+Spec rules kept here (docs/MEDMIJ.md 1.5, 1.6, 1.9, 7):
+
+* core.tknint.204: an authorization code is spent the first time a client presents it,
+  even when that exchange then fails (:meth:`GrantStore.spend_code`, compare-and-set).
+  RFC 6749 4.1.2: a code presented again is refused and everything issued with it is
+  revoked.
+* Codes and access tokens are UUIDv4, valid 900 s (configurable); refresh tokens are
+  issued only with langdurige toestemming, rotate on every use, and lapse after six
+  months without use (AS 2.0.0, RFC0054). A refresh token presented after it was
+  rotated is a replay (RFC 9700 4.14.2): the whole consent and all its tokens end.
+* AS 2.0.0 "controle op uniciteit": every code, access token and refresh token is
+  checked against those already issued before it is handed out (and the digest columns
+  are unique, so two can never be stored).
+* Only digests are stored (medmij credentials).
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session
+
+from . import credentials
+from .db import Database
+from .tables import AuthorizationCode, Grant, Token
+
+__all__ = [
+    "CodeInfo",
+    "GrantInfo",
+    "GrantStore",
+    "NotUnique",
+    "Spent",
+    "SpentCode",
+    "TokenInfo",
+    "add_months",
+]
+
+_UNIQUE_ATTEMPTS = 5
+
+
+class NotUnique(RuntimeError):
+    """No unique value could be drawn; with UUIDv4 this means the generator is broken."""
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """``moment`` plus whole calendar months, the day clamped to the month's last day."""
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+@dataclass(frozen=True)
+class GrantInfo:
+    """A toestemming, as the token endpoint and introspection need it."""
+
+    id: str
+    client_id: str
+    bsn: str
+    zorgaanbieder: str
+    gegevensdiensten: tuple[str, ...]
+    scope: str
+    langdurig: bool
+    session_id: str | None
+    trace_id: str
+    revoked: bool
+
+    @classmethod
+    def of(cls, row: Grant) -> GrantInfo:
+        return cls(
+            id=row.id,
+            client_id=row.client_id,
+            bsn=row.bsn,
+            zorgaanbieder=row.zorgaanbieder,
+            gegevensdiensten=tuple(row.gegevensdiensten.split()),
+            scope=row.scope,
+            langdurig=row.langdurig,
+            session_id=row.session_id,
+            trace_id=row.trace_id,
+            revoked=row.revoked_at is not None,
+        )
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    grant: GrantInfo
+    client_id: str
+    redirect_uri: str
+    code_challenge: str | None
+    code_challenge_method: str | None
+    expires_at: datetime
+
+
+class Spent(Enum):
+    FRESH = "fresh"  # first presentation: this request may use it
+    EXPIRED = "expired"  # first presentation, but too late
+    REPLAYED = "replayed"  # presented before: refused, and its tokens are revoked
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class SpentCode:
+    status: Spent
+    code: CodeInfo | None
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    grant: GrantInfo
+    client_id: str
+    scope: str
+    issued_at: datetime
+    expires_at: datetime
+    refresh_expires_at: datetime | None
+    access_revoked: bool
+    refresh_revoked: bool
+    refresh_used: bool
+
+
+def _token_info(row: Token, grant: Grant) -> TokenInfo:
+    return TokenInfo(
+        id=row.id,
+        grant=GrantInfo.of(grant),
+        client_id=row.client_id,
+        scope=row.scope,
+        issued_at=row.issued_at,
+        expires_at=row.expires_at,
+        refresh_expires_at=row.refresh_expires_at,
+        access_revoked=row.access_revoked_at is not None,
+        refresh_revoked=row.refresh_revoked_at is not None,
+        refresh_used=row.refresh_used_at is not None,
+    )
+
+
+class GrantStore:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        code_ttl: timedelta,
+        access_ttl: timedelta,
+        refresh_idle_months: int,
+    ) -> None:
+        self._db = db
+        self.code_ttl = code_ttl
+        self.access_ttl = access_ttl
+        self.refresh_idle_months = refresh_idle_months
+
+    # --- uniqueness ------------------------------------------------------------------
+
+    def unique_code(self, make: Callable[[], str] = credentials.new_code) -> str:
+        """A fresh code no code ever issued shares (AS 2.0.0 uniciteit)."""
+        with self._db.transaction() as session:
+            return _unique(
+                session, make, lambda h: exists().where(AuthorizationCode.code_hash == h)
+            )
+
+    def unique_token_values(self, with_refresh: bool) -> tuple[str, str | None]:
+        """A fresh access token, and a fresh refresh token when asked, both never issued."""
+        with self._db.transaction() as session:
+            access = _unique(
+                session, credentials.new_uuid4, lambda h: exists().where(Token.access_hash == h)
+            )
+            refresh = None
+            if with_refresh:
+                refresh = _unique(
+                    session,
+                    credentials.new_random,
+                    lambda h: exists().where(Token.refresh_hash == h),
+                )
+        return access, refresh
+
+    # --- consent and code --------------------------------------------------------------
+
+    def create_code(
+        self,
+        code: str,
+        *,
+        client_id: str,
+        redirect_uri: str,
+        bsn: str,
+        zorgaanbieder: str,
+        gegevensdiensten: tuple[str, ...],
+        scope: str,
+        langdurig: bool,
+        flow_id: str | None,
+        session_id: str | None,
+        trace_id: str,
+        code_challenge: str | None,
+        code_challenge_method: str | None,
+    ) -> None:
+        """Record the person's consent and the code that carries it to the client."""
+        now = datetime.now(UTC)
+        grant = Grant(
+            id=credentials.new_uuid4(),
+            flow_id=flow_id,
+            session_id=session_id,
+            client_id=client_id,
+            bsn=bsn,
+            zorgaanbieder=zorgaanbieder,
+            gegevensdiensten=" ".join(gegevensdiensten),
+            scope=scope,
+            langdurig=langdurig,
+            trace_id=trace_id,
+            granted_at=now,
+        )
+        with self._db.transaction() as session:
+            session.add(grant)
+            session.flush()
+            session.add(
+                AuthorizationCode(
+                    code_hash=credentials.digest(code),
+                    grant_id=grant.id,
+                    client_id=client_id,
+                    redirect_uri=redirect_uri,
+                    code_challenge=code_challenge,
+                    code_challenge_method=code_challenge_method,
+                    issued_at=now,
+                    expires_at=now + self.code_ttl,
+                )
+            )
+
+    def spend_code(self, code: str) -> SpentCode:
+        """Spend a presented code (core.tknint.204); a replay revokes what it issued."""
+        now = datetime.now(UTC)
+        code_hash = credentials.digest(code)
+        with self._db.transaction() as session:
+            spent = session.execute(
+                update(AuthorizationCode)
+                .where(
+                    AuthorizationCode.code_hash == code_hash, AuthorizationCode.spent_at.is_(None)
+                )
+                .values(spent_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            row = session.execute(
+                select(AuthorizationCode, Grant)
+                .join(Grant, Grant.id == AuthorizationCode.grant_id)
+                .where(AuthorizationCode.code_hash == code_hash)
+            ).first()
+            if row is None:
+                return SpentCode(Spent.UNKNOWN, None)
+            stored, grant = row
+            if spent.rowcount != 1:  # type: ignore[attr-defined]
+                _revoke_grant(session, grant.id, "authorization code replayed", now)
+                session.refresh(grant)
+                status = Spent.REPLAYED
+            elif stored.expires_at <= now:
+                status = Spent.EXPIRED
+            else:
+                status = Spent.FRESH
+            info = CodeInfo(
+                grant=GrantInfo.of(grant),
+                client_id=stored.client_id,
+                redirect_uri=stored.redirect_uri,
+                code_challenge=stored.code_challenge,
+                code_challenge_method=stored.code_challenge_method,
+                expires_at=stored.expires_at,
+            )
+        return SpentCode(status, info)
+
+    # --- tokens ------------------------------------------------------------------------
+
+    def save_tokens(
+        self, grant_id: str, client_id: str, scope: str, access: str, refresh: str | None
+    ) -> TokenInfo:
+        """Store a newly issued access token (and refresh token) of a consent."""
+        with self._db.transaction() as session:
+            return self._insert(session, grant_id, client_id, scope, access, refresh)
+
+    def rotate(
+        self, old_id: int, client_id: str, scope: str, access: str, refresh: str | None
+    ) -> TokenInfo | None:
+        """Use a refresh token once and store its successors; None when it was used already."""
+        now = datetime.now(UTC)
+        with self._db.transaction() as session:
+            used = session.execute(
+                update(Token)
+                .where(
+                    Token.id == old_id,
+                    Token.refresh_used_at.is_(None),
+                    Token.refresh_revoked_at.is_(None),
+                )
+                .values(refresh_used_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            old = session.get(Token, old_id)
+            assert old is not None
+            if used.rowcount != 1:  # type: ignore[attr-defined]
+                _revoke_grant(session, old.grant_id, "refresh token replayed", now)
+                return None
+            return self._insert(session, old.grant_id, client_id, scope, access, refresh)
+
+    def _insert(
+        self,
+        session: Session,
+        grant_id: str,
+        client_id: str,
+        scope: str,
+        access: str,
+        refresh: str | None,
+    ) -> TokenInfo:
+        now = datetime.now(UTC)
+        row = Token(
+            grant_id=grant_id,
+            client_id=client_id,
+            scope=scope,
+            access_hash=credentials.digest(access),
+            refresh_hash=None if refresh is None else credentials.digest(refresh),
+            issued_at=now,
+            expires_at=now + self.access_ttl,
+            refresh_expires_at=(
+                None if refresh is None else add_months(now, self.refresh_idle_months)
+            ),
+        )
+        session.add(row)
+        session.flush()
+        grant = session.get(Grant, grant_id)
+        assert grant is not None
+        return _token_info(row, grant)
+
+    def find_access(self, token: str) -> TokenInfo | None:
+        return self._find(Token.access_hash == credentials.digest(token))
+
+    def find_refresh(self, token: str) -> TokenInfo | None:
+        return self._find(Token.refresh_hash == credentials.digest(token))
+
+    def _find(self, condition: object) -> TokenInfo | None:
+        with self._db.transaction() as session:
+            row = session.execute(
+                select(Token, Grant).join(Grant, Grant.id == Token.grant_id).where(condition)  # type: ignore[arg-type]
+            ).first()
+            return None if row is None else _token_info(*row)
+
+    # --- revocation --------------------------------------------------------------------
+
+    def revoke_access(self, token_id: int) -> None:
+        with self._db.transaction() as session:
+            session.execute(
+                update(Token)
+                .where(Token.id == token_id, Token.access_revoked_at.is_(None))
+                .values(access_revoked_at=datetime.now(UTC))
+                .execution_options(synchronize_session=False)
+            )
+
+    def revoke_grant(self, grant_id: str, reason: str) -> None:
+        """End a consent: it and every token issued under it stop working."""
+        with self._db.transaction() as session:
+            _revoke_grant(session, grant_id, reason, datetime.now(UTC))
+
+
+def _unique(session: Session, make: Callable[[], str], taken: Callable[[str], object]) -> str:
+    for _ in range(_UNIQUE_ATTEMPTS):
+        value = make()
+        if not session.scalar(select(taken(credentials.digest(value)))):  # type: ignore[call-overload]
+            return value
+    raise NotUnique("no unique credential after several draws")
+
+
+def _revoke_grant(session: Session, grant_id: str, reason: str, now: datetime) -> None:
+    session.execute(
+        update(Grant)
+        .where(Grant.id == grant_id, Grant.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Token)
+        .where(Token.grant_id == grant_id, Token.access_revoked_at.is_(None))
+        .values(access_revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Token)
+        .where(Token.grant_id == grant_id, Token.refresh_revoked_at.is_(None))
+        .values(refresh_revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )

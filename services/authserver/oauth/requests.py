@@ -1,0 +1,80 @@
+"""authlib's view of one HTTP request, built from a framework-free snapshot.
+
+authlib's server is synchronous and knows no Starlette (STYLE.md): the adapter reads the
+request (async), captures it in a :class:`Incoming`, and hands authlib a
+:class:`MedMijRequest` made from it. Parameters come from exactly one place: the query
+string of an authorization request (RFC 6749 4.1.1) or the form body of a back-channel
+request (RFC 6749 4.1.3, RFC 7009, RFC 7662); never from both.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
+
+__all__ = ["Incoming", "MedMijPayload", "MedMijRequest"]
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """An HTTP request as the OAuth layer needs it."""
+
+    method: str
+    uri: str
+    headers: Mapping[str, str]
+    params: Sequence[tuple[str, str]]
+    peer: frozenset[str] = frozenset()  # host names of the mTLS client, after the Whitelist gate
+
+    def repeated(self, names: Sequence[str] | None = None) -> str | None:
+        """The first parameter given more than once (among ``names``, when given)."""
+        seen: set[str] = set()
+        for name, _ in self.params:
+            if name in seen and (names is None or name in names):
+                return name
+            seen.add(name)
+        return None
+
+
+class MedMijPayload(OAuth2Payload):  # type: ignore[misc]
+    def __init__(self, params: Sequence[tuple[str, str]]) -> None:
+        first: dict[str, str] = {}
+        every: defaultdict[str, list[str]] = defaultdict(list)
+        for name, value in params:
+            first.setdefault(name, value)
+            every[name].append(value)
+        self._data = first
+        self._datalist = every
+
+    @property
+    def data(self) -> dict[str, str]:
+        return self._data
+
+    @property
+    def datalist(self) -> defaultdict[str, list[str]]:
+        return self._datalist
+
+
+class MedMijRequest(OAuth2Request):  # type: ignore[misc]
+    """An authlib request; ``medmij`` carries what our grants learn on the way."""
+
+    def __init__(self, incoming: Incoming) -> None:
+        super().__init__(method=incoming.method, uri=incoming.uri, headers=incoming.headers)
+        self.incoming = incoming
+        self.payload = MedMijPayload(incoming.params)
+        self.medmij: dict[str, Any] = {}
+
+    @property
+    def peer(self) -> frozenset[str]:
+        return self.incoming.peer
+
+    @property
+    def args(self) -> dict[str, str]:
+        return self.payload.data if self.method == "GET" else {}
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self.payload.data if self.method == "POST" else {}

@@ -1,0 +1,235 @@
+"""The DVA screens as a person meets them: DigiD, toestemming, cancelling, and what goes wrong."""
+
+from __future__ import annotations
+
+import sqlite3
+from urllib.parse import urlsplit
+
+from lxml import html
+
+from .browser import Browser, Landing, callback_params
+from .conftest import TestWorld
+from .flows import REDIRECT_URI, STATE, authorize_url
+
+
+def _text(landing: Landing) -> str:
+    return str(html.fromstring(landing.response.text).text_content())
+
+
+def _to_digid(browser: Browser, tw: TestWorld, scope: str = "ziekenhuistest") -> Landing:
+    landing = browser.open(authorize_url(tw.front_url(), scope=scope))
+    digid = browser.choose(landing, "action", "login")
+    assert digid.response.status_code == 200
+    return digid
+
+
+def _back_at_pgo(landing: Landing) -> dict[str, str]:
+    assert landing.url.startswith(REDIRECT_URI + "?"), (landing.url, landing.response.text)
+    params = callback_params(landing.url)
+    assert params["state"] == STATE
+    return params
+
+
+def test_the_digid_simulator_offers_the_test_persons(tw: TestWorld) -> None:
+    with tw.browser() as browser:
+        digid = _to_digid(browser, tw)
+    page = html.fromstring(digid.response.text)
+    offered = {option.get("value") for option in page.xpath("//datalist/option")}
+    assert offered == {bsn for bsn, _ in tw.persons()}
+    assert "simulator" in _text(digid)
+    assert {f.fields["action"] for f in Browser.forms(digid.response)} == {
+        "login",
+        "fail",
+        "cancel",
+    }
+
+
+def test_consent_screen_names_pgo_zorgaanbieder_and_gegevensdiensten(tw: TestWorld) -> None:
+    bsn = tw.bsn_at("ziekenhuistest@medmij")
+    with tw.browser() as browser:
+        consent = browser.choose(_to_digid(browser, tw), "action", "login", bsn=bsn)
+    assert consent.response.status_code == 200
+    text = _text(consent)
+    assert "Toestemming geven" in text
+    assert "Test PGO" in text
+    assert "Ziekenhuis Teststad" in text
+    # GNL names of the gegevensdiensten the beschikbaarheidstoets found.
+    assert "Basisgegevens" in text
+    assert "Vaccinaties" in text or "Vaccinatie" in text
+    assert "toestemming voor onbepaalde tijd" in text
+    page = html.fromstring(consent.response.text)
+    (checkbox,) = page.xpath("//input[@name='langdurig']")
+    assert checkbox.get("type") == "checkbox"
+    assert checkbox.get("checked") is None  # never ticked unless the person ticks it
+    decisions = {f.fields["decision"] for f in Browser.forms(consent.response)}
+    assert decisions == {"allow", "deny"}
+
+
+def test_refusing_consent_sends_access_denied_authorization_denied(tw: TestWorld) -> None:
+    bsn = tw.bsn_at("ziekenhuistest@medmij")
+    with tw.browser() as browser:
+        end = browser.journey(authorize_url(tw.front_url()), bsn=bsn, decision="deny")
+    params = _back_at_pgo(end)
+    assert params == {
+        "error": "access_denied",
+        "error_description": "Authorization denied.",
+        "state": STATE,
+    }
+
+
+def test_no_data_at_the_zorgaanbieder_sends_no_such_resources(tw: TestWorld) -> None:
+    bsn = tw.bsn_at("ziekenhuistest@medmij")
+    with tw.browser() as browser:
+        end = browser.journey(authorize_url(tw.front_url(), scope="huisartstest"), bsn=bsn)
+    params = _back_at_pgo(end)
+    assert params["error"] == "access_denied"
+    assert params["error_description"] == "No such resources."
+    (question, _, peer) = tw.resource.questions[-1]
+    assert question.zorgaanbieder == "huisartstest@medmij"
+    assert question.bsn == bsn
+    assert peer == frozenset({"api.dva.localhost"})  # asked over mutual TLS, as the AS
+
+
+def test_a_failed_digid_login_sends_unauthorized_client(tw: TestWorld) -> None:
+    with tw.browser() as browser:
+        end = browser.choose(_to_digid(browser, tw), "action", "fail")
+    params = _back_at_pgo(end)
+    assert params["error"] == "unauthorized_client"
+    assert params["error_description"] == "Authentication failed."
+
+
+def test_cancelling_at_digid_shows_the_annuleringspagina_then_returns(tw: TestWorld) -> None:
+    with tw.browser() as browser:
+        cancelled = browser.choose(_to_digid(browser, tw), "action", "cancel")
+        assert cancelled.response.status_code == 200
+        assert "gestopt" in _text(cancelled)
+        assert "Test PGO" in _text(cancelled)
+        back = browser.submit(cancelled, Browser.forms(cancelled.response)[0])
+    params = _back_at_pgo(back)
+    assert params["error"] == "access_denied"
+    assert params["error_description"] == "Authorization cancelled."
+
+
+def test_cancelling_on_the_landing_page_returns_the_same_way(tw: TestWorld) -> None:
+    with tw.browser() as browser:
+        landing = browser.open(authorize_url(tw.front_url()))
+        cancelled = browser.choose(landing, "action", "cancel")
+        assert "gestopt" in _text(cancelled)
+        back = browser.submit(cancelled, Browser.forms(cancelled.response)[0])
+    assert _back_at_pgo(back)["error_description"] == "Authorization cancelled."
+
+
+def test_an_unknown_bsn_is_asked_again_without_leaving_digid(tw: TestWorld) -> None:
+    with tw.browser() as browser:
+        digid = _to_digid(browser, tw)
+        wrong = browser.choose(digid, "action", "login", bsn="123456789")
+        assert wrong.response.status_code == 400
+        assert "geen geldig BSN" in _text(wrong)
+        unknown = browser.choose(digid, "action", "login", bsn="999999990")
+        assert "hoort niet bij een testpersoon" in _text(unknown)
+        again = browser.choose(wrong, "action", "login", bsn=tw.bsn_at("ziekenhuistest@medmij"))
+    assert again.response.status_code == 200
+    assert "Toestemming geven" in _text(again)
+
+
+def test_technische_storing_when_the_beschikbaarheidstoets_fails(tw: TestWorld) -> None:
+    tw.resource.down = True
+    with tw.browser() as browser:
+        storing = browser.choose(
+            _to_digid(browser, tw), "action", "login", bsn=tw.bsn_at("ziekenhuistest@medmij")
+        )
+    assert storing.response.status_code == 503
+    text = _text(storing)
+    assert "Technische storing" in text
+    assert "Het is op dit moment niet mogelijk om toestemming te geven of aan te passen" in text
+    assert "Trace ID" in text
+    assert "Session ID" in text
+    (link,) = html.fromstring(storing.response.text).xpath("//a[@class='button']/@href")
+    params = callback_params(link)
+    assert link.startswith(REDIRECT_URI + "?")
+    assert params["error_description"] == "Authorization failed."
+    assert params["state"] == STATE
+
+
+def test_only_available_gegevensdiensten_are_offered(tw: TestWorld) -> None:
+    bsn = tw.bsn_at("ziekenhuistest@medmij")
+    tw.resource.partial[("ziekenhuistest@medmij", bsn)] = ("63",)
+    with tw.browser() as browser:
+        consent = browser.choose(_to_digid(browser, tw), "action", "login", bsn=bsn)
+    text = _text(consent)
+    assert "Vaccinaties" in text or "Vaccinatie" in text
+    assert "Basisgegevens" not in text
+
+
+def test_a_form_without_the_csrf_token_is_refused_and_changes_nothing(tw: TestWorld) -> None:
+    with tw.browser() as browser:
+        landing = browser.open(authorize_url(tw.front_url()))
+        refused = browser.choose(landing, "action", "login", csrf_token="wrong")
+        assert refused.response.status_code == 400
+        missing = browser.choose(landing, "action", "login", csrf_token=None)
+        assert missing.response.status_code == 400
+        # The real form still works: nothing moved on.
+        digid = browser.choose(landing, "action", "login")
+    assert digid.response.status_code == 200
+    assert "DigiD" in _text(digid)
+
+
+def test_another_browser_cannot_take_over_a_flow(tw: TestWorld) -> None:
+    with tw.browser() as mine, tw.browser() as theirs:
+        landing = mine.open(authorize_url(tw.front_url()))
+        form = Browser.forms(landing.response)[0]
+        stolen = theirs.submit(landing, form)
+        assert stolen.response.status_code == 400
+        assert "niet vinden" in _text(stolen)
+        flow_page = theirs.open(landing.url.split("/oauth/authorize")[0] + form.action)
+    assert flow_page.response.status_code == 400
+
+
+def test_a_consent_form_posted_twice_issues_one_code(tw: TestWorld) -> None:
+    bsn = tw.bsn_at("ziekenhuistest@medmij")
+    with tw.browser() as browser:
+        consent = browser.choose(_to_digid(browser, tw), "action", "login", bsn=bsn)
+        first = browser.choose(consent, "decision", "allow")
+        second = browser.choose(consent, "decision", "allow")
+    assert "code" in _back_at_pgo(first)
+    assert second.response.status_code == 400
+    assert "al afgerond" in _text(second)
+
+
+def test_an_expired_flow_offers_the_way_back_with_authorization_failed(tw: TestWorld) -> None:
+    with tw.browser() as browser:
+        landing = browser.open(authorize_url(tw.front_url()))
+        flow_id = urlsplit(Browser.forms(landing.response)[0].action).path.rsplit("/", 1)[-1]
+        with sqlite3.connect(tw.database()) as db:
+            db.execute(
+                "UPDATE authorization_flows SET expires_at = '2000-01-01 00:00:00' WHERE id = ?",
+                (flow_id,),
+            )
+        late = browser.choose(landing, "action", "login")
+    assert late.response.status_code == 400
+    assert "te lang gewacht" in _text(late)
+    (link,) = html.fromstring(late.response.text).xpath("//a[@class='button']/@href")
+    assert callback_params(link)["error_description"] == "Authorization failed."
+
+
+def test_reloading_a_flow_page_shows_the_current_step(tw: TestWorld) -> None:
+    with tw.browser() as browser:
+        landing = browser.open(authorize_url(tw.front_url()))
+        flow_url = (
+            landing.url.split("/oauth/authorize")[0] + Browser.forms(landing.response)[0].action
+        )
+        browser.choose(landing, "action", "login")
+        again = browser.open(flow_url)
+    assert again.response.status_code == 200
+    assert "Testpersonen" in _text(again)  # the DigiD step
+
+
+def test_the_front_page_links_to_the_metadata(tw: TestWorld) -> None:
+    with tw.client() as browser:
+        page = browser.get(tw.front_url() + "/")
+        css = browser.get(tw.front_url() + "/static/dva.css")
+    assert page.status_code == 200
+    links = html.fromstring(page.text).xpath("//a/@href")
+    assert tw.back_url() + "/.well-known/oauth-authorization-server" in links
+    assert css.status_code == 200
+    assert css.headers["content-type"].startswith("text/css")
