@@ -123,6 +123,9 @@ def up(
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    # A shell starts background jobs with SIGINT ignored; Ctrl-C and `kill -INT` must
+    # still stop the world.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         try:
             ready = asyncio.run(

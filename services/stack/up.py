@@ -64,6 +64,17 @@ def stack_json(world: World, pki: DevPKI, world_file: Path) -> dict[str, object]
     }
 
 
+def _die_with_parent() -> None:
+    """Runs in each child before exec: on Linux, end the child when `medmij up` dies,
+    even by SIGKILL, so that no role is left holding its ports."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def start_stack(
     world_file: Path,
     world: World,
@@ -96,10 +107,15 @@ def start_stack(
             *(["--access-log"] if access_log else []),
             *(["--nictiz", str(nictiz)] if nictiz and instance.role is Role.ZORGAANBIEDER else []),
         ]
-        log = (log_dir / f"{instance.label.replace(':', '-')}.log").open("ab")
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-        )
+        log_file = log_dir / f"{instance.label.replace(':', '-')}.log"
+        with log_file.open("ab") as log:  # the child keeps its own copy of the handle
+            process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                preexec_fn=_die_with_parent,  # only prctl: safe between fork and exec
+            )
         processes.append(StackProcess(instance, process, listener_urls(world, instance)))
     return processes
 
