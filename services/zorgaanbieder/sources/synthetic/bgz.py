@@ -5,7 +5,8 @@ Patient is always there; the others appear per person with a chance that follows
 common the data is, except for the first person, the predictable demo login, whose
 record has every section. With `incomplete`, about half of each person's sections are
 left out as well, to show a PGO how gaps look. Each section draws from its own seeded
-random stream, so leaving one out does not change the others.
+random stream, so leaving one out changes no other section's resources or ids, only
+what they can point at (a contact names a problem only when the record has problems).
 """
 
 from __future__ import annotations
