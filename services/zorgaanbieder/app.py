@@ -211,7 +211,7 @@ def create_app(
     askers = [] if introspector is None else [introspector.host]
     app.add_route(
         AVAILABILITY_PATH,
-        Availability(server.endpoints, server.records, askers=askers),
+        Availability(server.endpoints, server.records, askers=askers).answer,
         methods=["POST"],
     )
 

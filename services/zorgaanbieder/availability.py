@@ -52,7 +52,8 @@ class Availability:
         self._records = records
         self._askers = frozenset(name.lower() for name in askers)
 
-    async def __call__(self, request: Request) -> JSONResponse:
+    async def answer(self, request: Request) -> JSONResponse:
+        """The endpoint: a question in, the gegevensdiensten with data out."""
         peer: frozenset[str] = request.scope.get("state", {}).get("medmij_peer", frozenset())
         if self._askers.isdisjoint(peer):
             return _refuse(

@@ -23,6 +23,7 @@ import pytest
 import uvicorn
 
 from medmij.asgi_tls import ASGIApp, uvicorn_config
+from medmij.dva_contract import INTROSPECTION_PATH
 from medmij.net import make_client
 from medmij.persons import TestPerson
 from medmij.pki import DevPKI, ensure_dev_pki
@@ -35,6 +36,7 @@ from zorgaanbieder.records import Records
 from zorgaanbieder.settings import ZorgaanbiederSettings
 
 from . import tiny
+from .authserver_fake import FakeAuthserver
 
 WORLD = """\
 [world]
@@ -236,6 +238,17 @@ def start_resource_server(
             yield running
 
     return start
+
+
+@pytest.fixture(scope="session")
+def fake_authserver(pki: DevPKI) -> Iterator[FakeAuthserver]:
+    """The stand-in authorisation server, listening as the world's DVA back node."""
+    fake = FakeAuthserver()
+    leaf = pki.leaf(AUTHSERVER)
+    context = server_context(leaf.cert, leaf.key, trust=[pki.root_cert], client_certs="required")
+    with serving(fake.app(), context, lifespan="off") as port:
+        fake.url = f"https://{AUTHSERVER}:{port}{INTROSPECTION_PATH}"
+        yield fake
 
 
 @pytest.fixture(scope="session")

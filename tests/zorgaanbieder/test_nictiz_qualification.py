@@ -1,0 +1,298 @@
+"""The Nictiz qualification material through HTTP: the XIS-Server scripts and their counts.
+
+The qualification zorgaanbieder serves the Nictiz fixtures (``sources.nictiz``) and knows
+their fixed tokens; the official XIS-Server TestScripts of BgZ (Cert) and Vaccinaties
+(Cert and Test) run against it over HTTPS with mutual TLS, in their json and xml variants.
+The expected counts are those of QUALIFICATION.md §2.2 and §2.3.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from medmij import catalogue
+from zorgaanbieder.dataset import Dataset
+from zorgaanbieder.sources.nictiz import load_nictiz
+
+from .conftest import Running, Start
+from .qualification import Release, generic_failures, params_missing_from_self_link
+from .scripts import ScriptRun
+
+ZA = "kwalificatie@medmij"
+BGZ = "output/STU3/BgZ-3-0/MedMij"
+IMM = "output/R4/Immunization-2-0/MedMij"
+
+HELLEMAN = "93cde269-ce35-4077-a39d-19296670e949"
+MESKER = "6056a9eb-da6a-45dc-b557-e854e138af8f"
+RIJN = "7ce7c666-6f96-40a7-a8fa-922056cb18b4"
+HOFF = "1ddbc5c4-9309-436d-b4c7-8416610c215c"
+BOEKWIJT = "43100d9c-e64b-4151-900d-9ce64b8151f5"
+BERGGE = "446823b7-a0c3-4e0d-a823-b7a0c3ce0dbf"
+BOETERS = "12437b6a-3ed2-4cb5-837b-6a3ed23cb549"  # the decoy of the Cert set
+BIEZEN = "bc6173b5-c47b-4181-a173-b5c47b918161"
+BEVERS = "431149a1-d761-4ff4-9149-a1d761fff45c"
+DECOY_IMMUNIZATION = "d8db28de"
+DECOY_PATIENT = "nl-core-Patient--0a184232-6b37-11ec-0000-020000000000"
+
+SCRIPTS = [
+    *(
+        f"{BGZ}/Cert/XIS-Server/medmij-bgz-xis-1-{n}-serve-bgz-{f}.xml"
+        for n in (1, 2)
+        for f in ("json", "xml")
+    ),
+    *(
+        f"{IMM}/Cert/XIS-Server/imm-serve-cert-1-{n}-{f}.xml"
+        for n in (1, 2)
+        for f in ("json", "xml")
+    ),
+    *(
+        f"{IMM}/Test/XIS-Server/imm-serve-test-1-{n}-{f}.xml"
+        for n in (1, 2)
+        for f in ("json", "xml")
+    ),
+]
+
+# QUALIFICATION.md §2.2, BgZ Cert 1.1 (XXX_Helleman): per catalogue query, the count per type.
+HELLEMAN_COUNTS: dict[str, dict[str, int]] = {
+    "Patient": {"Patient": 1, "Practitioner": 1},
+    "Payer": {"Coverage": 2, "Organization": 1},
+    "TreatmentDirective": {"Consent": 1},
+    "AdvanceDirective": {"Consent": 1},
+    "FunctionalOrMentalStatus": {"Observation": 1},
+    "Problem": {"Condition": 6},
+    "LivingSituation": {"Observation": 1},
+    "DrugUse": {"Observation": 1},
+    "AlcoholUse": {"Observation": 1},
+    "TobaccoUse": {"Observation": 1},
+    "NutritionAdvice": {"NutritionOrder": 1},
+    "Alert": {"Flag": 1},
+    "AllergyIntolerance": {"AllergyIntolerance": 1},
+    "MedicationUse": {"MedicationStatement": 1, "Medication": 1},
+    "MedicationAgreement": {"MedicationRequest": 1, "Medication": 1},
+    "AdministrationAgreement": {"MedicationDispense": 1, "Medication": 1},
+    "MedicalDevice": {"DeviceUseStatement": 2, "Device": 2},
+    "Vaccination": {"Immunization": 1},
+    "BloodPressure": {"Observation": 1},
+    "BodyWeight": {"Observation": 1},
+    "BodyHeight": {"Observation": 1},
+    "LaboratoryTestResult": {"Observation": 1, "Specimen": 1},
+    "Procedure": {"Procedure": 2},
+    "Contact": {"Encounter": 2},
+    "PlannedCareActivity-ProcedureRequest": {"ProcedureRequest": 1},
+    "PlannedCareActivity-ImmunizationRecommendation": {"ImmunizationRecommendation": 1},
+    "PlannedCareActivity-Appointment": {"Appointment": 1},
+    "PlannedCareActivity-DeviceRequest": {"DeviceRequest": 1, "Device": 1},
+}
+
+# §2.2, BgZ Test scenario 1 (XXX_Rijn); the Test set has no ImmunizationRecommendation or
+# DeviceRequest script, and asks ProcedureRequest count() >= 1.
+RIJN_COUNTS: dict[str, dict[str, int]] = {
+    **HELLEMAN_COUNTS,
+    "Payer": {"Coverage": 2, "Organization": 1},
+    "Problem": {"Condition": 5},
+    "TobaccoUse": {"Observation": 2},
+    "MedicationUse": {"MedicationStatement": 2, "Medication": 2},
+    "MedicationAgreement": {"MedicationRequest": 2, "Medication": 2},
+    "AdministrationAgreement": {"MedicationDispense": 2, "Medication": 2},
+    "MedicalDevice": {"DeviceUseStatement": 1, "Device": 1},
+    "Vaccination": {"Immunization": 2},
+    "LaboratoryTestResult": {"Observation": 4},
+    "Procedure": {"Procedure": 1},
+    "Contact": {"Encounter": 3},
+}
+RIJN_UNCHECKED = {
+    "PlannedCareActivity-ImmunizationRecommendation",
+    "PlannedCareActivity-DeviceRequest",
+    "PlannedCareActivity-ProcedureRequest",
+}
+
+# §2.3: the Vaccinaties search, per patient, and how many Medications are read after it.
+VACCINATIE_COUNTS: dict[str, tuple[dict[str, int], int]] = {
+    BOEKWIJT: ({"Immunization": 2, "Patient": 1, "Organization": 2, "Location": 0}, 2),
+    BERGGE: ({"Immunization": 1, "Patient": 1, "PractitionerRole": 1, "Location": 1}, 1),
+    BIEZEN: ({"Immunization": 4, "Patient": 1, "Organization": 4, "Location": 0}, 4),
+    BEVERS: ({"Immunization": 2, "Patient": 1, "Organization": 1, "PractitionerRole": 1}, 2),
+}
+
+PRODUCT = "http://nictiz.nl/fhir/StructureDefinition/ext-imm-Vaccination.PharmaceuticalProduct"
+
+
+@pytest.fixture(scope="module")
+def nictiz_datasets(nictiz_root: Path) -> tuple[Dataset, ...]:
+    return load_nictiz(nictiz_root, ZA)
+
+
+@pytest.fixture(scope="module")
+def running(
+    start_resource_server: Start, nictiz_datasets: tuple[Dataset, ...]
+) -> Iterator[Running]:
+    with start_resource_server(datasets=nictiz_datasets, introspection_url=None) as server:
+        yield server
+
+
+@pytest.fixture
+def client(running: Running) -> Iterator[httpx.Client]:
+    with running.client() as http:
+        yield http
+
+
+def encoded(path: str) -> str:
+    resource, _, query = path.partition("?")
+    if not query:
+        return resource
+    pairs = (part.partition("=") for part in query.split("&"))
+    return f"{resource}?" + "&".join(f"{n}={quote(v, safe=':/')}" for n, _, v in pairs)
+
+
+def fetch(
+    client: httpx.Client, url: str, token: str, fmt: str = "json"
+) -> tuple[httpx.Response, dict[str, Any]]:
+    response = client.get(
+        url, headers={"Authorization": f"Bearer {token}", "Accept": f"application/fhir+{fmt}"}
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json() if fmt == "json" else {}
+    return response, body
+
+
+def counts(bundle: dict[str, Any]) -> Counter[str]:
+    return Counter(e["resource"]["resourceType"] for e in bundle.get("entry", []))
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda s: Path(s).stem)
+def test_the_nictiz_server_script_passes(
+    running: Running, client: httpx.Client, nictiz_root: Path, script: str
+) -> None:
+    path = nictiz_root / script
+    release: Release = "stu3" if script.startswith(BGZ) else "r4"
+    base = running.base(ZA, "48" if release == "stu3" else "63")
+    outcome = ScriptRun(path, base, client, release).run()
+    assert outcome.failures == []
+    assert outcome.requests >= 1
+    assert outcome.checked >= 8 * outcome.requests  # status, type and FHIRPath per request
+    # Only the profile checks remain, which need the Nictiz packages (§4.5).
+    assert all("validateProfileId" in item for item in outcome.not_run)
+
+
+@pytest.mark.parametrize(
+    ("token", "expected", "unchecked"),
+    [(HELLEMAN, HELLEMAN_COUNTS, set()), (RIJN, RIJN_COUNTS, RIJN_UNCHECKED)],
+    ids=["cert-helleman", "test-rijn"],
+)
+def test_bgz_counts_per_query(
+    running: Running,
+    client: httpx.Client,
+    token: str,
+    expected: dict[str, dict[str, int]],
+    unchecked: set[str],
+) -> None:
+    base = running.base(ZA, "48")
+    for query in catalogue.get("48").queries:
+        url = f"{base}/{encoded(query.path)}"
+        _, bundle = fetch(client, url, token)
+        assert generic_failures(bundle, "stu3") == [], query.name
+        assert params_missing_from_self_link(url, bundle) == [], query.name
+        if query.name in unchecked:
+            continue
+        found = counts(bundle)
+        assert {t: found[t] for t in expected[query.name]} == expected[query.name], query.name
+        matches = [e for e in bundle.get("entry", []) if e["search"]["mode"] == "match"]
+        assert bundle["total"] == len(matches), query.name
+
+
+@pytest.mark.parametrize("token", [MESKER, HOFF], ids=["cert-mesker", "test-hoff"])
+def test_the_second_bgz_patients_have_only_their_patient(
+    running: Running, client: httpx.Client, token: str
+) -> None:
+    base = running.base(ZA, "48")
+    for query in catalogue.get("48").queries:
+        _, bundle = fetch(client, f"{base}/{encoded(query.path)}", token)
+        found = counts(bundle)
+        if query.name == "Patient":
+            assert found["Patient"] == 1
+        elif query.name == "Payer" and token == HOFF:
+            assert found == Counter({"Coverage": 1})  # §2.2: Coverage 1 + Organization 0
+        else:
+            assert found == Counter(), query.name
+
+
+@pytest.mark.parametrize(
+    "token", list(VACCINATIE_COUNTS), ids=["boekwijt", "bergge", "biezen", "bevers"]
+)
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_vaccinaties_counts_and_every_medication_read(
+    running: Running, client: httpx.Client, token: str, fmt: str
+) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+
+    expected, medications = VACCINATIE_COUNTS[token]
+    base = running.base(ZA, "63")
+    url = f"{base}/{encoded(catalogue.get('63').query('Vaccination').path)}"
+    response, bundle = fetch(client, url, token, fmt)
+    if fmt == "xml":
+        bundle = json.loads(Bundle.model_validate_xml(response.content).model_dump_json())
+    found = counts(bundle)
+    assert {t: found[t] for t in expected} == expected
+    assert generic_failures(bundle, "r4") == []
+    self_link = bundle["link"][0]["url"]
+    assert self_link.startswith(f"{base}/Immunization?")
+    read = 0
+    for entry in bundle["entry"]:
+        immunization = entry["resource"]
+        if immunization["resourceType"] != "Immunization":
+            continue
+        [product] = [e for e in immunization["extension"] if e["url"] == PRODUCT]
+        reference = product["valueReference"]["reference"]
+        assert reference.startswith("Medication/")
+        medication, _ = fetch(client, f"{base}/{reference}", token, fmt)
+        assert medication.headers["content-type"] == f"application/fhir+{fmt}; fhirVersion=4.0"
+        read += 1
+    assert read == medications
+
+
+@pytest.mark.parametrize("token", [BOEKWIJT, BERGGE])
+def test_the_decoy_patient_never_appears(
+    running: Running, client: httpx.Client, token: str
+) -> None:
+    base = running.base(ZA, "63")
+    url = f"{base}/{encoded(catalogue.get('63').query('Vaccination').path)}"
+    for fmt in ("json", "xml"):
+        response, _ = fetch(client, url, token, fmt)
+        assert DECOY_IMMUNIZATION not in response.text
+        assert DECOY_PATIENT not in response.text
+    refused = client.get(
+        f"{base}/Patient/{DECOY_PATIENT}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert refused.status_code == 404
+    # The decoy's own token sees the decoy, and nothing of the others.
+    _, own = fetch(client, url, BOETERS)
+    ids = {e["resource"]["id"] for e in own["entry"]}
+    assert any(i.startswith(DECOY_IMMUNIZATION) for i in ids)
+    assert "nl-core-Patient--XXX-Boekwijt" not in ids
+
+
+def test_the_script_runner_does_fail_a_server_that_answers_wrongly(
+    running: Running, client: httpx.Client, nictiz_root: Path
+) -> None:
+    # The same script against another zorgaanbieder's BgZ: the token does not open it.
+    script = nictiz_root / SCRIPTS[0]
+    outcome = ScriptRun(script, running.base("ziekenhuis@medmij", "48"), client, "stu3").run()
+    assert sum(": HTTP 403" in failure for failure in outcome.failures) == 28  # every test
+
+
+def test_a_nictiz_token_is_bound_to_its_gegevensdienst(
+    running: Running, client: httpx.Client
+) -> None:
+    response = client.get(
+        f"{running.base(ZA, '63')}/Immunization", headers={"Authorization": f"Bearer {HELLEMAN}"}
+    )
+    assert response.status_code == 403
+    assert response.headers["www-authenticate"].startswith('Bearer error="insufficient_scope"')
