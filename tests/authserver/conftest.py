@@ -15,7 +15,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,7 +235,9 @@ class TestWorld:
         return front.state  # type: ignore[attr-defined]
 
 
-def _wait_healthy(world: TestWorld, urls: list[str]) -> None:
+def wait_healthy(world: TestWorld) -> None:
+    """Until every authorisation server holds its lists (its /health says 200)."""
+    urls = [world.front_url(dva.id) for dva in world.world.ours()]
     deadline = time.monotonic() + 30
     with world.client() as client:
         for url in urls:
@@ -268,11 +270,11 @@ def running_authservers(world: World, pki: DevPKI, data_dir: Path) -> Iterator[d
         yield channels
 
 
-@pytest.fixture(scope="session")
-def test_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestWorld]:
-    base = tmp_path_factory.mktemp("authserver-world")
-    world, pki = build_world(base)
-    data_dir = base / "data"
+@contextmanager
+def lists_and_resource_nodes(
+    world: World, pki: DevPKI, data_dir: Path
+) -> Iterator[FakeResourceNode]:
+    """The Stelselnode of the world and a fake resource node for each DVA of ours."""
     (stelselnode,) = listeners_for(Role.STELSELNODE, world, pki, data_dir)
     resource = FakeResourceNode(holdings=dict(world.person_zorgaanbieders()))
     whitelist = frozenset(world.whitelist())
@@ -283,12 +285,26 @@ def test_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestWorld]:
         for dva in world.ours()
         if dva.resource is not None
     ]
+    with serve_together([_served(stelselnode, pki), *resource_nodes], pki):
+        yield resource
+
+
+@contextmanager
+def running_world(base: Path) -> Iterator[TestWorld]:
+    world, pki = build_world(base)
+    data_dir = base / "data"
     with (
-        serve_together([_served(stelselnode, pki), *resource_nodes], pki),
+        lists_and_resource_nodes(world, pki, data_dir) as resource,
         running_authservers(world, pki, data_dir) as channels,
     ):
         running = TestWorld(world, pki, data_dir, resource, channels)
-        _wait_healthy(running, [running.front_url(d.id) for d in world.ours()])
+        wait_healthy(running)
+        yield running
+
+
+@pytest.fixture(scope="session")
+def test_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestWorld]:
+    with running_world(tmp_path_factory.mktemp("authserver-world")) as running:
         yield running
 
 
@@ -298,6 +314,3 @@ def tw(test_world: TestWorld) -> Iterator[TestWorld]:
     yield test_world
     test_world.resource.down = False
     test_world.resource.partial.clear()
-
-
-ClientFactory = Callable[..., httpx.Client]

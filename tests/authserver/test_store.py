@@ -1,0 +1,248 @@
+"""The store on SQLite and PostgreSQL: migrations, single-use codes, rotation, revocation.
+
+Each test runs on a fresh SQLite file, and on PostgreSQL when MEDMIJ_TEST_POSTGRES_URL
+names a database (scripts/postgres); a PostgreSQL test gets a schema of its own that is
+dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+from sqlalchemy.engine import make_url
+
+from authserver import credentials
+from authserver.db import Database, migrate
+from authserver.digid import DigidSimulator, Outcome, Resolution
+from authserver.errors import FlowUnavailable
+from authserver.eventlog import Ketenlog, Trail
+from authserver.grants import GrantStore, Spent, add_months
+from authserver.sessions import FlowRequest, Sessions, Step
+from authserver.tables import Base
+from medmij.ketenlog import EventType, RequestInfo
+from medmij.persons import test_persons
+
+POSTGRES_URL_ENV = "MEDMIJ_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'authserver.sqlite3'}"
+        return
+    base = os.environ.get(POSTGRES_URL_ENV)
+    if not base:
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_URL_ENV} (see scripts/postgres)")
+    schema = f"authserver_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    try:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    try:
+        yield database
+    finally:
+        database.close()
+
+
+@pytest.fixture
+def store(db: Database) -> GrantStore:
+    return GrantStore(
+        db,
+        code_ttl=timedelta(seconds=900),
+        access_ttl=timedelta(seconds=900),
+        refresh_idle_months=6,
+    )
+
+
+def _code(store: GrantStore, *, langdurig: bool = False) -> str:
+    code = store.unique_code()
+    store.create_code(
+        code,
+        client_id="pgo.localhost",
+        redirect_uri="https://pgo.localhost/cb",
+        bsn="999990019",
+        zorgaanbieder="ziekenhuistest@medmij",
+        gegevensdiensten=("48", "63"),
+        scope="ziekenhuistest~48 ziekenhuistest~63",
+        langdurig=langdurig,
+        flow_id=None,
+        session_id=None,
+        trace_id=credentials.new_uuid4(),
+        code_challenge=None,
+        code_challenge_method=None,
+    )
+    return code
+
+
+def test_the_migrations_build_exactly_the_models(db: Database) -> None:
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+    migrate(db.engine)  # a second run changes nothing
+    assert set(inspect(db.engine).get_table_names()) >= {
+        "browser_sessions",
+        "authorization_flows",
+        "digid_artifacts",
+        "grants",
+        "authorization_codes",
+        "tokens",
+        "ketenlog",
+        "alembic_version",
+    }
+
+
+def test_a_code_is_fresh_once_then_a_replay_that_revokes_its_tokens(store: GrantStore) -> None:
+    code = _code(store, langdurig=True)
+    first = store.spend_code(code)
+    assert first.status is Spent.FRESH
+    assert first.code is not None
+    access, refresh = store.unique_token_values(with_refresh=True)
+    issued = store.save_tokens(first.code.grant.id, "pgo.localhost", "s", access, refresh)
+    assert not issued.access_revoked
+    replay = store.spend_code(code)
+    assert replay.status is Spent.REPLAYED
+    assert replay.code is not None
+    assert replay.code.grant.revoked
+    found = store.find_access(access)
+    assert found is not None
+    assert found.access_revoked
+    assert store.spend_code("never-issued").status is Spent.UNKNOWN
+
+
+def test_of_two_simultaneous_presentations_exactly_one_is_fresh(store: GrantStore) -> None:
+    code = _code(store)
+    outcomes: list[Spent] = []
+    barrier = threading.Barrier(4)
+
+    def present() -> None:
+        barrier.wait()
+        outcomes.append(store.spend_code(code).status)
+
+    threads = [threading.Thread(target=present) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(o.value for o in outcomes) == ["fresh", "replayed", "replayed", "replayed"]
+
+
+def test_rotation_uses_a_refresh_token_once(store: GrantStore) -> None:
+    spent = store.spend_code(_code(store, langdurig=True))
+    assert spent.code is not None
+    access, refresh = store.unique_token_values(with_refresh=True)
+    assert refresh is not None
+    old = store.save_tokens(spent.code.grant.id, "pgo.localhost", "s", access, refresh)
+    assert old.refresh_expires_at is not None
+    assert old.refresh_expires_at >= datetime.now(UTC) + timedelta(days=180)
+    new_access, new_refresh = store.unique_token_values(with_refresh=True)
+    rotated = store.rotate(old.id, "pgo.localhost", "s", new_access, new_refresh)
+    assert rotated is not None
+    assert rotated.grant.id == old.grant.id
+    again = store.rotate(old.id, "pgo.localhost", "s", *store.unique_token_values(True))
+    assert again is None  # a replay: and the whole consent is gone
+    after = store.find_access(new_access)
+    assert after is not None
+    assert after.grant.revoked
+
+
+def test_values_are_stored_as_digests_only(store: GrantStore, db: Database) -> None:
+    code = _code(store)
+    with db.engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT code_hash FROM authorization_codes").all()
+    assert rows == [(credentials.digest(code),)]
+
+
+def test_ketenlog_records_are_stored_and_read_back_for_reports(db: Database) -> None:
+    log = Ketenlog(db)
+    trace = credentials.new_uuid4()
+    trail = Trail(location="api.dva.localhost", trace_id=trace)
+    trail.add(EventType.RECEIVE_TOKEN_REQUEST, request=RequestInfo(id=trace, grant_type="x"))
+    trail.bind_session("a-session")
+    trail.flush(log)
+    (record,) = log.records(trace_id=trace)
+    assert record.event.type is EventType.RECEIVE_TOKEN_REQUEST
+    assert record.event.session_id == "a-session"
+    assert record.request == RequestInfo(id=trace, grant_type="x")
+    assert log.records(type=EventType.SEND_TOKEN_RESPONSE, trace_id=trace) == []
+    later = record.event.datetime + timedelta(seconds=1)
+    assert log.records(since=later) == []
+    assert log.records(until=later, trace_id=trace) == [record]
+
+
+@pytest.mark.parametrize(
+    ("start", "months", "expected"),
+    [
+        (datetime(2026, 1, 15, tzinfo=UTC), 6, datetime(2026, 7, 15, tzinfo=UTC)),
+        (datetime(2026, 8, 31, tzinfo=UTC), 6, datetime(2027, 2, 28, tzinfo=UTC)),
+        (datetime(2027, 8, 31, tzinfo=UTC), 6, datetime(2028, 2, 29, tzinfo=UTC)),
+        (datetime(2026, 12, 1, tzinfo=UTC), 1, datetime(2027, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_six_months_are_calendar_months(start: datetime, months: int, expected: datetime) -> None:
+    assert add_months(start, months) == expected
+
+
+def _flow(db: Database) -> tuple[Sessions, str, str]:
+    sessions = Sessions(db, flow_ttl=timedelta(minutes=15), session_ttl=timedelta(hours=1))
+    started = sessions.start(
+        None,
+        FlowRequest(
+            query="response_type=code",
+            client_id="pgo.localhost",
+            redirect_uri="https://pgo.localhost/cb",
+            state=None,
+            zorgaanbieder="ziekenhuistest@medmij",
+            gegevensdiensten=("48",),
+            request_id=credentials.new_uuid4(),
+            trace_id=credentials.new_uuid4(),
+        ),
+    )
+    assert started.cookie is not None
+    return sessions, started.flow.id, started.cookie
+
+
+def test_flows_belong_to_their_browser_and_move_forward_once(db: Database) -> None:
+    sessions, flow_id, cookie = _flow(db)
+    flow = sessions.flow(flow_id, cookie)
+    with pytest.raises(FlowUnavailable):
+        sessions.flow(flow_id, "another browser's cookie")
+    moved = sessions.advance(flow, (Step.LANDING,), Step.DIGID)
+    assert moved.step == Step.DIGID
+    with pytest.raises(FlowUnavailable, match="already taken"):
+        sessions.advance(flow, (Step.LANDING,), Step.CANCELLED)
+    consent = sessions.advance(
+        moved, (Step.DIGID,), Step.CONSENT, bsn="999990019", beschikbaar=("48",)
+    )
+    assert (consent.bsn, consent.beschikbaar) == ("999990019", "48")
+
+
+def test_a_digid_artifact_resolves_once(db: Database) -> None:
+    _, flow_id, _ = _flow(db)
+    persons = test_persons(7, 2)
+    digid = DigidSimulator(db, persons)
+    artifact = digid.issue_artifact(flow_id, Outcome.SUCCESS, persons[0].bsn)
+    assert digid.resolve(artifact) == Resolution(flow_id, Outcome.SUCCESS, persons[0].bsn)
+    assert digid.resolve(artifact) is None
+    assert digid.resolve("never issued") is None
+    with pytest.raises(ValueError, match="test person"):
+        digid.issue_artifact(flow_id, Outcome.SUCCESS, "999999990")
