@@ -42,7 +42,7 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-@dataclass
+@dataclass(slots=True)
 class PreparedResource:
     position: int
     resource_type: str
@@ -98,8 +98,8 @@ def _prepare_resources(dataset: Dataset) -> list[PreparedResource]:
                 tokens=indexing.tokens(version, resource),
             )
         )
-    for item, resource in zip(prepared, dataset.resources, strict=True):
-        targets = {seen.get(reference) for reference in indexing.all_references(resource)}
+    for item in prepared:
+        targets = {seen.get(reference) for reference in indexing.all_references(item.content)}
         item.references = sorted(target for target in targets if target is not None)
     return prepared
 

@@ -29,9 +29,11 @@ from sqlalchemy import (
     delete,
     event,
     exists,
+    func,
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -92,6 +94,7 @@ def _sqlite_engine(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: big loads, hot indexes
         if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for a load
             cursor.execute("PRAGMA synchronous=NORMAL")
@@ -106,10 +109,22 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+# Any fixed number: the PostgreSQL advisory lock that serialises migrations.
+_MIGRATION_LOCK = 4_863_048
+
+
 def _migrate(engine: Engine) -> None:
+    """`alembic upgrade head`, one process at a time: every process of a resource server
+    may start at once on the same database."""
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
-    with engine.begin() as connection:
+    options: dict[str, Any] = {"medmij_write": True}
+    if engine.dialect.name == "postgresql":
+        # Each statement must see what a process that held the lock before committed.
+        options["isolation_level"] = "READ COMMITTED"
+    with engine.connect().execution_options(**options) as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            connection.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
@@ -279,62 +294,109 @@ class Repository:
         connection.execute(delete(_R).where(_R.endpoint_id == endpoint_id))
 
     @staticmethod
-    def _insert(connection: Connection, endpoint_id: int, prepared: PreparedDataset) -> None:
-        pks: list[int] = []
+    def _new_pks(connection: Connection, count: int) -> list[int]:
+        """Primary keys for `count` new resources, taken before inserting them so that the
+        token and access rows can be written in bulk beside them."""
+        if connection.dialect.name == "postgresql":
+            return list(
+                connection.execute(
+                    text(
+                        "SELECT nextval(pg_get_serial_sequence('resource', 'pk')) "
+                        "FROM generate_series(1, :count)"
+                    ),
+                    {"count": count},
+                ).scalars()
+            )
+        # SQLite: this transaction holds the write lock (BEGIN IMMEDIATE), so no other
+        # writer can take the numbers after the current largest.
+        largest = connection.execute(select(func.coalesce(func.max(_R.pk), 0))).scalar_one()
+        return list(range(largest + 1, largest + 1 + count))
+
+    @staticmethod
+    def _bulk(
+        connection: Connection, table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
+    ) -> None:
+        """INSERT through the driver's executemany: the rows are plain values already, and
+        SQLAlchemy's per-row parameter handling would cost more than the database does."""
+        marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        sql = (
+            f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - names are constants
+            f"VALUES ({', '.join(marker for _ in columns)})"
+        )
+        batch: list[tuple[Any, ...]] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= _BATCH:
+                connection.exec_driver_sql(sql, batch)
+                batch = []
+        if batch:
+            connection.exec_driver_sql(sql, batch)
+
+    @classmethod
+    def _insert(cls, connection: Connection, endpoint_id: int, prepared: PreparedDataset) -> None:
         resources = prepared.resources
-        statement = insert(_R).returning(_R.pk, sort_by_parameter_order=True)
-        for start in range(0, len(resources), _BATCH):
-            batch = [
-                {
-                    "endpoint_id": endpoint_id,
-                    "position": r.position,
-                    "resource_type": r.resource_type,
-                    "fhir_id": r.fhir_id,
-                    "patient_key": r.patient_key,
-                    "lastn_code": r.lastn_code,
-                    "effective": r.effective,
-                    "content": r.content,
-                }
-                for r in resources[start : start + _BATCH]
-            ]
-            pks.extend(connection.execute(statement, batch).scalars())
-
-        def batches(rows: Iterable[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
-            batch: list[dict[str, Any]] = []
-            for row in rows:
-                batch.append(row)
-                if len(batch) >= _BATCH:
-                    yield batch
-                    batch = []
-            if batch:
-                yield batch
-
-        token_rows = (
-            {"resource_pk": pks[r.position], "param": param, "system": system, "code": code}
-            for r in resources
-            for param, system, code in sorted(r.tokens)
+        pks = cls._new_pks(connection, len(resources))
+        cls._bulk(
+            connection,
+            "resource",
+            (
+                "pk",
+                "endpoint_id",
+                "position",
+                "resource_type",
+                "fhir_id",
+                "patient_key",
+                "lastn_code",
+                "effective",
+                "content",
+            ),
+            (
+                (
+                    pk,
+                    endpoint_id,
+                    r.position,
+                    r.resource_type,
+                    r.fhir_id,
+                    r.patient_key,
+                    r.lastn_code,
+                    r.effective,
+                    r.content,
+                )
+                for pk, r in zip(pks, resources, strict=True)
+            ),
         )
-        access_rows = (
-            {"endpoint_id": endpoint_id, "patient_key": patient_key, "resource_pk": pks[position]}
-            for patient_key, positions in prepared.shared_access.items()
-            for position in sorted(positions)
+        cls._bulk(
+            connection,
+            "search_token",
+            ("resource_pk", "param", "system", "code"),
+            (
+                (pks[r.position], param, system, code)
+                for r in resources
+                for param, system, code in sorted(r.tokens)
+            ),
         )
-        patient_rows = (
-            {"endpoint_id": endpoint_id, "patient_id": pid, "bsn": bsn, "has_data": has_data}
-            for pid, bsn, has_data in prepared.patients
+        cls._bulk(
+            connection,
+            "shared_access",
+            ("endpoint_id", "patient_key", "resource_pk"),
+            (
+                (endpoint_id, patient_key, pks[position])
+                for patient_key, positions in prepared.shared_access.items()
+                for position in sorted(positions)
+            ),
         )
-        token_hash_rows = (
-            {"token_sha256": digest, "endpoint_id": endpoint_id, "patient_id": pid}
-            for digest, pid in prepared.tokens
+        cls._bulk(
+            connection,
+            "patient",
+            ("endpoint_id", "patient_id", "bsn", "has_data"),
+            ((endpoint_id, pid, bsn, has_data) for pid, bsn, has_data in prepared.patients),
         )
-        for table, rows in (
-            (SearchTokenRow, token_rows),
-            (SharedAccessRow, access_rows),
-            (PatientRow, patient_rows),
-            (QualificationTokenRow, token_hash_rows),
-        ):
-            for batch in batches(rows):
-                connection.execute(insert(table), batch)
+        cls._bulk(
+            connection,
+            "qualification_token",
+            ("token_sha256", "endpoint_id", "patient_id"),
+            ((digest, endpoint_id, pid) for digest, pid in prepared.tokens),
+        )
 
     # -- answering -------------------------------------------------------------------
 

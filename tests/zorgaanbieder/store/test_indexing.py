@@ -3,6 +3,8 @@ the $lastn keys (no database)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from zorgaanbieder.store.compartment import owner
@@ -49,11 +51,20 @@ def test_all_references_include_extensions_and_contained_resources() -> None:
         "extension": [{"url": "u", "valueReference": {"reference": "Medication/m"}}],
         "patient": {"reference": "Patient/p"},
         "location": {"reference": "#l"},
+        # Text that looks like a reference is not one.
+        "note": [{"text": '{"reference":"Patient/not-a-reference"}'}],
     }
-    assert sorted(all_references(immunization)) == [
-        ("Medication", "m"),
-        ("Organization", "o"),
-        ("Patient", "p"),
+    for text in (json.dumps(immunization), json.dumps(immunization, separators=(",", ":"))):
+        assert sorted(all_references(text)) == [
+            ("Medication", "m"),
+            ("Organization", "o"),
+            ("Patient", "p"),
+        ]
+
+
+def test_all_references_reads_escaped_text() -> None:
+    assert list(all_references('{"subject":{"reference":"Patient\\/p\\u002d1"}}')) == [
+        ("Patient", "p-1")
     ]
 
 

@@ -226,3 +226,25 @@ def test_an_in_memory_sqlite_store() -> None:
         assert match_ids(repository, "Condition") == ["Condition/cond-a1", "Condition/cond-a2"]
     finally:
         repository.close()
+
+
+def test_several_processes_may_create_the_store_at_once(store_url: str) -> None:
+    problems: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            Repository.create(store_url).close()
+        except BaseException as error:  # reported to the main thread
+            problems.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not problems
+    repository = Repository.create(store_url)
+    try:
+        assert repository.load(bgz_dataset())
+    finally:
+        repository.close()
