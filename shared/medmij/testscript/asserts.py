@@ -235,12 +235,10 @@ def _expression(
         return _done(check, ok, f"{expression} → {result_text(result)}")
     operator = check.operator or "equals"
     expected = None if check.value is None else ctx.variables.substitute(check.value)
-    if operator in ("empty", "notEmpty"):
-        actual = None if not result else _text(result[0])
-    else:
-        actual = None if not result else _text(result[0])
+    actual = None if not result else _text(result[0])
     ok = compare(operator, actual, expected)
-    return _done(check, ok, f"{expression} → {result_text(result)} ({operator} {expected!r})")
+    wanted = operator if expected is None else f"{operator} {expected!r}"
+    return _done(check, ok, f"{expression} → {result_text(result)} ({wanted})")
 
 
 def _rule(check: Assert, target: Exchange) -> AssertResult:

@@ -48,6 +48,10 @@ _util: Any = importlib.import_module("fhirpathpy.engine.util")
 _evaluators: Any = importlib.import_module("fhirpathpy.engine.evaluators")
 _invocations: Any = importlib.import_module("fhirpathpy.engine.invocations")
 _models: Any = importlib.import_module("fhirpathpy.models").models
+_antlr: Any = importlib.import_module("antlr4")
+_antlr_errors: Any = importlib.import_module("antlr4.error.ErrorListener")
+_lexer: Any = importlib.import_module("fhirpathpy.parser.generated.FHIRPathLexer")
+_parser: Any = importlib.import_module("fhirpathpy.parser.generated.FHIRPathParser")
 
 _MODEL_NAMES = {FhirVersion.STU3: "stu3", FhirVersion.R4: "r4"}
 _install_lock = threading.Lock()
@@ -152,6 +156,31 @@ def install_shims() -> None:
         _installed = True
 
 
+class _Collect(_antlr_errors.ErrorListener):  # type: ignore[misc]
+    """Keeps ANTLR's syntax errors, which fhirpathpy's own parse silently recovers from."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.errors: list[str] = []
+
+    def syntaxError(
+        self, recognizer: Any, symbol: Any, line: int, column: int, message: str, error: Any
+    ) -> None:
+        self.errors.append(f"column {column + 1}: {message}")
+
+
+def _syntax_errors(expression: str) -> list[str]:
+    listener = _Collect()
+    lexer = _lexer.FHIRPathLexer(_antlr.InputStream(expression))
+    lexer.removeErrorListeners()
+    lexer.addErrorListener(listener)
+    parser = _parser.FHIRPathParser(_antlr.CommonTokenStream(lexer))
+    parser.removeErrorListeners()
+    parser.addErrorListener(listener)
+    parser.expression()
+    return listener.errors
+
+
 def _has_value(inputs: list[Any]) -> list[bool]:
     # fhirpathpy hands user functions the plain data: a merged primitive arrives as its
     # value, an extension-only primitive as a dict.
@@ -181,6 +210,9 @@ class FhirPath:
             known = self._compiled.get(expression)
             if known is not None:
                 return known
+            errors = _syntax_errors(expression)
+            if errors:
+                raise FhirPathError(expression, "syntax error at " + "; ".join(errors))
             try:
                 compiled: Callable[..., list[Any]] = _fhirpathpy.compile(
                     expression, model=self._model, options=_OPTIONS

@@ -31,7 +31,7 @@ __all__ = [
 
 
 class Outcome(StrEnum):
-    PASS = "pass"  # noqa: S105 (an outcome, not a password)
+    PASS = "pass"  # noqa: S105
     FAIL = "fail"
     WARNING = "warning"
     PARTIAL = "partial"
