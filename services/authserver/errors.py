@@ -76,6 +76,7 @@ __all__ = [
     "FlowUnavailable",
     "PageReason",
     "TechnicalFault",
+    "Unavailability",
     "UntrustedRequest",
     "ascii_description",
 ]
@@ -170,14 +171,27 @@ class FlowError(DvaError):
         super().__init__(f"{self.error}: {self.description}")
 
 
+class Unavailability(StrEnum):
+    """Why a flow cannot go on; the "expired" page words each for the person."""
+
+    UNKNOWN = "unknown"  # no such flow, another browser's, or a form not from this flow
+    EXPIRED = "expired"  # the person took longer than the flow may last
+    DONE = "done"  # this step was taken already (a form sent twice, a back button)
+
+
 @dataclass
 class FlowUnavailable(DvaError):
-    """The flow cannot go on: unknown, expired, or started in another browser."""
+    """The flow cannot go on: unknown, expired, or already past this step."""
 
     description: str
+    reason: Unavailability = Unavailability.UNKNOWN
 
     def __post_init__(self) -> None:
         super().__init__(self.description)
+
+    @classmethod
+    def step_taken(cls, step: str) -> FlowUnavailable:
+        return cls(f"this step was already taken (the flow is at {step})", Unavailability.DONE)
 
 
 @dataclass

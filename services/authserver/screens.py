@@ -63,6 +63,7 @@ from .errors import (
     FlowError,
     FlowUnavailable,
     TechnicalFault,
+    Unavailability,
     UntrustedRequest,
 )
 from .eventlog import Trail
@@ -148,9 +149,11 @@ class FrontChannel:
         error: str,
         description: str,
         event: EventType = EventType.SEND_AUTHORIZATION_ERROR,
+        status: int = 303,
     ) -> Response:
-        trail.add(event, error=ErrorInfo(code=error, description=description, status=303))
-        return RedirectResponse(target.with_error(error, description), status_code=303)
+        """Send the error to the PGO: 303 after a form, 302 for the authorization request."""
+        trail.add(event, error=ErrorInfo(code=error, description=description, status=status))
+        return RedirectResponse(target.with_error(error, description), status_code=status)
 
     def done(self, trail: Trail, response: Response) -> Response:
         trail.flush(self.dva.ketenlog)
@@ -197,12 +200,12 @@ class FrontChannel:
             )
         else:
             assert isinstance(error, FlowUnavailable)
-            expired = "expired" in error.description
+            expired = error.reason is Unavailability.EXPIRED
             response = pages.render(
                 "verlopen.html",
                 400,
                 expired=expired,
-                done="already taken" in error.description,
+                done=error.reason is Unavailability.DONE,
                 minutes=self.dva.settings.flow_ttl_seconds // 60,
                 back_link=(
                     target.with_error(ACCESS_DENIED, AUTHORIZATION_FAILED)
@@ -261,8 +264,8 @@ class FrontChannel:
                 fault.error,
                 fault.description,
                 EventType.SEND_AUTHORIZATION_REQUEST_ERROR,
+                status=302,
             )
-            response.status_code = 302
             return self.done(trail, response)
         started = self.dva.sessions.start(
             cookie,
@@ -309,7 +312,7 @@ class FrontChannel:
             Step.CANCELLED: f"{paths.FLOW}/{flow.id}/geannuleerd",
         }
         if flow.step not in following:
-            raise FlowUnavailable(f"this step was already taken (flow is {flow.step})")
+            raise FlowUnavailable.step_taken(flow.step)
         return RedirectResponse(following[flow.step], status_code=303)
 
     def landing_choice(
@@ -361,7 +364,7 @@ class FrontChannel:
     ) -> Response:
         flow = self.checked_form(relay_state or "", cookie, csrf_token)
         if flow.step != Step.DIGID:
-            raise FlowUnavailable(f"this step was already taken (flow is {flow.step})")
+            raise FlowUnavailable.step_taken(flow.step)
         digid = self.dva.digid
         if action == "login":
             typed = (bsn or "").strip()
@@ -398,7 +401,7 @@ class FrontChannel:
     ) -> Response:
         flow = self.flow(relay_state or "", cookie)
         if flow.step != Step.DIGID:
-            raise FlowUnavailable(f"this step was already taken (flow is {flow.step})")
+            raise FlowUnavailable.step_taken(flow.step)
         trail = self.trail(flow)
         target = self.target(flow)
         trail.add(EventType.SEND_ARTIFACT_RESOLUTION_REQUEST)

@@ -27,7 +27,7 @@ from sqlalchemy import select, update
 
 from . import credentials
 from .db import Database
-from .errors import FlowUnavailable
+from .errors import FlowUnavailable, Unavailability
 from .tables import BrowserSession, Flow
 
 __all__ = ["COOKIE", "FlowRequest", "Sessions", "Started", "Step"]
@@ -128,7 +128,7 @@ class Sessions:
         if not credentials.matches(cookie, cookie_hash):
             raise FlowUnavailable("the flow belongs to another browser session")
         if not allow_expired and flow.expires_at <= datetime.now(UTC):
-            raise FlowUnavailable("the flow has expired")
+            raise FlowUnavailable("the flow has expired", Unavailability.EXPIRED)
         return flow
 
     @staticmethod
@@ -158,7 +158,7 @@ class Sessions:
                 .execution_options(synchronize_session=False)
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
-                raise FlowUnavailable(f"this step was already taken (flow is {flow.step})")
+                raise FlowUnavailable.step_taken(flow.step)
             fresh = session.get(Flow, flow.id)
             assert fresh is not None
             session.refresh(fresh)
