@@ -132,6 +132,12 @@ def mount_back(app: FastAPI, dva: Dva) -> None:
     """Put the back-channel endpoints on the back-channel app."""
     metadata = authorization_server_metadata(dva.settings)
 
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.error("unexpected error at %s", request.url.path, exc_info=exc)
+        return oauth_error(500, "server_error", "The authorization server failed; try again.")
+
+    app.add_exception_handler(Exception, unexpected)
+
     def run(
         path: str,
         incoming: Incoming,

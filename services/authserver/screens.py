@@ -41,6 +41,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Cookie, FastAPI, Form, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from medmij import catalogue
 from medmij.dva_contract import AvailabilityQuestion
@@ -62,6 +63,7 @@ from .errors import (
     DvaError,
     FlowError,
     FlowUnavailable,
+    PageReason,
     TechnicalFault,
     Unavailability,
     UntrustedRequest,
@@ -163,9 +165,12 @@ class FrontChannel:
         """The one renderer of the error tree (see authserver.errors)."""
         pages = self.dva.pages
         if isinstance(error, UntrustedRequest):
+            code = (
+                "invalid_client" if error.reason is PageReason.CLIENT_UNKNOWN else "invalid_request"
+            )
             trail.add(
                 EventType.AUTHORIZATION_REQUEST_ERROR,
-                error=ErrorInfo(code="invalid_request", description=error.description, status=400),
+                error=ErrorInfo(code=code, description=error.description, status=400),
             )
             trail.add(EventType.SHOW_AUTHORIZATION_REQUEST_ERROR_PAGE)
             response = pages.render(
@@ -594,6 +599,18 @@ def mount_front(app: FastAPI, dva: Dva) -> FrontChannel:
             return act()
         except FlowUnavailable as gone:
             return front.unavailable(gone, flow_id, cookie)
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # A fault of our own, not of the request: the person gets the technische-storing
+        # page (no way back: nothing about the request may be trusted here), the log the
+        # trace id to find it by.
+        trail = Trail(location=front.host, trace_id=new_id())
+        log.error("unexpected error (trace %s)", trail.trace_id, exc_info=exc)
+        return await run_in_threadpool(
+            front.fail, TechnicalFault(f"unexpected {type(exc).__name__}"), trail, None
+        )
+
+    app.add_exception_handler(Exception, unexpected)
 
     @app.get("/", include_in_schema=False)
     def index() -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from urllib.parse import urlsplit
 
+import pytest
 from lxml import html
 
 from .browser import Browser, Landing, callback_params
@@ -233,3 +234,20 @@ def test_the_front_page_links_to_the_metadata(tw: TestWorld) -> None:
     assert tw.back_url() + "/.well-known/oauth-authorization-server" in links
     assert css.status_code == 200
     assert css.headers["content-type"].startswith("text/css")
+
+
+def test_a_fault_of_our_own_shows_technische_storing_not_a_stack_trace(
+    tw: TestWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(tw.app_state().dva.sessions, "start", broken)
+    with tw.client() as browser:
+        response = browser.get(authorize_url(tw.front_url()))
+    assert response.status_code == 503
+    text = html.fromstring(response.text).text_content()
+    assert "Technische storing" in text
+    assert "Trace ID" in text
+    assert "database went away" not in text
+    assert "Traceback" not in text

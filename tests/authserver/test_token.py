@@ -336,3 +336,15 @@ def test_a_client_cannot_revoke_another_clients_token(tw: TestWorld) -> None:
 def test_refresh_tokens_are_never_active_at_introspection(tw: TestWorld) -> None:
     token = _long_term(tw)
     assert introspect(tw, token["refresh_token"]) == {"active": False}
+
+
+def test_a_fault_of_our_own_at_the_token_endpoint_is_a_server_error(
+    tw: TestWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(tw.app_state().dva.store, "spend_code", broken)
+    with tw.client(PGO) as pgo:
+        response = exchange(pgo, tw, str(uuid.uuid4()))
+    assert "database" not in _oauth_error(response, 500, "server_error")
