@@ -68,6 +68,8 @@ console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 _POLL_SECONDS = 0.2
+_DETAILS = 5
+"""Issues shown per failing check; the report lists them all."""
 
 
 def _fail(message: str) -> typer.Exit:
@@ -177,9 +179,14 @@ def _print_test(out: Console, script: TestScript, test: TestResult, verbose: boo
         out.print(f"[red]FAIL[/red]  {name}{suffix}")
         for step in test.failures:
             out.print(f"      ✗ {_step_text(step)}", markup=False)
-        line = _request_line(test)
-        if line:
-            out.print(f"        request: {line}", markup=False)
+            if isinstance(step, AssertResult):
+                for detail in step.details[:_DETAILS]:
+                    out.print(f"          {detail}", markup=False)
+                if len(step.details) > _DETAILS:
+                    out.print(f"          … {len(step.details) - _DETAILS} more", markup=False)
+        request = _request_line(test)
+        if request:
+            out.print(f"        request: {request}", markup=False)
     else:
         label = "[yellow]WARN[/yellow]" if warnings else "[green]PASS[/green]"
         out.print(f"{label}  {name}{suffix}")

@@ -86,6 +86,10 @@ class FhirServer:
                 entries.remove(first)
         if self.mode == "no-self-link" and bundle:
             data.pop("link", None)
+        if self.mode == "unofficial-name" and bundle:
+            for entry in data.get("entry", []):
+                if entry["resource"]["resourceType"] == "Patient":
+                    entry["resource"]["name"][0]["use"] = "usual"
         if self.mode == "self-link-drops-include" and bundle:
             link = data["link"][0]
             link["url"] = link["url"].replace("&_include=Immunization:performer", "")
@@ -210,6 +214,29 @@ def test_a_self_link_without_a_parameter_is_a_warning_naming_it() -> None:
         "was absent from the self link" in result.stdout
     )
     assert last_line(result) == "4 passed, 0 failed"
+
+
+def test_the_profile_folder_is_used_and_what_it_skips_is_listed() -> None:
+    server = engine_server()
+    profiles = ROOT.parent / "profiles"
+    with serving(server.app) as url:
+        good = run(
+            "qualify", "--server", f"{url}/r4", "--scripts", str(BASICS),
+            "--profiles", str(profiles), "--verbose",
+        )  # fmt: skip
+        server.mode = "unofficial-name"
+        bad = run(
+            "qualify", "--server", f"{url}/r4", "--scripts", str(BASICS),
+            "--profiles", str(profiles),
+        )  # fmt: skip
+    assert good.exit_code == 0
+    assert "not checked: engine-patient: invariants that use %resource: engine-2" in good.stdout
+    assert bad.exit_code == 1
+    assert "conforms to the base FHIR specification and the resources to the stated " in bad.stdout
+    assert (
+        "          error: Bundle.entry[2].resource(Patient).name[0].use: does not match the fixed "
+        "value 'official'" in bad.stdout
+    )
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,9 @@ import pytest
 
 from medmij.testscript import FhirVersion, ProfileRegistry, ProfileValidator
 from medmij.testscript.profiles import validate_base
-from medmij.testscript.simulator import FixtureStore
+from medmij.testscript.simulator import FixtureStore, SearchRequest, search
 
-from .conftest import PROFILES
+from .conftest import PROFILES, engine_simulator
 
 ENGINE_PATIENT = "http://example.org/fhir/StructureDefinition/engine-patient"
 BASE_PATIENT = "http://hl7.org/fhir/StructureDefinition/Patient"
@@ -289,3 +289,88 @@ def test_nictiz_profile_rules_catch_broken_resources(nictiz: Path, fhir_profiles
     ] + [{"system": "http://fhir.nl/fhir/NamingSystem/bsn", "value": "1"}] * 2
     report = validator.validate(patient, BASE_PATIENT, FhirVersion.STU3)
     assert any("identifier:BSN: at most 1 allowed, found 2" in str(i) for i in report.errors)
+
+
+def _immunization_bundle() -> dict[str, Any]:
+    store = engine_simulator().stores[FhirVersion.R4][0]
+    request = SearchRequest(
+        "Immunization",
+        (("_include", "Immunization:patient"), ("_include", "Immunization:performer")),
+    )
+    return copy.deepcopy(search(store, "engine-patient-anna", request, "http://fhir.test/r4"))
+
+
+def _entries(bundle: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
+
+
+BUNDLE = "http://hl7.org/fhir/StructureDefinition/Bundle"
+
+
+def test_a_search_bundle_of_conforming_resources_has_no_errors(
+    validator: ProfileValidator,
+) -> None:
+    report = validator.validate(_immunization_bundle(), BUNDLE, FhirVersion.R4)
+    assert report.errors == []
+    checked = "\n".join(report.checked)
+    assert (
+        "Bundle.entry[0].resource(Immunization): http://example.org/fhir/StructureDefinition/engine-immunization"
+        in checked
+    )
+    assert (
+        "resource(Organization): http://example.org/fhir/StructureDefinition/engine-organization"
+        in checked
+    )
+    # A profile that is not in the folder is named, not passed.
+    medication = {
+        "resourceType": "Medication",
+        "meta": {"profile": ["http://example.org/fhir/StructureDefinition/engine-medication"]},
+    }
+    alone = validator.validate(
+        medication, "http://hl7.org/fhir/StructureDefinition/Medication", FhirVersion.R4
+    )
+    assert alone.errors == []
+    assert any("engine-medication: not in the profile folder" in line for line in alone.not_checked)
+
+
+def test_slices_by_profile_of_the_resolved_reference(validator: ProfileValidator) -> None:
+    bundle = _immunization_bundle()
+    immunization = _entries(bundle, "Immunization")[0]
+    immunization["performer"].append(copy.deepcopy(immunization["performer"][0]))
+    report = validator.validate(bundle, BUNDLE, FhirVersion.R4)
+    assert [str(issue) for issue in report.errors] == [
+        "error: Bundle.entry[0].resource(Immunization).performer:organization: at most 1 "
+        "allowed, found 2 [http://example.org/fhir/StructureDefinition/engine-immunization]"
+    ]
+
+
+def test_a_referenced_resource_in_the_bundle_must_conform_to_the_target_profile(
+    validator: ProfileValidator,
+) -> None:
+    bundle = _immunization_bundle()
+    _entries(bundle, "Patient")[0]["name"][0]["use"] = "usual"
+    report = validator.validate(bundle, BUNDLE, FhirVersion.R4)
+    found = [str(issue) for issue in report.errors]
+    assert (
+        "error: Bundle.entry[0].resource(Immunization).patient: refers to "
+        "Patient/engine-patient-anna, which does not conform to engine-patient "
+        "[http://example.org/fhir/StructureDefinition/engine-immunization]" in found
+    )
+    assert any("Patient).name[0].use: does not match the fixed value" in line for line in found)
+
+
+def test_references_outside_the_bundle_leave_the_slice_undecided(
+    validator: ProfileValidator,
+) -> None:
+    bundle = _immunization_bundle()
+    bundle["entry"] = [
+        e for e in bundle["entry"] if e["resource"]["resourceType"] != "Organization"
+    ]
+    report = validator.validate(bundle, BUNDLE, FhirVersion.R4)
+    assert report.errors == []
+    assert any(
+        "engine-immunization: slices whose members are unknown: "
+        "Immunization.performer:organization "
+        "(reference Organization/engine-org-1 cannot be resolved here)" in line
+        for line in report.not_checked
+    )

@@ -10,7 +10,8 @@ Checked, per differential element, at every place in the instance the element id
 * cardinality (``min``, ``max``), per parent element, slices included;
 * ``fixed[x]`` (exact) and ``pattern[x]`` (the instance contains the pattern);
 * the allowed types of a choice element (``value[x]``), and the resource type a
-  ``Reference`` points to, against its ``targetProfile``;
+  ``Reference`` points to, against its ``targetProfile``; when the target is in the
+  Bundle (or contained), that it conforms to the target profile;
 * extensions: a slice of ``extension`` is the extensions with the URL of its profile;
   each is validated against that extension's StructureDefinition when it is in the
   folder, as is any element whose type names a datatype profile;
@@ -18,17 +19,23 @@ Checked, per differential element, at every place in the instance the element id
   (:mod:`medmij.testscript.profiles.valueset`);
 * ``maxLength``; invariants (``constraint.expression``) that fhirpathpy can evaluate.
 
-Not checked, and listed in the report per profile: slices whose membership needs a
-discriminator this walk cannot decide (``profile``, ``resolve()``), invariants that
-fhirpathpy cannot evaluate or that give no boolean, bindings to ValueSets that use
-filters or are missing, extensible and preferred bindings (advice, not rules), whether
-a referenced resource conforms to a target profile, closed and ordered slicing where
-membership is unknown, ``minValue``/``maxValue``, and profiles not in the folder.
+Slices are decided by their discriminator: ``value``/``pattern`` (also when the value
+comes from the slice's type profile), ``exists``, ``type``, and ``profile`` (by
+conformance to the rules this walk checks; for ``resolve()``, of the resource in the
+Bundle or contained).
+
+Not checked, and listed in the report per profile: slices whose membership cannot be
+decided (a reference outside the Bundle, FHIRPath functions in a discriminator path),
+invariants that fhirpathpy cannot evaluate or that give no boolean, bindings to
+ValueSets that use filters or are missing, extensible and preferred bindings (advice,
+not rules), whether a resource outside the Bundle conforms to a target profile, closed
+and ordered slicing, ``minValue``/``maxValue``, and profiles not in the folder.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
@@ -49,9 +56,12 @@ from medmij.testscript.profiles.report import ValidationReport
 from medmij.testscript.profiles.valueset import expand
 from medmij.testscript.structure import Structure, structure_for
 
-__all__ = ["validate_profile"]
+__all__ = ["Resolver", "validate_profile"]
 
 _BASE = "http://hl7.org/fhir/StructureDefinition/"
+
+Resolver = Callable[[str], dict[str, Any] | None]
+"""Finds the resource a reference (``Type/id`` or an absolute URL) points to."""
 _MAX_CHAIN = 16
 _MAX_NESTING = 6
 _SHOWN = 6
@@ -92,6 +102,28 @@ class _Walk:
     report: ValidationReport
     notes: _Notes
     nesting: int = 0
+    resolve: Resolver | None = None
+    resource: dict[str, Any] | None = None
+    """The resource being validated, for its contained resources."""
+    verdicts: dict[tuple[int, str], bool] = field(default_factory=dict)
+    """Conformance of a resolved resource (by identity) to a profile, judged once."""
+
+    def inner(self, report: ValidationReport | None = None) -> _Walk:
+        """The same walk one profile deeper (optionally into a scratch report)."""
+        return replace(
+            self,
+            report=report if report is not None else self.report,
+            notes=self.notes if report is None else _Notes(),
+            nesting=self.nesting + 1,
+        )
+
+    def target(self, reference: str) -> dict[str, Any] | None:
+        if reference.startswith("#"):
+            for item in (self.resource or {}).get("contained", []) or []:
+                if isinstance(item, dict) and item.get("id") == reference[1:]:
+                    return item
+            return None
+        return self.resolve(reference) if self.resolve is not None else None
 
 
 def validate_profile(
@@ -100,10 +132,15 @@ def validate_profile(
     definition: dict[str, Any],
     registry: ProfileRegistry,
     version: FhirVersion,
+    resolve: Resolver | None = None,
 ) -> ValidationReport:
-    """Check ``resource`` (JSON; a resource, datatype or extension) against ``definition``."""
+    """Check ``resource`` (JSON; a resource, datatype or extension) against ``definition``.
+
+    ``resolve`` finds the resource a reference points to (in the Bundle being validated);
+    it decides slices by ``profile`` discriminators on ``resolve()``.
+    """
     report = ValidationReport()
-    walk = _Walk(registry, version, structure_for(version), report, _Notes())
+    walk = _Walk(registry, version, structure_for(version), report, _Notes(), 0, resolve, resource)
     root_type = str(resource.get("resourceType") or definition.get("type") or "Element")
     _profile(Node(resource, None, root_type, location, ""), definition, walk)
     walk.notes.emit(report)
@@ -355,7 +392,7 @@ class _Layer:
         target = self.index.get(target_id, {})
         structure = self.walk.structure
         if kind in ("value", "pattern"):
-            rule = _fixed_or_pattern(target)
+            rule = _fixed_or_pattern(target) or self._rule_in_type_profile(slice_element, path)
             if rule is not None:
                 mode, expected = rule
                 members = []
@@ -389,12 +426,112 @@ class _Layer:
                 if bool(values) is want:
                     result.append(node)
             return result
+        if kind == "profile":
+            return self._by_profile(found, slice_id, path)
         if kind == "type" and path in ("$this", ""):
             codes = {entry.get("code") for entry in _types(slice_element)}
             if not codes:
                 return f"{slice_id} (type discriminator without types)"
             return [node for node in found if _type_matches(node.type_name, codes)]
         return f"{slice_id} (discriminator {kind} {path})"
+
+    def _rule_in_type_profile(
+        self, slice_element: dict[str, Any], path: str
+    ) -> tuple[str, Any] | None:
+        """A fixed or pattern value for ``path`` set by the slice's type profile.
+
+        Slices often get their discriminating value from the profile of their type
+        (``Patient.name:nameInformation`` is a zib-NameInformation, whose ``HumanName.use``
+        has the pattern "official"), which a snapshot would have copied in.
+        """
+        if path in ("$this", ""):
+            return None
+        for entry in _types(slice_element):
+            for url in _canonicals(entry, "profile"):
+                definition = self.walk.registry.structure_definition(url, self.walk.version)
+                if definition is None:
+                    continue
+                wanted = f"{definition.get('type')}.{path}"
+                for layer in _chain(definition, self.walk):
+                    for element in _elements(layer):
+                        if _element_id(element) == wanted:
+                            rule = _fixed_or_pattern(element)
+                            if rule is not None:
+                                return rule
+        return None
+
+    def _by_profile(self, found: list[Node], slice_id: str, path: str) -> list[Node] | str:
+        """Members of a slice whose discriminator is conformance to a profile.
+
+        ``$this``: the element itself must conform to the slice's type profile.
+        ``x.resolve()``: the resource ``x`` refers to (contained, or in the Bundle) must
+        conform to the slice's target profile. Conformance is judged by the rules this
+        walk checks, the same ones it reports on.
+        """
+        structure = self.walk.structure
+        if path in ("$this", ""):
+            slice_types = _types(self.index.get(slice_id, {}))
+            profiles = [url for entry in slice_types for url in _canonicals(entry, "profile")]
+            if not profiles:
+                return f"{slice_id} (profile discriminator without a profile)"
+            members = []
+            for node in found:
+                verdict = self._conforms_any(node, profiles)
+                if verdict is None:
+                    return f"{slice_id} (its profile is not in the folder)"
+                if verdict:
+                    members.append(node)
+            return members
+        if not path.endswith("resolve()"):
+            return f"{slice_id} (discriminator profile {path})"
+        reference_path = path[: -len("resolve()")].rstrip(".")
+        element = self.index.get(f"{slice_id}.{reference_path}" if reference_path else slice_id, {})
+        references = [entry for entry in _types(element) if entry.get("code") == "Reference"]
+        profiles = [url for entry in references for url in _canonicals(entry, "targetProfile")]
+        if not profiles and self.walk.version is FhirVersion.STU3:
+            profiles = [url for entry in references for url in _canonicals(entry, "profile")]
+        if not profiles:
+            return f"{slice_id} (no target profile for {path})"
+        members = []
+        for node in found:
+            targets = values_at(node, reference_path, structure) if reference_path else [node]
+            if targets is None:
+                return f"{slice_id} (discriminator path {path})"
+            member = False
+            for reference in targets:
+                text = reference.value.get("reference") if reference.is_object else None
+                resource = self.walk.target(text) if isinstance(text, str) else None
+                if resource is None:
+                    return f"{slice_id} (reference {text or '(none)'} cannot be resolved here)"
+                target = Node(resource, None, str(resource.get("resourceType")), text or "", "")
+                verdict = self._conforms_any(target, profiles)
+                if verdict is None:
+                    return f"{slice_id} (its target profile is not in the folder)"
+                member = member or verdict
+            if member:
+                members.append(node)
+        return members
+
+    def _conforms_any(self, node: Node, profiles: list[str]) -> bool | None:
+        """Whether ``node`` conforms to one of ``profiles``; None when one cannot be judged."""
+        for profile in profiles:
+            if profile.startswith(_BASE) and "/" not in profile[len(_BASE) :]:
+                if _type_matches(node.type_name, {profile[len(_BASE) :]}):
+                    return True
+                continue
+            definition = self.walk.registry.structure_definition(profile, self.walk.version)
+            if definition is None or self.walk.nesting >= _MAX_NESTING:
+                return None
+            if str(definition.get("type")) != node.type_name:
+                continue
+            key = (id(node.value), profile)
+            if key not in self.walk.verdicts:
+                scratch = ValidationReport()
+                _profile(node, definition, self.walk.inner(scratch))
+                self.walk.verdicts[key] = not scratch.errors
+            if self.walk.verdicts[key]:
+                return True
+        return False
 
     # -- the rules ---------------------------------------------------------------------
 
@@ -488,25 +625,46 @@ class _Layer:
         actual = _reference_type(node, self.root)
         if actual is None:
             return
-        allowed = set()
+        allowed: dict[str, list[str]] = {}
         for target in targets:
             if target.startswith(_BASE):
-                allowed.add(target[len(_BASE) :])
+                allowed.setdefault(target[len(_BASE) :], [])
                 continue
             definition = self.walk.registry.structure_definition(target, self.walk.version)
             if definition is None:
                 self.walk.notes.add(self.name, "target profiles not in the folder", target)
                 return
-            allowed.add(str(definition.get("type")))
-            self.walk.notes.add(
-                self.name,
-                "referenced resources are not validated against the target profile",
-                _short(target),
-            )
+            allowed.setdefault(str(definition.get("type")), []).append(target)
         self.walk.report.rules_checked += 1
         if allowed and actual not in allowed and "Resource" not in allowed:
             self.walk.report.error(
                 node.path, f"refers to a {actual}; allowed: {', '.join(sorted(allowed))}", self.url
+            )
+            return
+        profiles = allowed.get(actual, [])
+        if not profiles:
+            return
+        reference = node.value.get("reference") if node.is_object else None
+        resource = self.walk.target(reference) if isinstance(reference, str) else None
+        if resource is None:
+            for profile in profiles:
+                self.walk.notes.add(
+                    self.name,
+                    "referenced resources outside the Bundle are not validated against the "
+                    "target profile",
+                    _short(profile),
+                )
+            return
+        referred = Node(resource, None, actual, str(reference), "")
+        verdict = self._conforms_any(referred, profiles)
+        if verdict is None:
+            self.walk.notes.add(self.name, "target profiles not judged", ", ".join(profiles))
+            return
+        self.walk.report.rules_checked += 1
+        if not verdict:
+            names = ", ".join(_short(profile) for profile in profiles)
+            self.walk.report.error(
+                node.path, f"refers to {reference}, which does not conform to {names}", self.url
             )
 
     def _nested(self, node: Node, profile: str) -> None:
@@ -522,15 +680,7 @@ class _Layer:
         if self.walk.nesting >= _MAX_NESTING:
             self.walk.notes.add(self.name, "profiles nested too deeply", profile)
             return
-        nested = _Walk(
-            self.walk.registry,
-            self.walk.version,
-            self.walk.structure,
-            self.walk.report,
-            self.walk.notes,
-            self.walk.nesting + 1,
-        )
-        _profile(node, definition, nested)
+        _profile(node, definition, self.walk.inner())
 
     def _check_binding(self, node: Node, binding: dict[str, Any], element_id: str) -> None:
         strength = binding.get("strength")
