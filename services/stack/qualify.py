@@ -101,6 +101,15 @@ def _servers(items: Sequence[str]) -> dict[FhirVersion | None, str]:
     return servers
 
 
+def _release(value: str | None) -> FhirVersion | None:
+    if value is None:
+        return None
+    for version in FhirVersion:
+        if value.upper() == version.value:
+            return version
+    raise _fail(f"--fhir-version is STU3 or R4, got {value!r}")
+
+
 def _registry(profiles: Path | None) -> ProfileRegistry | None:
     if profiles is None:
         return None
@@ -135,11 +144,13 @@ def _client(
     return httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
 
 
-def _read_scripts(paths: Sequence[Path]) -> tuple[list[TestScript], list[str]]:
+def _read_scripts(
+    paths: Sequence[Path], version: FhirVersion | None
+) -> tuple[list[TestScript], list[str]]:
     scripts, broken = [], []
     for path in paths:
         try:
-            scripts.append(read_testscript(path))
+            scripts.append(read_testscript(path, fhir_version=version))
         except ScriptError as exc:
             broken.append(str(exc))
     return scripts, broken
@@ -276,6 +287,13 @@ VarOption = Annotated[
 ReportOption = Annotated[
     Path | None, typer.Option("--report", help="Folder to write junit.xml and report.html to.")
 ]
+FhirVersionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--fhir-version",
+        help="STU3 or R4, for scripts whose folder and properties.json do not say.",
+    ),
+]
 VerboseOption = Annotated[
     bool, typer.Option("--verbose", help="Also list what each check did not check.")
 ]
@@ -298,6 +316,7 @@ def qualify(
         list[str] | None, typer.Option("--resolve", help="HOST=ADDRESS, like curl --resolve.")
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 30.0,
+    fhir_version: FhirVersionOption = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Run the XIS-Server TestScripts under --scripts against a FHIR server."""
@@ -309,7 +328,7 @@ def qualify(
     paths = list(discover(scripts, Role.SERVER))
     if not paths:
         raise _fail(f"no XIS-Server TestScripts under {scripts}")
-    loaded, broken = _read_scripts(paths)
+    loaded, broken = _read_scripts(paths, _release(fhir_version))
     for script in loaded:
         if script.fhir_version not in servers and None not in servers:
             raise _fail(f"no --server for the {script.fhir_version} script {script.path}")
@@ -421,6 +440,7 @@ def qualify_client(
     timeout: Annotated[
         float, typer.Option(help="Seconds to wait for the client's requests.")
     ] = 600.0,
+    fhir_version: FhirVersionOption = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Play the FHIR server for the PHR-Client TestScripts and judge the client's requests."""
@@ -434,7 +454,7 @@ def qualify_client(
     paths = list(discover(scripts, Role.CLIENT))
     if not paths:
         raise _fail(f"no PHR-Client TestScripts under {scripts}")
-    loaded, broken = _read_scripts(paths)
+    loaded, broken = _read_scripts(paths, _release(fhir_version))
     token_path = tokens or token_file(scripts if scripts.is_dir() else scripts.parent)
     if token_path is None:
         raise _fail("no Configuration/QualificationTokens.json above --scripts; say --tokens FILE")

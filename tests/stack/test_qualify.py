@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -30,8 +31,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from typer.testing import CliRunner, Result
 
+from medmij.asgi_tls import uvicorn_config
 from medmij.net import make_client
 from medmij.pki import ensure_dev_pki
+from medmij.tls import server_context
 from medmij.testscript import FhirVersion
 from medmij.testscript.simulator import FixtureStore, Simulator, TokenRegistry
 from stack.cli import app
@@ -103,11 +106,15 @@ class FhirServer:
 
 
 @contextmanager
-def serving(asgi: Starlette) -> Iterator[str]:
+def serving(asgi: Starlette, tls: ssl.SSLContext | None = None) -> Iterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(asgi, host="127.0.0.1", port=port, lifespan="off", log_config=None)
+    options: dict[str, Any] = {"lifespan": "off", "log_config": None}
+    if tls is None:
+        config = uvicorn.Config(asgi, host="127.0.0.1", port=port, **options)
+    else:
+        config = uvicorn_config(asgi, host="127.0.0.1", port=port, ssl_context=tls, **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -117,7 +124,7 @@ def serving(asgi: Starlette) -> Iterator[str]:
             assert thread.is_alive(), "server died"
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'http' if tls is None else 'https'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(10)
@@ -274,6 +281,46 @@ def test_wrong_usage_is_refused_plainly(args: list[str], message: str) -> None:
     assert result.exit_code == 2
     assert message in " ".join((result.stdout + result.stderr).split())
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_mutual_tls_server_is_reached_with_the_dev_pki(tmp_path: Path) -> None:
+    """The back channel of our own stack: server certificate from the dev root, and a client
+    certificate the server requires."""
+    pki = ensure_dev_pki(tmp_path / "pki", ["fhir.qualify.localhost", "pgo.qualify.localhost"])
+    server_leaf = pki.leaf("fhir.qualify.localhost")
+    client_leaf = pki.leaf("pgo.qualify.localhost")
+    tls = server_context(
+        server_leaf.cert, server_leaf.key, trust=[pki.root_cert], client_certs="required"
+    )
+    with serving(engine_server().app, tls) as url:
+        port = url.rsplit(":", 1)[1]
+        base = f"https://fhir.qualify.localhost:{port}/r4"
+        common = ["qualify", "--server", base, "--scripts", str(BASICS), "--ca", str(pki.root_cert)]
+        resolve = ["--resolve", "fhir.qualify.localhost=127.0.0.1"]
+        with_cert = run(
+            *common, *resolve, "--cert", str(client_leaf.cert), "--key", str(client_leaf.key)
+        )
+        without_cert = run(*common, *resolve, "--timeout", "5")
+    assert with_cert.exit_code == 0, with_cert.stdout
+    assert last_line(with_cert) == "4 passed, 0 failed"
+    assert without_cert.exit_code == 1
+    assert "no response:" in without_cert.stdout
+
+
+def test_a_script_whose_release_is_unknown_is_an_error_unless_told(tmp_path: Path) -> None:
+    script = tmp_path / "engine-basics.xml"
+    script.write_bytes(BASICS.read_bytes())
+    server = engine_server()
+    with serving(server.app) as url:
+        unknown = run("qualify", "--server", f"{url}/r4", "--scripts", str(script))
+        told = run(
+            "qualify", "--server", f"{url}/r4", "--scripts", str(script), "--fhir-version", "R4"
+        )
+    assert unknown.exit_code == 1
+    assert f"ERROR {script}: cannot tell the FHIR release" in unknown.stdout
+    assert last_line(unknown) == "0 passed, 1 failed"
+    assert told.exit_code == 0
+    assert last_line(told) == "4 passed, 0 failed"
 
 
 def test_an_unreachable_server_fails_every_test_with_the_reason() -> None:
