@@ -34,9 +34,9 @@ from typer.testing import CliRunner, Result
 from medmij.asgi_tls import uvicorn_config
 from medmij.net import make_client
 from medmij.pki import ensure_dev_pki
-from medmij.tls import server_context
 from medmij.testscript import FhirVersion
 from medmij.testscript.simulator import FixtureStore, Simulator, TokenRegistry
+from medmij.tls import server_context
 from stack.cli import app
 
 ROOT = Path(__file__).resolve().parents[1] / "medmij" / "testscript" / "scripts"
