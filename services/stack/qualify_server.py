@@ -53,8 +53,25 @@ def create_simulator_app(simulator: Simulator) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "requests": len(simulator.recorded())})
 
+    async def elsewhere(request: Request) -> Response:
+        bases = " or ".join(
+            str(request.base_url).rstrip("/") + path for path in BASE_PATHS.values()
+        )
+        outcome = {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {
+                    "severity": "error",
+                    "code": "not-found",
+                    "diagnostics": f"no FHIR base here; the simulator serves {bases}",
+                }
+            ],
+        }
+        return JSONResponse(outcome, status_code=404, media_type="application/fhir+json")
+
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
     routes = [Route("/health", health)]
     for version, prefix in BASE_PATHS.items():
         routes.append(Route(prefix + "/{path:path}", handler(version), methods=methods))
+    routes.append(Route("/{path:path}", elsewhere, methods=methods))
     return Starlette(routes=routes)

@@ -447,6 +447,11 @@ def test_qualify_client_judges_a_well_behaved_pgo(tmp_path: Path) -> None:
     ) as process, httpx.Client() as pgo:  # fmt: skip
         wait_until_up(pgo, url)
         token = {"Authorization": "Bearer engine-token-anna", "Accept": "application/fhir+json"}
+        lost = pgo.get(f"{url}/fhir/Immunization", headers=token)
+        assert lost.status_code == 404
+        assert lost.json()["issue"][0]["diagnostics"] == (
+            f"no FHIR base here; the simulator serves {url}/stu3 or {url}/r4"
+        )
         search = pgo.get(
             f"{url}/r4/Immunization", params={"_include": "Immunization:patient"}, headers=token
         )
