@@ -245,9 +245,13 @@ def _finish(
     for message in broken:
         console.print(f"[red]ERROR[/red] {message}", markup=True)
     if report is not None:
-        report.mkdir(parents=True, exist_ok=True)
-        (report / "junit.xml").write_bytes(junit_xml(results, name=title))
-        (report / "report.html").write_text(html_report(results, title=title), encoding="utf-8")
+        try:
+            report.mkdir(parents=True, exist_ok=True)
+            (report / "junit.xml").write_bytes(junit_xml(results, name=title))
+            page = html_report(results, title=title)
+            (report / "report.html").write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise _fail(f"cannot write the reports to {report}: {exc.strerror or exc}") from exc
         console.print(f"Reports: {report / 'junit.xml'}, {report / 'report.html'}", markup=False)
     partial = sum(result.assert_count(Outcome.PARTIAL) for result in results)
     unchecked = sum(result.assert_count(Outcome.NOT_CHECKED) for result in results)

@@ -21,12 +21,13 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from medmij.testscript.errors import FhirPathError, VariableError
-from medmij.testscript.exchange import Exchange
+from medmij.testscript.exchange import Exchange, parse_body
 from medmij.testscript.fhirpath import FhirPath, as_boolean, result_text
 from medmij.testscript.model import Assert, TestScript
 from medmij.testscript.profiles import ProfileValidator
 from medmij.testscript.results import AssertResult, Outcome
 from medmij.testscript.selflink import RULE_ID, check_query_params_in_self_link
+from medmij.testscript.structure import structure_for
 from medmij.testscript.variables import Variables
 
 __all__ = ["AssertContext", "compare", "evaluate_assert"]
@@ -154,8 +155,13 @@ def _request_assert(check: Assert, target: Exchange, ctx: AssertContext) -> Asse
         ok = actual is not None and actual.split(";")[0].strip() == wanted
         return _done(check, ok, f"request Content-Type is {actual or 'absent'}")
     if check.expression is not None:
-        request_resource = target.resource if target.response is None else None
-        return _expression(check, request_resource, ctx)
+        parsed = parse_body(
+            request.body or b"",
+            request.header("content-type"),
+            structure_for(ctx.script.fhir_version),
+        )
+        problems = "; ".join(parsed.problems) or "the request has no FHIR body"
+        return _expression(check, parsed.resource, ctx, unparsed=problems)
     return AssertResult(
         check,
         Outcome.NOT_CHECKED,
@@ -278,7 +284,7 @@ def _profile(check: Assert, target: Exchange, ctx: AssertContext) -> AssertResul
             check,
             Outcome.PARTIAL,
             f"no errors in what was checked ({report.summary()}); "
-            f"{len(report.not_checked)} rule(s) not checked",
+            f"not checked: {len(report.not_checked)} item(s), listed with this check",
             details=details,
             not_checked=list(report.not_checked),
         )

@@ -47,13 +47,14 @@ class HttpxTransport:
             )
             response = self._client.send(built, stream=True)
             try:
-                body = b""
+                received = bytearray()
                 for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > self._max_body:
+                    received += chunk
+                    if len(received) > self._max_body:
                         raise TransportError(f"response body larger than {self._max_body} bytes")
             finally:
                 response.close()
+            body = bytes(received)
         except httpx.HTTPError as exc:
             raise TransportError(str(exc) or type(exc).__name__) from exc
         elapsed = (time.perf_counter() - started) * 1000

@@ -272,6 +272,9 @@ def test_update_puts_the_fixture_and_binds_variables_from_it() -> None:
     assert "${DATE" not in body
     assert str(search.url) == f"{R4_BASE}/Patient?family=XXX_Engine"
     assert result.setup.outcome is TestOutcome.PASSED
+    body_check = result.setup.asserts[0]
+    assert body_check.check.direction == "request"
+    assert body_check.outcome is Outcome.PASS
     assert result.tests[0].outcome is TestOutcome.PASSED
 
 
