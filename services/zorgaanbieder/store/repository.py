@@ -67,8 +67,7 @@ from .tables import (
 __all__ = ["Repository"]
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-# Rows per INSERT round trip: large enough to amortise, small enough for SQLite's
-# bound-parameter limit with RETURNING.
+# Rows per executemany call while loading: amortises the round trip, bounds the batch.
 _BATCH = 2000
 
 _R = ResourceRow
