@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from urllib.parse import quote_from_bytes, unquote
 
 from starlette.concurrency import run_in_threadpool
@@ -56,7 +57,16 @@ def error_response(error: FhirError, fmt: Format, fhir_version: str | None) -> R
     )
 
 
-def _params(raw_query: bytes) -> tuple[tuple[tuple[str, str], ...], str | None]:
+@dataclass(frozen=True)
+class _Query:
+    """A request's query string: as received (for the self link and the cache) and decoded."""
+
+    raw: bytes
+    params: tuple[tuple[str, str], ...]  # without _format
+    format: str | None  # the first _format
+
+
+def _parse_query(raw_query: bytes) -> _Query:
     """Decoded (name, value) pairs without ``_format``, and the first ``_format``.
 
     Percent-decoding only: in a URL a ``+`` is a plus, not a space (as in
@@ -82,7 +92,7 @@ def _params(raw_query: bytes) -> tuple[tuple[tuple[str, str], ...], str | None]:
                 "a resource request names no person: the patient follows from the access token"
             )
         pairs.append((name, value))
-    return tuple(pairs), format_param
+    return _Query(raw_query, tuple(pairs), format_param)
 
 
 class FhirApi:
@@ -115,7 +125,7 @@ class FhirApi:
     async def _answer(
         self,
         request: Request,
-        work: Callable[[ServedEndpoint, Format, bytes], Awaitable[bytes]],
+        work: Callable[[ServedEndpoint, Format, _Query], Awaitable[bytes]],
     ) -> Response:
         try:
             endpoint = self.endpoints.find(
@@ -125,10 +135,9 @@ class FhirApi:
             return error_response(missing, Format.JSON, None)
         fmt = Format.JSON
         try:
-            raw_query = request.scope.get("query_string", b"")
-            _, format_param = _params(raw_query)
-            fmt = negotiate(request.headers.get("accept"), format_param, endpoint.fhir_version)
-            body = await work(endpoint, fmt, raw_query)
+            query = _parse_query(request.scope.get("query_string", b""))
+            fmt = negotiate(request.headers.get("accept"), query.format, endpoint.fhir_version)
+            body = await work(endpoint, fmt, query)
         except FhirError as error:
             return error_response(error, fmt, endpoint.fhir_version)
         return Response(body, media_type=content_type(fmt, endpoint.fhir_version))
@@ -145,7 +154,7 @@ class FhirApi:
     # --- interactions ------------------------------------------------------------------
 
     async def metadata(self, request: Request) -> Response:
-        async def work(endpoint: ServedEndpoint, fmt: Format, raw_query: bytes) -> bytes:
+        async def work(endpoint: ServedEndpoint, fmt: Format, query: _Query) -> bytes:
             key = (endpoint.key, None, "metadata", b"", fmt)
             cached = self.answers.get(key)
             if cached is None:
@@ -160,8 +169,8 @@ class FhirApi:
     async def search(self, request: Request) -> Response:
         resource_type = request.path_params["resource_type"]
 
-        async def work(endpoint: ServedEndpoint, fmt: Format, raw_query: bytes) -> bytes:
-            return await self._search(request, endpoint, fmt, raw_query, resource_type, False)
+        async def work(endpoint: ServedEndpoint, fmt: Format, query: _Query) -> bytes:
+            return await self._search(request, endpoint, fmt, query, resource_type, False)
 
         return await self._answer(request, work)
 
@@ -169,9 +178,9 @@ class FhirApi:
         resource_type = request.path_params["resource_type"]
         resource_id = request.path_params["resource_id"]
 
-        async def work(endpoint: ServedEndpoint, fmt: Format, raw_query: bytes) -> bytes:
+        async def work(endpoint: ServedEndpoint, fmt: Format, query: _Query) -> bytes:
             if resource_id == _LASTN:
-                return await self._search(request, endpoint, fmt, raw_query, resource_type, True)
+                return await self._search(request, endpoint, fmt, query, resource_type, True)
             return await self._read(request, endpoint, fmt, resource_type, resource_id)
 
         return await self._answer(request, work)
@@ -181,7 +190,7 @@ class FhirApi:
         request: Request,
         endpoint: ServedEndpoint,
         fmt: Format,
-        raw_query: bytes,
+        query: _Query,
         resource_type: str,
         lastn: bool,
     ) -> bytes:
@@ -193,11 +202,10 @@ class FhirApi:
             )
         if lastn and resource_type not in capabilities.lastn:
             raise NotFound(f"{_LASTN} is not defined on {resource_type} at this endpoint")
-        params, _ = _params(raw_query)
         access = await self._authorise(request, endpoint)
         path = f"{resource_type}/{_LASTN}" if lastn else resource_type
-        query = quote_from_bytes(raw_query, safe=_QUERY_SAFE)
-        self_url = f"{endpoint.base}/{path}" + (f"?{query}" if query else "")
+        echoed = quote_from_bytes(query.raw, safe=_QUERY_SAFE)
+        self_url = f"{endpoint.base}/{path}" + (f"?{echoed}" if echoed else "")
 
         def render(
             matches: Sequence[FhirResource] = (), includes: Sequence[FhirResource] = ()
@@ -215,12 +223,12 @@ class FhirApi:
         patient_id = access.patient_id
         if patient_id is None:
             return render()
-        key = (endpoint.key, patient_id, path, raw_query, fmt)
+        key = (endpoint.key, patient_id, path, query.raw, fmt)
         cached = self.answers.get(key)
         if cached is not None:
             return cached
         records = self._records()
-        search = SearchRequest(resource_type, lastn, params)
+        search = SearchRequest(resource_type, lastn, query.params)
         try:
             result = await run_in_threadpool(records.search, endpoint.key, patient_id, search)
         except SearchError as refused:

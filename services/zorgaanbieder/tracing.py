@@ -1,4 +1,4 @@
-"""MedMij-Request-ID and X-Correlation-ID on every answer of the resource server.
+"""MedMij-Request-ID and X-Correlation-ID on every answer of the resource server, and its time.
 
 ``core.rscint.201``: the PGO sends both with every resource request. The resource server
 echoes them in its answer (as MGO's DVA does, MEDMIJ.md §1.7), so that the PGO can tie an
@@ -7,11 +7,14 @@ answer, and an error above all, to its request in the ketenlog. Following
 the answer then carries a fresh one, and the problem is logged.
 
 This wraps the whole app, the Whitelist gate included, so that a refusal carries the ids too.
+It also says how long the server took, as ``Server-Timing: app;dur=<ms>`` (W3C Server
+Timing): measurement (DESIGN.md §9, "server time") then needs no access to the server.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from starlette.datastructures import Headers, MutableHeaders
 
@@ -37,6 +40,7 @@ class TracingMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         tracing, problems = lenient_from(Headers(scope=scope), {})
         if problems:
             log.debug("%s %s: %s", scope.get("method"), scope.get("path"), "; ".join(problems))
@@ -47,6 +51,8 @@ class TracingMiddleware:
                 headers = MutableHeaders(scope=message)
                 headers[MEDMIJ_REQUEST_ID] = tracing.request_id
                 headers[X_CORRELATION_ID] = tracing.correlation_id
+                elapsed = (time.perf_counter() - started) * 1000
+                headers["Server-Timing"] = f"app;dur={elapsed:.2f}"
             await send(message)
 
         await self.app(scope, receive, send_with_ids)

@@ -459,6 +459,7 @@ def test_every_answer_echoes_the_medmij_request_id(running: Running, client: htt
         )
         assert response.headers["medmij-request-id"] == request_id, url
         assert response.headers["x-correlation-id"] == correlation, url
+        assert re.fullmatch(r"app;dur=\d+\.\d\d", response.headers["server-timing"]), url
     with running.client(None) as no_certificate:
         request_id = str(uuid.uuid4())
         refused = no_certificate.get(f"{base}/Condition", headers={"MedMij-Request-ID": request_id})
