@@ -179,7 +179,8 @@ class Repository:
     @classmethod
     def create(cls, url: str) -> Repository:
         """Open the database at `url` (`sqlite:///path.db`, `postgresql+psycopg://…`) and
-        bring its schema to the newest revision."""
+        bring its schema to the newest revision. `sqlite://` is an in-memory database on
+        one shared connection: for single-threaded tests only."""
         if make_url(url).get_backend_name() == "sqlite":
             engine = _sqlite_engine(url)
         else:
