@@ -36,13 +36,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
 from medmij.testscript.errors import FhirPathError
 from medmij.testscript.fhirpath import FhirPath
 from medmij.testscript.model import FhirVersion
+from medmij.testscript.profiles.elements import (
+    canonicals,
+    contains_pattern,
+    elements_of,
+    equals_fixed,
+    fixed_or_pattern,
+    id_of,
+    reference_type,
+    type_matches,
+    types_of,
+    value_set_of,
+)
 from medmij.testscript.profiles.navigation import (
     Node,
     Segment,
@@ -181,97 +192,10 @@ def _profile(root: Node, definition: dict[str, Any], walk: _Walk) -> None:
     chain = _chain(definition, walk)
     index: dict[str, dict[str, Any]] = {}
     for layer in reversed(chain):
-        for element in _elements(layer):
-            index.setdefault(_element_id(element), {}).update(element)
+        for element in elements_of(layer):
+            index.setdefault(id_of(element), {}).update(element)
     for layer in chain:
         _Layer(layer, index, root, walk).apply()
-
-
-def _elements(definition: dict[str, Any]) -> list[dict[str, Any]]:
-    differential = definition.get("differential")
-    if not isinstance(differential, dict):
-        return []
-    return [item for item in differential.get("element", []) or [] if isinstance(item, dict)]
-
-
-def _element_id(element: dict[str, Any]) -> str:
-    if element.get("id"):
-        return str(element["id"])
-    path = str(element.get("path", ""))
-    return f"{path}:{element['sliceName']}" if element.get("sliceName") else path
-
-
-def _types(element: dict[str, Any]) -> list[dict[str, Any]]:
-    return [item for item in element.get("type", []) or [] if isinstance(item, dict)]
-
-
-def _canonicals(type_entry: dict[str, Any], name: str) -> list[str]:
-    value = type_entry.get(name)
-    if isinstance(value, list):
-        return [str(item) for item in value if item]
-    return [str(value)] if value else []
-
-
-def _fixed_or_pattern(element: dict[str, Any]) -> tuple[str, Any] | None:
-    for key, value in element.items():
-        if key.startswith("fixed") and len(key) > 5 and key[5].isupper():
-            return "fixed", value
-        if key.startswith("pattern") and len(key) > 7 and key[7].isupper():
-            return "pattern", value
-    return None
-
-
-def _same(left: Any, right: Any) -> bool:
-    if isinstance(left, bool) or isinstance(right, bool):
-        return left is right
-    if isinstance(left, int | float) or isinstance(right, int | float):
-        try:
-            return Decimal(str(left)) == Decimal(str(right))
-        except InvalidOperation:
-            return False
-    return bool(left == right)
-
-
-def _contains_pattern(instance: Any, pattern: Any) -> bool:
-    if isinstance(pattern, dict):
-        if not isinstance(instance, dict):
-            return False
-        return all(
-            key in instance and _contains_pattern(instance[key], value)
-            for key, value in pattern.items()
-            if not key.startswith("_")
-        )
-    if isinstance(pattern, list):
-        items = instance if isinstance(instance, list) else [instance]
-        return all(any(_contains_pattern(item, wanted) for item in items) for wanted in pattern)
-    return _same(instance, pattern)
-
-
-def _equals_fixed(instance: Any, fixed: Any) -> bool:
-    if isinstance(fixed, dict) and isinstance(instance, dict):
-        ignored = {"id", "extension"}
-        keys = {key for key in instance if key not in ignored and not key.startswith("_")}
-        return keys == set(fixed) - ignored and _contains_pattern(instance, fixed)
-    return _contains_pattern(instance, fixed)
-
-
-def _reference_type(node: Node, root: Node) -> str | None:
-    if not isinstance(node.value, dict):
-        return None
-    reference = node.value.get("reference")
-    if not isinstance(reference, str) or not reference:
-        return None
-    if reference.startswith("#"):
-        for item in (root.value.get("contained", []) if isinstance(root.value, dict) else []) or []:
-            if isinstance(item, dict) and item.get("id") == reference[1:]:
-                return str(item.get("resourceType"))
-        return None
-    parts = reference.split("?")[0].split("/")
-    if "_history" in parts:
-        parts = parts[: parts.index("_history")]
-    if len(parts) >= 2 and parts[-2][:1].isupper():
-        return parts[-2]
-    return None
 
 
 class _Layer:
@@ -289,8 +213,8 @@ class _Layer:
         self._resolved: dict[str, list[Node] | str] = {}
 
     def apply(self) -> None:
-        for element in _elements(self.definition):
-            element_id = _element_id(element)
+        for element in elements_of(self.definition):
+            element_id = id_of(element)
             segments = parse_id(element_id)
             if not segments or segments[0].name != self.root.type_name:
                 if segments and segments[0].name not in (self.root.type_name, "Element"):
@@ -358,7 +282,9 @@ class _Layer:
     ) -> list[Node] | str:
         slice_element = self.index.get(slice_id, {})
         if segment.name in ("extension", "modifierExtension"):
-            urls = [url for entry in _types(slice_element) for url in _canonicals(entry, "profile")]
+            urls = [
+                url for entry in types_of(slice_element) for url in canonicals(entry, "profile")
+            ]
             fixed_url = self.index.get(f"{slice_id}.url", {}).get("fixedUri")
             wanted = urls[0] if urls else fixed_url
             if wanted:
@@ -392,7 +318,7 @@ class _Layer:
         target = self.index.get(target_id, {})
         structure = self.walk.structure
         if kind in ("value", "pattern"):
-            rule = _fixed_or_pattern(target) or self._rule_in_type_profile(slice_element, path)
+            rule = fixed_or_pattern(target) or self._rule_in_type_profile(slice_element, path)
             if rule is not None:
                 mode, expected = rule
                 members = []
@@ -400,13 +326,15 @@ class _Layer:
                     values = values_at(node, path, structure)
                     if values is None:
                         return f"{slice_id} (discriminator path {path})"
-                    match = _equals_fixed if mode == "fixed" else _contains_pattern
+                    match = equals_fixed if mode == "fixed" else contains_pattern
                     if any(match(item.value, expected) for item in values):
                         members.append(node)
                 return members
             binding = target.get("binding") if path in ("$this", "") else None
-            if isinstance(binding, dict) and _value_set(binding):
-                expansion = expand(_value_set(binding) or "", self.walk.registry, self.walk.version)
+            if isinstance(binding, dict) and value_set_of(binding):
+                expansion = expand(
+                    value_set_of(binding) or "", self.walk.registry, self.walk.version
+                )
                 if expansion.reason is not None:
                     return f"{slice_id} ({expansion.reason})"
                 return [node for node in found if self._in_expansion(node, expansion)]
@@ -429,10 +357,10 @@ class _Layer:
         if kind == "profile":
             return self._by_profile(found, slice_id, path)
         if kind == "type" and path in ("$this", ""):
-            codes = {entry.get("code") for entry in _types(slice_element)}
+            codes = {entry.get("code") for entry in types_of(slice_element)}
             if not codes:
                 return f"{slice_id} (type discriminator without types)"
-            return [node for node in found if _type_matches(node.type_name, codes)]
+            return [node for node in found if type_matches(node.type_name, codes)]
         return f"{slice_id} (discriminator {kind} {path})"
 
     def _rule_in_type_profile(
@@ -446,16 +374,16 @@ class _Layer:
         """
         if path in ("$this", ""):
             return None
-        for entry in _types(slice_element):
-            for url in _canonicals(entry, "profile"):
+        for entry in types_of(slice_element):
+            for url in canonicals(entry, "profile"):
                 definition = self.walk.registry.structure_definition(url, self.walk.version)
                 if definition is None:
                     continue
                 wanted = f"{definition.get('type')}.{path}"
                 for layer in _chain(definition, self.walk):
-                    for element in _elements(layer):
-                        if _element_id(element) == wanted:
-                            rule = _fixed_or_pattern(element)
+                    for element in elements_of(layer):
+                        if id_of(element) == wanted:
+                            rule = fixed_or_pattern(element)
                             if rule is not None:
                                 return rule
         return None
@@ -470,8 +398,8 @@ class _Layer:
         """
         structure = self.walk.structure
         if path in ("$this", ""):
-            slice_types = _types(self.index.get(slice_id, {}))
-            profiles = [url for entry in slice_types for url in _canonicals(entry, "profile")]
+            slice_types = types_of(self.index.get(slice_id, {}))
+            profiles = [url for entry in slice_types for url in canonicals(entry, "profile")]
             if not profiles:
                 return f"{slice_id} (profile discriminator without a profile)"
             members = []
@@ -486,10 +414,10 @@ class _Layer:
             return f"{slice_id} (discriminator profile {path})"
         reference_path = path[: -len("resolve()")].rstrip(".")
         element = self.index.get(f"{slice_id}.{reference_path}" if reference_path else slice_id, {})
-        references = [entry for entry in _types(element) if entry.get("code") == "Reference"]
-        profiles = [url for entry in references for url in _canonicals(entry, "targetProfile")]
+        references = [entry for entry in types_of(element) if entry.get("code") == "Reference"]
+        profiles = [url for entry in references for url in canonicals(entry, "targetProfile")]
         if not profiles and self.walk.version is FhirVersion.STU3:
-            profiles = [url for entry in references for url in _canonicals(entry, "profile")]
+            profiles = [url for entry in references for url in canonicals(entry, "profile")]
         if not profiles:
             return f"{slice_id} (no target profile for {path})"
         members = []
@@ -516,7 +444,7 @@ class _Layer:
         """Whether ``node`` conforms to one of ``profiles``; None when one cannot be judged."""
         for profile in profiles:
             if profile.startswith(_BASE) and "/" not in profile[len(_BASE) :]:
-                if _type_matches(node.type_name, {profile[len(_BASE) :]}):
+                if type_matches(node.type_name, {profile[len(_BASE) :]}):
                     return True
                 continue
             definition = self.walk.registry.structure_definition(profile, self.walk.version)
@@ -564,14 +492,14 @@ class _Layer:
     def _check_values(self, element: dict[str, Any], element_id: str, nodes: list[Node]) -> None:
         if not nodes:
             return
-        rule = _fixed_or_pattern(element)
-        types = _types(element)
+        rule = fixed_or_pattern(element)
+        types = types_of(element)
         segment = parse_id(element_id)[-1]
         for node in nodes:
             if rule is not None:
                 mode, expected = rule
                 self.walk.report.rules_checked += 1
-                ok = (_equals_fixed if mode == "fixed" else _contains_pattern)(node.value, expected)
+                ok = (equals_fixed if mode == "fixed" else contains_pattern)(node.value, expected)
                 if not ok:
                     self.walk.report.error(
                         node.path, f"does not match the {mode} value {expected!r}", self.url
@@ -596,7 +524,7 @@ class _Layer:
         if segment.choice or node.key != segment.name:
             actual = choice_type(node.key, segment.name) if segment.choice else node.type_name
             self.walk.report.rules_checked += 1
-            if codes and not _type_matches(actual, codes):
+            if codes and not type_matches(actual, codes):
                 self.walk.report.error(
                     node.path, f"has type {actual}; allowed: {', '.join(sorted(codes))}", self.url
                 )
@@ -605,24 +533,24 @@ class _Layer:
         for entry in types:
             code = str(entry.get("code", ""))
             actual = choice_type(node.key, segment.name) if segment.choice else node.type_name
-            if _type_matches(actual, {code}):
+            if type_matches(actual, {code}):
                 applicable.append(entry)
         # STU3 repeats the type once per target profile, so targets are pooled across entries.
         references = [entry for entry in applicable if entry.get("code") == "Reference"]
-        targets = [target for entry in references for target in _canonicals(entry, "targetProfile")]
+        targets = [target for entry in references for target in canonicals(entry, "targetProfile")]
         if self.walk.version is FhirVersion.STU3 and not targets:
             # STU3 names a Reference's target in type.profile when targetProfile is absent.
-            targets = [target for entry in references for target in _canonicals(entry, "profile")]
+            targets = [target for entry in references for target in canonicals(entry, "profile")]
         if targets:
             self._check_target(node, targets)
         for entry in applicable:
             if entry.get("code") == "Reference":
                 continue
-            for profile in _canonicals(entry, "profile"):
+            for profile in canonicals(entry, "profile"):
                 self._nested(node, profile)
 
     def _check_target(self, node: Node, targets: list[str]) -> None:
-        actual = _reference_type(node, self.root)
+        actual = reference_type(node, self.root)
         if actual is None:
             return
         allowed: dict[str, list[str]] = {}
@@ -684,7 +612,7 @@ class _Layer:
 
     def _check_binding(self, node: Node, binding: dict[str, Any], element_id: str) -> None:
         strength = binding.get("strength")
-        value_set = _value_set(binding)
+        value_set = value_set_of(binding)
         if strength != "required":
             if value_set:
                 self.walk.notes.add(
@@ -771,27 +699,3 @@ class _Layer:
                 self.walk.notes.add(self.name, "closed slicing (extra items)", element_id)
             if slicing.get("ordered") is True:
                 self.walk.notes.add(self.name, "ordered slicing", element_id)
-
-
-def _value_set(binding: dict[str, Any]) -> str | None:
-    for key in ("valueSet", "valueSetUri"):
-        value = binding.get(key)
-        if isinstance(value, str) and value:
-            return value
-    reference = binding.get("valueSetReference")
-    if isinstance(reference, dict) and reference.get("reference"):
-        return str(reference["reference"])
-    return None
-
-
-def _type_matches(actual: str, codes: set[Any]) -> bool:
-    def norm(name: str) -> str:
-        return name[:1].lower() + name[1:]
-
-    wanted = {norm(str(code)) for code in codes if code}
-    if not wanted or norm(actual) in wanted:
-        return True
-    # Backbone elements and System types: the base already fixed them.
-    return bool(wanted & {"backboneElement", "element", "resource"}) or any(
-        code.startswith("http://hl7.org/fhirpath/") for code in (str(c) for c in codes)
-    )
