@@ -24,9 +24,11 @@ that a PGO (and MedMij's central measurement) can tell which step failed, as AS 
 "Duiding van fouten" asks. The final list of fixed values of that change was not
 recovered, so these are this stack's, kept in this one place:
 
-    1  request invalid            invalid_request (invalid_scope for the scope: RFC 6749
-                                  4.1.2.1 has a code of its own for it, and the scope
-                                  grammar of medmij.scope says precisely what is wrong)
+    1  request invalid            invalid_request, the scope included: the exception
+                                  table has one code for every invalid request, and the
+                                  error_description (from medmij.scope) says precisely
+                                  what is wrong. RFC 6749's invalid_scope is used only at
+                                  the token endpoint, when a refresh asks for more.
     2  identity not established   unauthorized_client   AUTHENTICATION_FAILED
     3  no data for this person    access_denied         NO_SUCH_RESOURCES
     4  consent refused            access_denied         AUTHORIZATION_DENIED

@@ -104,14 +104,14 @@ def test_a_client_on_the_ocl_but_not_on_the_whitelist_may_still_ask(tw: TestWorl
     ("overrides", "error", "mentions"),
     [
         ({"scope": None}, "invalid_request", "scope is missing"),
-        ({"scope": "48"}, "invalid_scope", "AS 1.0"),
-        ({"scope": "ZiekenhuisTest"}, "invalid_scope", "lower case"),
-        ({"scope": "ziekenhuistest@medmij"}, "invalid_scope", "@medmij"),
-        ({"scope": "onbekendziekenhuis"}, "invalid_scope", "not served"),
-        ({"scope": "strikttest"}, "invalid_scope", "not served"),  # another DVA's
-        ({"scope": "ggdtest~48"}, "invalid_scope", "does not offer gegevensdienst 48"),
-        ({"scope": "ziekenhuistest~48 ggdtest~63"}, "invalid_scope", "same zorgaanbieder"),
-        ({"scope": "subscribe~30/ziekenhuistest~48"}, "invalid_scope", "subscription"),
+        ({"scope": "48"}, "invalid_request", "AS 1.0"),
+        ({"scope": "ZiekenhuisTest"}, "invalid_request", "lower case"),
+        ({"scope": "ziekenhuistest@medmij"}, "invalid_request", "@medmij"),
+        ({"scope": "onbekendziekenhuis"}, "invalid_request", "not served"),
+        ({"scope": "strikttest"}, "invalid_request", "not served"),  # another DVA's
+        ({"scope": "ggdtest~48"}, "invalid_request", "does not offer gegevensdienst 48"),
+        ({"scope": "ziekenhuistest~48 ggdtest~63"}, "invalid_request", "same zorgaanbieder"),
+        ({"scope": "subscribe~30/ziekenhuistest~48"}, "invalid_request", "subscription"),
         ({"response_type": None}, "invalid_request", "response_type is missing"),
         ({"response_type": "token"}, "unsupported_response_type", "token"),
         (
@@ -149,7 +149,7 @@ def test_an_error_redirect_carries_no_state_when_none_was_sent(tw: TestWorld) ->
     with tw.client() as browser:
         response = browser.get(authorize_url(tw.front_url(), state=None, scope="nergens"))
     params = callback_params(response.headers["location"])
-    assert params["error"] == "invalid_scope"
+    assert params["error"] == "invalid_request"
     assert "state" not in params
 
 

@@ -278,14 +278,14 @@ def test_a_foreign_redirect_host_gets_an_error_page_and_no_redirect(
     assert "location" not in response.headers
 
 
-def test_a_bad_scope_goes_back_with_invalid_scope(
+def test_a_bad_scope_goes_back_with_invalid_request(
     endpoints: Endpoints, pgo: Pgo, browser: Browser
 ) -> None:
     response = browser.client.get(_authorize_url(endpoints, pgo, scope="48", state="s1"))
     assert response.status_code == 302
     params = callback_params(response.headers["location"])
     assert response.headers["location"].startswith(pgo.redirect_uri + "?")
-    assert params["error"] == "invalid_scope"
+    assert params["error"] == "invalid_request"
     assert params["state"] == "s1"
     assert "code" not in params
 

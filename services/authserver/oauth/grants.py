@@ -174,7 +174,10 @@ class AuthorizationCode(authlib_grants.AuthorizationCodeGrant):  # type: ignore[
                 raw, served=server.settings.zorgaanbieders, zal=zal, client=client
             )
         except ScopeRefused as refused:
-            raise InvalidScopeError(description=ascii_description(str(refused))) from None
+            # The Afsprakenstelsel's exception table (UCI ZA OAuth, exception 1) answers
+            # every invalid authorization request with invalid_request and the cause in
+            # error_description; RFC 6749's invalid_scope is kept for the token endpoint.
+            raise InvalidRequestError(ascii_description(str(refused))) from None
 
     def generate_authorization_code(self) -> str:
         return _server(self).store.unique_code()
