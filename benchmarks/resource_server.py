@@ -28,7 +28,7 @@ written out, as the first retrieval of a patient is) and `cached` (the default: 
 query is served from the answer cache). The first `--warmup` rounds of each are not counted.
 
     .venv/bin/python benchmarks/resource_server.py                    # 100 rounds per mode
-    .venv/bin/python benchmarks/resource_server.py --rounds 300 --nictiz ../shared/data/nictiz-testscripts
+    .venv/bin/python benchmarks/resource_server.py --rounds 200 --concurrency 8 --nictiz PATH
 """
 
 from __future__ import annotations
@@ -63,9 +63,10 @@ HELLEMAN = "Bearer 93cde269-ce35-4077-a39d-19296670e949"
 ACCEPT = "application/fhir+json; fhirVersion=3.0"
 STARTUP_LIMIT = 180.0
 PROJECT = Path(__file__).resolve().parent.parent
-DEFAULT_NICTIZ = Path(
-    os.environ.get("MEDMIJ_SHARED_DATA", PROJECT.parent / "shared" / "data")
-) / "nictiz-testscripts"
+DEFAULT_NICTIZ = (
+    Path(os.environ.get("MEDMIJ_SHARED_DATA", PROJECT.parent / "shared" / "data"))
+    / "nictiz-testscripts"
+)
 
 
 def start_stack(
