@@ -30,7 +30,8 @@ from starlette.routing import Route
 from .access import Access, AccessResolver, bearer_token
 from .answers import AnswerCache
 from .endpoints import Endpoints, ServedEndpoint
-from .errors import FhirError, InvalidRequest, NotFound
+from .errors import FhirError, InvalidRequest, NotFound, ServerFailure
+from .fhir_xml import FhirXmlError
 from .negotiation import Format, content_type, negotiate
 from .records import Records
 from .rendering import FhirResource, Renderer, outcome_body
@@ -138,6 +139,10 @@ class FhirApi:
             query = _parse_query(request.scope.get("query_string", b""))
             fmt = negotiate(request.headers.get("accept"), query.format, endpoint.fhir_version)
             body = await work(endpoint, fmt, query)
+        except FhirXmlError as unwritable:
+            # Data the base FHIR model rejects (a source's fault) still gets a clear answer.
+            failure = ServerFailure(f"this answer has no FHIR XML form ({unwritable}); ask JSON")
+            return error_response(failure, fmt, endpoint.fhir_version)
         except FhirError as error:
             return error_response(error, fmt, endpoint.fhir_version)
         return Response(body, media_type=content_type(fmt, endpoint.fhir_version))

@@ -1,6 +1,6 @@
 """What the HTTP layer asks of the store: the part of ``zorgaanbieder.store.Repository`` it uses.
 
-Written as a Protocol so that the HTTP layer depends on these seven calls and nothing
+Written as a Protocol so that the HTTP layer depends on these six calls and nothing
 else of the store, and so that the app can be given another implementation (a database
 of a vendor's own, or a small one in a test).
 """

@@ -23,7 +23,7 @@ from xml.sax.saxutils import quoteattr
 
 from .dataset import FhirVersion
 from .errors import FhirError
-from .fhir_xml import XmlFragments
+from .fhir_xml import XmlFragments, resource_xml
 from .negotiation import Format
 
 __all__ = ["FhirResource", "Renderer", "operation_outcome", "outcome_body"]
@@ -151,6 +151,4 @@ class Renderer:
         """A resource that is not stored (the CapabilityStatement), written fresh."""
         if fmt is Format.JSON:
             return _json(content)
-        from .fhir_xml import resource_xml
-
         return _XML_DECLARATION + resource_xml(fhir_version, content)

@@ -12,6 +12,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -488,3 +489,31 @@ def test_repeated_searches_are_answered_from_the_cache_identically(
     assert answers.hits == hits + 1
     # Another patient's same query is another answer, never this one.
     assert get(client, url, tiny.TOKEN_B_48).content != first
+
+
+def test_a_resource_without_an_xml_form_gets_a_clear_error_not_a_crash(
+    start_resource_server: Start, persons: tuple[TestPerson, ...]
+) -> None:
+    # A source that hands over something the base STU3 model rejects: JSON still works.
+    bgz = tiny.bgz(ZA, persons[0], persons[1])
+    odd = {
+        "resourceType": "Flag",
+        "id": "flag-a-odd",
+        "meta": {"profile": ["http://nictiz.nl/fhir/StructureDefinition/zib-Alert"]},
+        "status": "active",
+        "code": {"text": "Let op"},
+        "subject": {"reference": "Patient/pat-a", "display": "A"},
+        "nietInFhir": True,
+    }
+    dataset = replace(bgz, resources=(*bgz.resources, odd), version="tiny-bgz-odd")
+    with (
+        start_resource_server(datasets=[dataset], introspection_url=None) as running,
+        running.client() as client,
+    ):
+        url = f"{running.base(ZA, '48')}/Flag"
+        assert get(client, url).json()["entry"][0]["resource"]["id"] == "flag-a-odd"
+        response = get(client, url, Accept="application/fhir+xml")
+        assert response.status_code == 500
+        assert response.headers["content-type"] == "application/fhir+xml; fhirVersion=3.0"
+        assert b"no FHIR XML form" in response.content
+        assert b"Traceback" not in response.content
