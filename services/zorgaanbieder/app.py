@@ -7,8 +7,9 @@ gate: the FHIR bases of every zorgaanbieder and gegevensdienst served here
 authorisation server (:mod:`zorgaanbieder.availability`). Every answer carries the
 request's MedMij-Request-ID and X-Correlation-ID (:mod:`zorgaanbieder.tracing`).
 
-Before serving, the lifespan opens the store and loads what this node serves
-(:mod:`zorgaanbieder.provisioning`); the answer caches are emptied on every load.
+Before serving, the lifespan opens the store, removes whatever an earlier run left there
+that this one does not serve, and loads what it does (:mod:`zorgaanbieder.provisioning`);
+the answer caches are emptied on every load.
 """
 
 from __future__ import annotations
@@ -95,15 +96,24 @@ class ResourceServer:
         self._access = self._resolver()
 
     def load(self, datasets: Sequence[Dataset]) -> int:
-        """Put the datasets in the store; returns how many changed. Blocking: run in a thread."""
+        """Make the store hold exactly these datasets: remove the data of every other
+        endpoint (what an earlier run served under another world, or with the Nictiz
+        material), then load each. Returns how many endpoints changed. Blocking: run in
+        a thread."""
         records = self.records()
-        changed = 0
+        served: list[Dataset] = []
         for dataset in datasets:
             if self.endpoints.by_key(dataset.endpoint) is None:
                 log.warning("not loaded: no endpoint here for %s", dataset.endpoint)
-                continue
-            if records.load(dataset):
-                changed += 1
+            else:
+                served.append(dataset)
+        # Removed first: a qualification token is bound to one endpoint only, so the
+        # Nictiz material could not load under a new zorgaanbieder name while the old
+        # one still held it.
+        removed = records.retain([dataset.endpoint for dataset in served])
+        for endpoint in removed:
+            log.info("removed: %s is not served any more", endpoint)
+        changed = len(removed) + sum(records.load(dataset) for dataset in served)
         # Everything derived from the store is dropped, whether or not a version changed.
         self.answers.clear()
         self.fragments.clear()

@@ -1,12 +1,13 @@
 """What the HTTP layer asks of the store: the part of ``zorgaanbieder.store.Repository`` it uses.
 
-Written as a Protocol so that the HTTP layer depends on these six calls and nothing
+Written as a Protocol so that the HTTP layer depends on these seven calls and nothing
 else of the store, and so that the app can be given another implementation (a database
 of a vendor's own, or a small one in a test).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
 from .dataset import Dataset, EndpointKey
@@ -18,6 +19,10 @@ __all__ = ["Records"]
 class Records(Protocol):
     def load(self, dataset: Dataset) -> bool:
         """Make the endpoint hold exactly this dataset; False when it already did."""
+        ...
+
+    def retain(self, endpoints: Collection[EndpointKey]) -> tuple[EndpointKey, ...]:
+        """Remove the data of every endpoint not listed; returns the endpoints removed."""
         ...
 
     def search(

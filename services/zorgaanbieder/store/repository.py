@@ -7,14 +7,17 @@ _include and read reach shared resources only when that patient's data reference
 
 Loading replaces an endpoint's data in one transaction (a search sees the old dataset or
 the new, never a mix) and is skipped when the same dataset version is already loaded, so
-every process of a resource server may call it at start.
+every process of a resource server may call it at start. `retain` removes the endpoints
+the current world no longer serves (a zorgaanbieder left out, the Nictiz material not
+given this time), so that the database holds what this run serves and nothing older.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -208,6 +211,44 @@ class Repository:
             # exists and is locked properly on the second try.
             return self._write(dataset, prepared)
 
+    def retain(self, endpoints: Collection[EndpointKey]) -> tuple[EndpointKey, ...]:
+        """Remove, in one transaction, all data of every endpoint not in ``endpoints``:
+        resources, search index, patients, qualification tokens and the record of what
+        was loaded. Returns the endpoints removed, sorted."""
+        keep = set(endpoints)
+        with self._writing() as connection:
+            rows = connection.execute(
+                select(EndpointRow.id, EndpointRow.zorgaanbieder, EndpointRow.gegevensdienst)
+            ).all()
+            gone = sorted(
+                (EndpointKey(row.zorgaanbieder, row.gegevensdienst), int(row.id))
+                for row in rows
+                if EndpointKey(row.zorgaanbieder, row.gegevensdienst) not in keep
+            )
+            removed: list[EndpointKey] = []
+            for key, endpoint_id in gone:
+                # Only the rows removed are locked: a process loading a kept endpoint at
+                # the same moment goes on undisturbed.
+                locked = connection.execute(
+                    select(EndpointRow.id).where(EndpointRow.id == endpoint_id).with_for_update()
+                ).one_or_none()
+                if locked is None:  # another process removed it meanwhile
+                    continue
+                self._clear(connection, endpoint_id)
+                connection.execute(delete(EndpointRow).where(EndpointRow.id == endpoint_id))
+                removed.append(key)
+        return tuple(removed)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A connection in a write transaction: on SQLite it holds the write lock from the
+        start; on PostgreSQL each statement sees what other writers committed."""
+        options: dict[str, Any] = {"medmij_write": True}
+        if self._is_postgres:
+            options["isolation_level"] = "READ COMMITTED"
+        with self._engine.connect().execution_options(**options) as connection, connection.begin():
+            yield connection
+
     def _loaded_version(self, endpoint: EndpointKey) -> str | None:
         with self._engine.connect() as connection:
             return connection.execute(
@@ -218,13 +259,7 @@ class Repository:
             ).scalar_one_or_none()
 
     def _write(self, dataset: Dataset, prepared: PreparedDataset) -> bool:
-        options: dict[str, Any] = {"medmij_write": True}
-        if self._is_postgres:
-            options["isolation_level"] = "READ COMMITTED"
-        with (
-            self._engine.connect().execution_options(**options) as connection,
-            connection.begin(),
-        ):
+        with self._writing() as connection:
             endpoint_id = self._lock_endpoint(connection, dataset)
             if endpoint_id is None:
                 return False
