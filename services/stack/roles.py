@@ -186,6 +186,7 @@ def listeners_for(
         )
         auth_settings = AuthserverSettings(
             dva_naam=dva.naam,
+            dva_telefoonnummer=dva.telefoon,
             front_hostname=dva.front.hostname,
             front_url=dva.front.url(),
             issuer=dva.back.url(),

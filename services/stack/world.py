@@ -152,6 +152,8 @@ class Dva(_Model):
 
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
     naam: str
+    # The DVA's phone number for people, on the "technische storing" page.
+    telefoon: str | None = None
     interfaceversie: str = "2.0.0"
     external: bool = False
     # Ours: whether an authorization request must carry PKCE (RFC 7636, S256).

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,11 +26,14 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from authserver.db import Database
 from medmij.asgi_tls import ASGIApp, ClientCertificateGate, uvicorn_config
 from medmij.dva_contract import AVAILABILITY_PATH, AvailabilityAnswer, AvailabilityQuestion
 from medmij.net import make_client
@@ -43,6 +48,7 @@ PGO = "pgo.localhost"
 OTHER_PGO = "andere.pgo.localhost"  # on the OCL and the Whitelist
 UNTRUSTED_PGO = "niet-vertrouwd.pgo.localhost"  # on the OCL, not on the Whitelist
 STRANGER = "stranger.localhost"  # a valid dev certificate, on no list
+TELEFOON = "088 000 0000"  # made up
 
 WORLD: dict[str, Any] = {
     "world": {"name": "Testwereld", "development": True, "seed": 4242},
@@ -56,7 +62,7 @@ WORLD: dict[str, Any] = {
     ],
     "dva": [
         {
-            "id": "test-dva", "naam": "Test DVA",
+            "id": "test-dva", "naam": "Test DVA", "telefoon": TELEFOON,
             "front": {"hostname": "inlog.dva.localhost", "port": 2},
             "back": {"hostname": "api.dva.localhost", "port": 3},
             "resource": {"hostname": "fhir.dva.localhost", "port": 4},
@@ -314,3 +320,40 @@ def tw(test_world: TestWorld) -> Iterator[TestWorld]:
     yield test_world
     test_world.resource.down = False
     test_world.resource.partial.clear()
+
+
+# --- databases --------------------------------------------------------------------------------
+
+POSTGRES_URL_ENV = "MEDMIJ_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh SQLite file; and a PostgreSQL schema of its own, dropped afterwards, when
+    MEDMIJ_TEST_POSTGRES_URL names a database (scripts/postgres)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'authserver.sqlite3'}"
+        return
+    base = os.environ.get(POSTGRES_URL_ENV)
+    if not base:
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_URL_ENV} (see scripts/postgres)")
+    schema = f"authserver_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    try:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    try:
+        yield database
+    finally:
+        database.close()

@@ -8,8 +8,10 @@ from urllib.parse import urlsplit
 import pytest
 from lxml import html
 
+from medmij.headers import new_id
+
 from .browser import Browser, Landing, callback_params
-from .conftest import TestWorld
+from .conftest import TELEFOON, TestWorld
 from .flows import REDIRECT_URI, STATE, authorize_url
 
 
@@ -135,16 +137,21 @@ def test_an_unknown_bsn_is_asked_again_without_leaving_digid(tw: TestWorld) -> N
 
 def test_technische_storing_when_the_beschikbaarheidstoets_fails(tw: TestWorld) -> None:
     tw.resource.down = True
+    trace_id = new_id()
     with tw.browser() as browser:
-        storing = browser.choose(
-            _to_digid(browser, tw), "action", "login", bsn=tw.bsn_at("ziekenhuistest@medmij")
-        )
+        landing = browser.open(authorize_url(tw.front_url(), correlation_id=trace_id))
+        digid = browser.choose(landing, "action", "login")
+        storing = browser.choose(digid, "action", "login", bsn=tw.bsn_at("ziekenhuistest@medmij"))
     assert storing.response.status_code == 503
     text = _text(storing)
     assert "Technische storing" in text
     assert "Het is op dit moment niet mogelijk om toestemming te geven of aan te passen" in text
-    assert "Trace ID" in text
-    assert "Session ID" in text
+    # Whom to call, and the ids to quote (Technische storing, Core).
+    assert f"Test DVA, {TELEFOON}" in " ".join(text.split())
+    session_id = tw.app_state().dva.ketenlog.records(trace_id=trace_id)[0].event.session_id
+    (ids,) = html.fromstring(storing.response.text).xpath("//dl[@class='ids']")
+    shown = dict(zip(ids.xpath("dt/text()"), ids.xpath("dd/text()"), strict=True))
+    assert shown == {"Trace ID": trace_id, "Session ID": session_id}
     (link,) = html.fromstring(storing.response.text).xpath("//a[@class='button']/@href")
     params = callback_params(link)
     assert link.startswith(REDIRECT_URI + "?")
