@@ -20,7 +20,15 @@ from .errors import FORM_ENCODING_REQUIRED, QUERY_PARAMETERS_REFUSED, ascii_desc
 from .oauth.requests import Incoming
 from .oauth.server import OAuthResponse
 
-__all__ = ["BadInput", "back_channel_request", "front_channel_request", "oauth_error", "render"]
+__all__ = [
+    "BadInput",
+    "back_channel_request",
+    "bounded_body",
+    "front_channel_request",
+    "oauth_error",
+    "peer",
+    "render",
+]
 
 MAX_BODY_BYTES = 16 * 1024  # an OAuth request body is a few hundred bytes
 _MAX_FIELDS = 50
@@ -50,13 +58,15 @@ def render(response: OAuthResponse) -> Response:
     return Response(response.body, status_code=response.status, headers=headers)
 
 
-def _peer(request: Request) -> frozenset[str]:
+def peer(request: Request) -> frozenset[str]:
+    """The host names the Whitelist gate found in the caller's certificate (none if not gated)."""
     state = request.scope.get("state") or {}
-    peer = state.get("medmij_peer")
-    return peer if isinstance(peer, frozenset) else frozenset()
+    names = state.get("medmij_peer")
+    return names if isinstance(names, frozenset) else frozenset()
 
 
-async def _body(request: Request) -> bytes:
+async def bounded_body(request: Request) -> bytes:
+    """The request body, refused (413) beyond MAX_BODY_BYTES whether or not it was declared."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
         raise BadInput("Invalid request: the request body is too large.", status=413)
@@ -77,7 +87,7 @@ async def back_channel_request(request: Request) -> Incoming:
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != "application/x-www-form-urlencoded":
         raise BadInput(FORM_ENCODING_REQUIRED)
-    body = await _body(request)
+    body = await bounded_body(request)
     try:
         params = parse_qsl(
             body.decode("utf-8"),
@@ -92,7 +102,7 @@ async def back_channel_request(request: Request) -> Incoming:
         uri=str(request.url),
         headers=dict(request.headers),
         params=params,
-        peer=_peer(request),
+        peer=peer(request),
     )
     repeated = incoming.repeated()
     if repeated is not None:

@@ -1,9 +1,11 @@
 """The DVA authorisation server apps: one per channel.
 
 The front channel (browser: authorization endpoint and the DVA screens) and the back
-channel (PGO servers over mutual TLS: token, revocation and introspection endpoints) listen
-on different nodes with different certificates, so each has its own app; both share one
-list subscription and one :class:`~authserver.runtime.Dva` (database, OAuth server).
+channel (PGO servers over mutual TLS: token, revocation and introspection endpoints; and
+the DigiD simulator's artifact resolution, for this server's own nodes) listen on different
+nodes with different certificates, so each has its own app; both share one list
+subscription and one :class:`~authserver.runtime.Dva` (database, OAuth server,
+housekeeping).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from medmij.node import ListSubscription
 
 from . import paths
 from .backchannel import gate_refusal, mount_back
+from .digid_simulator import mount_artifact_resolution
 from .runtime import Dva
 from .screens import mount_front
 from .settings import AuthserverSettings
@@ -38,12 +41,12 @@ def create_apps(settings: AuthserverSettings) -> Channels:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
-        dva.acquire()
+        await dva.acquire()
         try:
             async with subscription.lifespan(app):
                 yield
         finally:
-            dva.release()
+            await dva.release()
 
     def app(title: str, hostname: str) -> FastAPI:
         made = FastAPI(
@@ -64,6 +67,7 @@ def create_apps(settings: AuthserverSettings) -> Channels:
     mount_front(front, dva)
     back = app("DVA autorisatieserver (backchannel)", settings.hostname)
     mount_back(back, dva)
+    mount_artifact_resolution(back, dva.digid, settings.hostname)
     # Back channel: only whitelisted nodes (Whitelist rule; see medmij.asgi_tls), except the
     # health report and the public RFC 8414 metadata.
     gate = ClientCertificateGate(

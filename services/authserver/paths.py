@@ -11,6 +11,7 @@ from medmij.dva_contract import INTROSPECTION_PATH
 __all__ = [
     "ACS",
     "AUTHORIZE",
+    "DIGID_ARTIFACT_RESOLUTION",
     "DIGID_LOGIN",
     "FLOW",
     "INTROSPECT",
@@ -32,3 +33,6 @@ TOKEN = "/oauth/token"  # noqa: S105 - a path, not a secret
 REVOKE = "/oauth/revoke"
 INTROSPECT = INTROSPECTION_PATH
 METADATA = "/.well-known/oauth-authorization-server"  # RFC 8414 section 3
+# The DigiD simulator's artifact-resolution service: a party of its own as far as the
+# protocol goes, lodged on this node (authserver.digid_simulator).
+DIGID_ARTIFACT_RESOLUTION = "/digid/artifact-resolution"

@@ -14,8 +14,10 @@ Sequence ([SPEC-1.x] steps 2-10; DESIGN.md 6), with the ketenlog events of each 
                               action=cancel: to the annuleringspagina
     GET  /digid/inloggen      the DigiD simulator (bsn; or fail; or cancel)
     GET  /oauth/digid/acs     artifact resolution      send_artifact_resolution_request, then
-                              receive_artifact_resolution_response, receive_authentication_error
-                              or receive_authorization_cancellation
+                              (back channel, see       receive_artifact_resolution_response,
+                              authserver.digid)        receive_authentication_error or
+                                                       receive_authorization_cancellation
+                              no clear answer          show_technical_error_page
                               beschikbaarheidstoets    send_availability_request, then
                               receive_availability_response or receive_availability_error
     GET  /oauth/flow/{id}/toestemming   toestemmingsverklaring   show_consent_page
@@ -28,7 +30,9 @@ Sequence ([SPEC-1.x] steps 2-10; DESIGN.md 6), with the ketenlog events of each 
 
 Errors are raised as the tree of :mod:`authserver.errors` and rendered in one place,
 :meth:`FrontChannel.fail`. Handlers are plain ``def`` functions (FastAPI runs them in its
-thread pool): the database and the beschikbaarheidstoets are synchronous calls.
+thread pool): the database and the beschikbaarheidstoets are synchronous calls. The one
+exception is the assertion consumer, which awaits the artifact resolution and runs its
+database steps in the thread pool.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from medmij.scope import ScopeError, parse_scope
 
 from . import paths
 from .adapter import front_channel_request
-from .digid import Outcome
+from .digid import Outcome, Resolution
 from .errors import (
     ACCESS_DENIED,
     AUTHENTICATION_FAILED,
@@ -401,16 +405,44 @@ class FrontChannel:
 
     # --- 4. back from DigiD: artifact resolution and beschikbaarheidstoets -----------------
 
-    def assertion_consumer(
+    async def assertion_consumer(
         self, artifact: str | None, relay_state: str | None, cookie: str | None
     ) -> Response:
-        flow = self.flow(relay_state or "", cookie)
+        """Where DigiD sends the person back: the artifact is resolved over the back channel."""
+        flow = await run_in_threadpool(self.flow, relay_state or "", cookie)
         if flow.step != Step.DIGID:
             raise FlowUnavailable.step_taken(flow.step)
         trail = self.trail(flow)
+        resolution: Resolution | None = None
+        request_id: str | None = None
+        if artifact:
+            tracing = Tracing.new(flow.trace_id)
+            request_id = tracing.request_id
+            trail.add(
+                EventType.SEND_ARTIFACT_RESOLUTION_REQUEST,
+                request=RequestInfo(
+                    id=tracing.request_id,
+                    method="POST",
+                    uri=self.dva.authenticator.url,
+                    server_id=self.dva.settings.hostname,
+                ),
+            )
+            try:
+                resolution = await self.dva.authenticator.resolve(artifact, tracing)
+            except TechnicalFault as fault:
+                return await run_in_threadpool(self.storing, flow, trail, fault)
+        return await run_in_threadpool(self.resolved, flow, trail, resolution, request_id)
+
+    def storing(self, flow: Flow, trail: Trail, fault: TechnicalFault) -> Response:
+        """The flow ends in the technische-storing page, with the way back to the PGO."""
+        self.advance(flow, (Step.DIGID,), Step.STORING)
+        return self.fail(fault, trail, self.target(flow))
+
+    def resolved(
+        self, flow: Flow, trail: Trail, resolution: Resolution | None, request_id: str | None
+    ) -> Response:
+        """Act on what DigiD said: on to the beschikbaarheidstoets, or back to the PGO."""
         target = self.target(flow)
-        trail.add(EventType.SEND_ARTIFACT_RESOLUTION_REQUEST)
-        resolution = self.dva.digid.resolve(artifact) if artifact else None
         if resolution is None or resolution.flow_id != flow.id:
             trail.add(
                 EventType.RECEIVE_AUTHENTICATION_ERROR,
@@ -437,7 +469,10 @@ class FrontChannel:
             url = f"{paths.FLOW}/{flow.id}/geannuleerd"
             return self.done(trail, RedirectResponse(url, status_code=303))
         assert resolution.bsn is not None
-        trail.add(EventType.RECEIVE_ARTIFACT_RESOLUTION_RESPONSE)
+        trail.add(
+            EventType.RECEIVE_ARTIFACT_RESOLUTION_RESPONSE,
+            response=ResponseInfo(id=request_id, status=200),
+        )
         asked = tuple(flow.gegevensdiensten.split())
         tracing = Tracing.new(flow.trace_id)
         trail.add(
@@ -667,16 +702,17 @@ def mount_front(app: FastAPI, dva: Dva) -> FrontChannel:
         )
 
     @app.get(paths.ACS, include_in_schema=False)
-    def assertion_consumer(
+    async def assertion_consumer(
         artifact: Annotated[str | None, Query(alias="SAMLart")] = None,
         relay_state: Annotated[str | None, Query(alias="RelayState")] = None,
         cookie: SessionCookie = None,
     ) -> Response:
-        return guarded(
-            relay_state or "",
-            cookie,
-            lambda: front.assertion_consumer(artifact, relay_state, cookie),
-        )
+        # Async: the artifact resolution is awaited, not run in a thread (the database
+        # steps before and after it are).
+        try:
+            return await front.assertion_consumer(artifact, relay_state, cookie)
+        except FlowUnavailable as gone:
+            return await run_in_threadpool(front.unavailable, gone, relay_state or "", cookie)
 
     @app.get(paths.FLOW + "/{flow_id}/toestemming", include_in_schema=False)
     def consent_page(flow_id: str, cookie: SessionCookie = None) -> Response:

@@ -67,6 +67,15 @@ class AuthserverSettings(NodeSettings):
         default=900, gt=0, description="How long a person has from authorize to consent"
     )
     session_ttl_seconds: int = Field(default=3600, gt=0)
+    purge_interval_seconds: float = Field(
+        default=300, gt=0, description="How often expired rows are purged (authserver.housekeeping)"
+    )
+    purge_grace_seconds: int = Field(
+        default=86_400, ge=0, description="How long past its expiry a row is kept before the purge"
+    )
+    purge_batch: int = Field(
+        default=500, gt=0, le=10_000, description="Rows deleted per table per transaction"
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file in data_dir"
     )

@@ -1,67 +1,30 @@
 """The store on SQLite and PostgreSQL: migrations, single-use codes, rotation, revocation.
 
 Each test runs on a fresh SQLite file, and on PostgreSQL when MEDMIJ_TEST_POSTGRES_URL
-names a database (scripts/postgres); a PostgreSQL test gets a schema of its own that is
-dropped afterwards.
+names a database (the ``db`` fixture of conftest.py).
 """
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, update
 
 from authserver import credentials
 from authserver.db import Database, migrate
-from authserver.digid import DigidSimulator, Outcome, Resolution
+from authserver.digid import Outcome, Resolution
+from authserver.digid_simulator import DigidSimulator, Unresolvable
 from authserver.errors import FlowUnavailable
 from authserver.eventlog import Ketenlog, Trail
 from authserver.grants import GrantStore, Spent, add_months
 from authserver.sessions import FlowRequest, Sessions, Step
-from authserver.tables import Base
+from authserver.tables import Base, DigidArtifact
 from medmij.ketenlog import EventType, RequestInfo
 from medmij.persons import test_persons
-
-POSTGRES_URL_ENV = "MEDMIJ_TEST_POSTGRES_URL"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'authserver.sqlite3'}"
-        return
-    base = os.environ.get(POSTGRES_URL_ENV)
-    if not base:
-        pytest.skip(f"PostgreSQL tests need {POSTGRES_URL_ENV} (see scripts/postgres)")
-    schema = f"authserver_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    try:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.dispose()
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        database.close()
 
 
 @pytest.fixture
@@ -241,8 +204,14 @@ def test_a_digid_artifact_resolves_once(db: Database) -> None:
     persons = test_persons(7, 2)
     digid = DigidSimulator(db, persons)
     artifact = digid.issue_artifact(flow_id, Outcome.SUCCESS, persons[0].bsn)
-    assert digid.resolve(artifact) == Resolution(flow_id, Outcome.SUCCESS, persons[0].bsn)
-    assert digid.resolve(artifact) is None
-    assert digid.resolve("never issued") is None
+    assert digid.resolve_once(artifact) == Resolution(flow_id, Outcome.SUCCESS, persons[0].bsn)
+    assert digid.resolve_once(artifact) is Unresolvable.GONE
+    assert digid.resolve_once("never issued") is Unresolvable.UNKNOWN
+    late = digid.issue_artifact(flow_id, Outcome.CANCELLED)
+    with db.transaction() as session:
+        session.execute(
+            update(DigidArtifact).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    assert digid.resolve_once(late) is Unresolvable.GONE
     with pytest.raises(ValueError, match="test person"):
         digid.issue_artifact(flow_id, Outcome.SUCCESS, "999999990")

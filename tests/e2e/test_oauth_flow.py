@@ -398,3 +398,20 @@ def test_a_refresh_after_revocation_is_refused(
             },
         )
     _refused(refresh, 400, "invalid_grant")
+
+
+def test_only_the_dva_itself_may_resolve_a_digid_artifact(
+    stack: RunningStack, endpoints: Endpoints, pgo: Pgo
+) -> None:
+    url = endpoints.back_origin + "/digid/artifact-resolution"
+    with _client(stack) as anonymous:
+        _refused(anonymous.post(url, json={"artifact": "x"}), 403, "access_denied")
+    with _client(stack, pgo.leaf) as client:
+        _refused(client.post(url, json={"artifact": "x"}), 403, "access_denied")
+    # The DVA's own back node is answered: there is no such artifact.
+    own_node = stack.certs_dir / "nodes" / urlsplit(endpoints.token).hostname
+    own = LeafFiles(cert=own_node / "cert.pem", key=own_node / "key.pem")
+    with _client(stack, own) as client:
+        unknown = client.post(url, json={"artifact": "x"})
+    assert unknown.status_code == 404
+    assert unknown.json()["error"] == "unknown_artifact"
