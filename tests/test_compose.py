@@ -2,12 +2,15 @@
 
 Docker itself is not needed: the compose file is read as YAML, and every command in it is
 parsed by the real `medmij` command line (without running it), so a renamed option, a
-wrong port or a missing network alias fails here rather than in a container.
+wrong port or a missing network alias fails here rather than in a container. To see which
+zorgaanbieders each node would serve, each node's command also runs, with the environment
+compose gives it, up to the point where it would build its apps.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,11 +22,15 @@ import typer
 import typer.main
 import yaml
 from typer.core import TyperGroup
+from typer.testing import CliRunner
 
+import stack.cli
 from stack.cli import app
+from stack.publication import publication
 from stack.roles import Role, RoleInstance, listener_urls, role_instances
 from stack.world import World, load_world
 from tests.conftest import PROJECT_ROOT
+from zorgaanbieder.sources.nictiz import ENVIRONMENT_VARIABLE
 
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
@@ -184,3 +191,97 @@ def test_the_dockerfile_runs_medmij() -> None:
     assert entrypoints == [["medmij"]]
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text("utf-8"))["project"]
     assert project["scripts"]["medmij"] == "stack.cli:app"
+
+
+def interpolate(value: str, environment: dict[str, str]) -> str:
+    """Compose's ``${NAME:-default}``: the variable when set and not empty, else the default."""
+    match = re.fullmatch(r"\$\{([A-Z_]+):-([^}]*)\}", value)
+    assert match, f"not an interpolation with a default: {value!r}"
+    return environment.get(match[1]) or match[2]
+
+
+def test_every_node_reads_the_one_nictiz_setting_empty_by_default(
+    services: dict[str, dict[str, Any]], world: World
+) -> None:
+    for instance in role_instances(world):
+        service = service_for(services, instance)
+        value = service["environment"][ENVIRONMENT_VARIABLE]
+        assert interpolate(value, {}) == "", instance.label
+        assert interpolate(value, {ENVIRONMENT_VARIABLE: "/nictiz"}) == "/nictiz"
+        # No --nictiz of its own: the environment decides, for every node alike.
+        assert medmij_params(service["command"])["nictiz"] is None, instance.label
+
+
+def served_worlds(
+    services: dict[str, dict[str, Any]],
+    world: World,
+    environment: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, World]:
+    """Run every node's `medmij serve` command as its container would, with the compose
+    environment, up to the point where it builds its apps: the world each would serve."""
+    seen: dict[str, World] = {}
+
+    def record(role: Role, served: World, *args: Any, **kwargs: Any) -> list[object]:
+        seen[role.value] = served
+        return []
+
+    async def serve_nothing(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    monkeypatch.setattr(stack.cli, "listeners_for", record)
+    monkeypatch.setattr(stack.cli, "serve_listeners", serve_nothing)
+    for instance in role_instances(world):
+        service = service_for(services, instance)
+        params = medmij_params(service["command"])
+        # The container's own folders, here in a temporary one.
+        here = {
+            str(params["certs"]): str(tmp_path / "certs"),
+            str(params["data_dir"]): str(tmp_path / "data"),
+        }
+        argv = [here.get(arg, arg) for arg in service["command"]]
+        env = {
+            name: interpolate(value, environment) for name, value in service["environment"].items()
+        }
+        result = CliRunner().invoke(stack.cli.app, argv, env=env)
+        assert result.exit_code == 0, (instance.label, result.output)
+    assert set(seen) == {r.value for r in Role}
+    return seen
+
+
+def zorgaanbieders(world: World) -> list[str]:
+    return [za.naam for dva in world.ours() for za in dva.zorgaanbieder]
+
+
+def test_without_nictiz_no_node_has_the_qualification_zorgaanbieder(
+    services: dict[str, dict[str, Any]],
+    world: World,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    served = served_worlds(services, world, {}, tmp_path, monkeypatch)
+    nictiz = [za.naam for dva in world.ours() for za in dva.zorgaanbieder if za.nictiz]
+    assert nictiz
+    expected = [naam for naam in zorgaanbieders(world) if naam not in nictiz]
+    for role, effective in served.items():
+        assert zorgaanbieders(effective) == expected, role
+    zal = publication(served["stelselnode"]).zal
+    assert sorted(za.naam for za in zal.zorgaanbieders) == sorted(expected)
+
+
+def test_with_nictiz_every_node_has_the_qualification_zorgaanbieder(
+    services: dict[str, dict[str, Any]],
+    world: World,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    shared_data: Path,
+) -> None:
+    root = shared_data / "nictiz-testscripts"
+    if not root.is_dir():
+        pytest.skip(f"Nictiz qualification material not found at {root}")
+    served = served_worlds(
+        services, world, {ENVIRONMENT_VARIABLE: str(root)}, tmp_path, monkeypatch
+    )
+    for role, effective in served.items():
+        assert zorgaanbieders(effective) == zorgaanbieders(world), role

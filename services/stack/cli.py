@@ -16,7 +16,7 @@ from rich.console import Console
 from medmij.net import make_client
 from medmij.pki import ensure_dev_pki
 from stelselnode.publisher import StateError
-from zorgaanbieder.sources.nictiz import NictizError, find_nictiz
+from zorgaanbieder.sources.nictiz import NictizError
 
 from .roles import Role, RoleInstance, listener_urls, listeners_for
 from .runner import serve_listeners
@@ -54,7 +54,8 @@ NictizOption = Annotated[
     typer.Option(
         "--nictiz",
         help="Nictiz-testscripts checkout (or copy in its layout) for the qualification "
-        "zorgaanbieder. Default: $MEDMIJ_NICTIZ.",
+        "zorgaanbieder; without it, zorgaanbieders marked nictiz are left out of the world. "
+        "Default: $MEDMIJ_NICTIZ.",
     ),
 ]
 
@@ -65,6 +66,23 @@ def _world(path: Path | None) -> World:
     except WorldError as exc:
         err.print(f"[red]World not usable:[/red] {exc}")
         raise typer.Exit(2) from exc
+
+
+def _served_world(world: World, nictiz: Path | None) -> tuple[World, Path | None]:
+    """The world as this run serves it: without the zorgaanbieders marked ``nictiz = true``
+    when no Nictiz material is found, so that every role (the Stelselnode's ZAL, the
+    authorisation and resource servers) agrees on who is served."""
+    try:
+        served, root, dropped = without_unserved_nictiz(world, nictiz)
+    except NictizError as exc:
+        err.print(f"[red]Nictiz material not usable:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if dropped:
+        console.print(
+            f"No Nictiz material (--nictiz PATH or $MEDMIJ_NICTIZ): {', '.join(dropped)} "
+            "left out of the ZAL."
+        )
+    return served, root
 
 
 def _role(role: str) -> Role:
@@ -91,16 +109,7 @@ def up(
     world = _world(world_file)
     if free_ports:
         world = world.with_free_ports()
-    try:
-        world, nictiz, dropped = without_unserved_nictiz(world, nictiz)
-    except NictizError as exc:
-        err.print(f"[red]Nictiz material not usable:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    if dropped:
-        console.print(
-            f"No Nictiz material (--nictiz PATH or $MEDMIJ_NICTIZ): {', '.join(dropped)} "
-            "left out of the ZAL."
-        )
+    world, nictiz = _served_world(world, nictiz)
     data_dir = data_dir.resolve()
     certs = certs.resolve()
     with console.status("Making the dev PKI…"):
@@ -185,16 +194,12 @@ def serve(
 ) -> None:
     """Run one role of the world (what docker-compose runs per container)."""
     chosen = _role(role)
-    if nictiz is not None and chosen is Role.ZORGAANBIEDER:
-        try:
-            nictiz = find_nictiz(nictiz)
-        except NictizError as exc:
-            err.print(f"[red]Nictiz material not usable:[/red] {exc}")
-            raise typer.Exit(2) from exc
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    world = _world(world_file)
+    # The same rule as `medmij up`, in every role: the Stelselnode must publish exactly
+    # the zorgaanbieders the resource server serves.
+    world, nictiz = _served_world(_world(world_file), nictiz)
     pki = prepare_pki(world, certs.resolve())
     instance = dva if chosen in (Role.AUTHSERVER, Role.ZORGAANBIEDER) else pgo
     try:

@@ -26,7 +26,7 @@ from medmij.lists import ListKind
 from medmij.net import make_async_client
 from medmij.pki import DevPKI, ensure_dev_pki
 
-from .roles import Role, RoleInstance, listener_urls, role_instances
+from .roles import RoleInstance, listener_urls, role_instances
 from .world import World
 
 __all__ = ["StackProcess", "stack_json", "start_stack", "wait_healthy", "without_unserved_nictiz"]
@@ -87,7 +87,8 @@ def start_stack(
 ) -> list[StackProcess]:
     """Start one `medmij serve` process per role of ours; output goes to log_dir/<role>.log.
 
-    ``nictiz``: the Nictiz qualification material, handed to the resource servers.
+    ``nictiz``: the Nictiz qualification material, handed to every role: each `medmij
+    serve` leaves the zorgaanbieders marked ``nictiz = true`` out of its world without it.
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     processes = []
@@ -105,7 +106,7 @@ def start_stack(
             "--certs",
             str(certs_dir),
             *(["--access-log"] if access_log else []),
-            *(["--nictiz", str(nictiz)] if nictiz and instance.role is Role.ZORGAANBIEDER else []),
+            *(["--nictiz", str(nictiz)] if nictiz else []),
         ]
         log_file = log_dir / f"{instance.label.replace(':', '-')}.log"
         with log_file.open("ab") as log:  # the child keeps its own copy of the handle

@@ -5,7 +5,8 @@ Per zorgaanbieder of the settings (that is, of the world):
 * ``deelt = false``: nothing. It is listed in the ZAL, but holds no data for anyone.
 * ``nictiz = true``: the Nictiz qualification patients (QUALIFICATION.md §3.2), from the
   material at ``settings.nictiz`` or ``$MEDMIJ_NICTIZ``; without it, nothing (and a
-  warning: ``medmij up`` leaves such a zorgaanbieder out of the ZAL).
+  warning: ``medmij up`` and ``medmij serve`` leave such a zorgaanbieder out of the world,
+  so it is neither in the ZAL nor here).
 * otherwise: synthetic records of the world's persons who are patients there. The persons
   and who is where come from :func:`medmij.persons.test_persons` and
   :func:`medmij.persons.assign_zorgaanbieders` with the world's seed and its ordered list

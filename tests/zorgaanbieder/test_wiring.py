@@ -142,7 +142,9 @@ def test_a_wrong_nictiz_path_is_an_error_not_a_silent_omission(
         up_module.without_unserved_nictiz(world, tmp_path)
 
 
-@pytest.mark.parametrize("command", [("up",), ("serve", "zorgaanbieder")])
+@pytest.mark.parametrize(
+    "command", [("up",), ("serve", "zorgaanbieder"), ("serve", "stelselnode"), ("serve", "pgo")]
+)
 def test_the_commands_refuse_a_wrong_nictiz_path_clearly(
     tmp_path: Path, command: tuple[str, ...]
 ) -> None:
@@ -161,9 +163,11 @@ def test_the_commands_refuse_a_wrong_nictiz_path_clearly(
     assert "Traceback" not in message
 
 
-def test_only_the_resource_servers_are_handed_the_nictiz_path(
+def test_every_role_is_handed_the_nictiz_path(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Each `medmij serve` decides again which zorgaanbieders it serves: without the path,
+    # the Stelselnode would leave the qualification zorgaanbieder out of the ZAL.
     started: list[list[str]] = []
 
     class Recorded:
@@ -179,11 +183,15 @@ def test_only_the_resource_servers_are_handed_the_nictiz_path(
         log_dir=tmp_path / "logs",
         nictiz=tmp_path / "nictiz",
     )
-    with_nictiz = [argv for argv in started if "--nictiz" in argv]
-    assert len(with_nictiz) == len(world.ours())
-    for argv in with_nictiz:
-        assert argv[argv.index("serve") + 1] == Role.ZORGAANBIEDER.value
+    assert {argv[argv.index("serve") + 1] for argv in started} == set(Role)
+    for argv in started:
         assert argv[argv.index("--nictiz") + 1] == str(tmp_path / "nictiz")
+    started.clear()
+    up_module.start_stack(
+        tmp_path / "world.json", world, tmp_path, tmp_path / "certs", log_dir=tmp_path / "logs"
+    )
+    assert started
+    assert not [argv for argv in started if "--nictiz" in argv]
 
 
 def test_an_incomplete_zorgaanbieder_serves_less_of_the_same_persons(
