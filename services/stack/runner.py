@@ -25,6 +25,9 @@ from .roles import Listener
 __all__ = ["serve_listeners"]
 
 
+_GRACEFUL_SHUTDOWN_SECONDS = 3
+
+
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -54,6 +57,10 @@ async def serve_listeners(
             log_level="info" if access_log else "warning",
             access_log=access_log,
             lifespan="on",
+            # Peers keep back-channel connections alive (introspection, availability);
+            # without a bound, each server would wait for the other's idle connections
+            # before it could stop.
+            timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS,
         )
         servers.append(_Server(config))
 
