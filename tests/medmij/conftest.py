@@ -90,7 +90,9 @@ def _serve(
     loop: str = "asyncio",
 ) -> Iterator[int]:
     """Run uvicorn on a free 127.0.0.1 port in a thread; yield the port; stop and join."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY only on sockets that say so,
+    # and without it every keep-alive answer waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port: int = sock.getsockname()[1]
     config = uvicorn_config(

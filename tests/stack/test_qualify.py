@@ -107,7 +107,9 @@ class FhirServer:
 
 @contextmanager
 def serving(asgi: Starlette, tls: ssl.SSLContext | None = None) -> Iterator[str]:
-    sock = socket.socket()
+    # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY only on sockets that say so,
+    # and without it every keep-alive answer waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     options: dict[str, Any] = {"lifespan": "off", "log_config": None}
