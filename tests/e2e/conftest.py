@@ -12,8 +12,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+
+from medmij.lists import ListKind, Zorgaanbiederslijst, parse_list
+from medmij.pki import LeafFiles
+from tests.authserver.browser import Browser
+
+from .flow import ZORGAANBIEDER, Endpoints, Pgo, stack_client
 
 STARTUP_LIMIT_SECONDS = 90  # generous: CI machines are slow; the README promises ~20 s
 
@@ -74,3 +81,57 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     running = start_stack(tmp_path_factory.mktemp("stack"))
     yield running
     running.stop()
+
+
+# --- what a PGO knows of the stack, from stack.json and the ZAL ------------------------------
+
+
+@pytest.fixture(scope="session")
+def zal(stack: RunningStack) -> Zorgaanbiederslijst:
+    with stack_client(stack) as client:
+        response = client.get(stack.info["lists"]["zal"])
+    parsed = parse_list(ListKind.ZAL, response.content, development=stack.info["development"])
+    assert isinstance(parsed, Zorgaanbiederslijst)
+    return parsed
+
+
+@pytest.fixture(scope="session")
+def endpoints(zal: Zorgaanbiederslijst) -> Endpoints:
+    entry = zal.get(ZORGAANBIEDER)
+    assert entry is not None
+    bgz, vaccinaties = entry.gegevensdienst("48"), entry.gegevensdienst("63")
+    assert bgz is not None
+    assert vaccinaties is not None
+    assert bgz.authorization_endpoint is not None
+    assert bgz.token_endpoint is not None
+    return Endpoints(
+        authorize=bgz.authorization_endpoint,
+        token=bgz.token_endpoint,
+        resource_48=bgz.systeemrollen[0].resource_endpoint,
+        resource_63=vaccinaties.systeemrollen[0].resource_endpoint,
+    )
+
+
+@pytest.fixture(scope="session")
+def pgo(stack: RunningStack) -> Pgo:
+    info = stack.info["pgo_client_cert"]
+    return Pgo(
+        hostname=info["hostname"],
+        leaf=LeafFiles(cert=Path(info["cert"]), key=Path(info["key"])),
+        redirect_uri=stack.info["pgo"] + "/medmij/terug",
+    )
+
+
+@pytest.fixture(scope="session")
+def bsn(stack: RunningStack) -> str:
+    for person in stack.info["digid_test_persons"]:
+        if ZORGAANBIEDER in person["zorgaanbieders"]:
+            return str(person["bsn"])
+    raise LookupError("no test person with data at the hospital")
+
+
+@pytest.fixture
+def browser(stack: RunningStack, endpoints: Endpoints) -> Iterator[Browser]:
+    parts = urlsplit(endpoints.authorize)
+    with Browser(stack_client(stack), f"{parts.scheme}://{parts.netloc}") as person:
+        yield person

@@ -11,11 +11,9 @@ from __future__ import annotations
 import sqlite3
 import uuid
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -23,8 +21,6 @@ from authlib.deprecate import AuthlibDeprecationWarning
 
 from medmij import catalogue
 from medmij.headers import new_id
-from medmij.lists import ListKind, Zorgaanbiederslijst, parse_list
-from medmij.net import make_client
 from medmij.pki import (
     LeafFiles,
     issue_leaf,
@@ -36,6 +32,15 @@ from medmij.pki import (
 from tests.authserver.browser import Browser, callback_params
 
 from .conftest import RunningStack
+from .flow import (
+    Endpoints,
+    Pgo,
+    authorize_url,
+    consent_code,
+    exchange_code,
+    post_token,
+    stack_client,
+)
 
 with warnings.catch_warnings():
     # authlib prefers the "httpx2" distribution and warns when it falls back to httpx.
@@ -45,124 +50,6 @@ with warnings.catch_warnings():
 pytestmark = pytest.mark.e2e
 
 ZORGAANBIEDER = "ziekenhuisdemo@medmij"
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    """What the ZAL says about one zorgaanbieder's gegevensdienst 48."""
-
-    authorize: str
-    token: str
-    resource_48: str
-    resource_63: str
-
-    @property
-    def back_origin(self) -> str:
-        parts = urlsplit(self.token)
-        return f"{parts.scheme}://{parts.netloc}"
-
-
-@dataclass(frozen=True)
-class Pgo:
-    hostname: str
-    leaf: LeafFiles
-    redirect_uri: str
-
-
-def _client(stack: RunningStack, cert: LeafFiles | None = None) -> httpx.Client:
-    return make_client(trust=[stack.ca], cert=cert, hosts=stack.hosts, timeout=15)
-
-
-@pytest.fixture(scope="module")
-def zal(stack: RunningStack) -> Zorgaanbiederslijst:
-    with _client(stack) as client:
-        response = client.get(stack.info["lists"]["zal"])
-    parsed = parse_list(ListKind.ZAL, response.content, development=stack.info["development"])
-    assert isinstance(parsed, Zorgaanbiederslijst)
-    return parsed
-
-
-@pytest.fixture(scope="module")
-def endpoints(zal: Zorgaanbiederslijst) -> Endpoints:
-    entry = zal.get(ZORGAANBIEDER)
-    assert entry is not None
-    bgz, vaccinaties = entry.gegevensdienst("48"), entry.gegevensdienst("63")
-    assert bgz is not None
-    assert vaccinaties is not None
-    assert bgz.authorization_endpoint is not None
-    assert bgz.token_endpoint is not None
-    return Endpoints(
-        authorize=bgz.authorization_endpoint,
-        token=bgz.token_endpoint,
-        resource_48=bgz.systeemrollen[0].resource_endpoint,
-        resource_63=vaccinaties.systeemrollen[0].resource_endpoint,
-    )
-
-
-@pytest.fixture(scope="module")
-def pgo(stack: RunningStack) -> Pgo:
-    info = stack.info["pgo_client_cert"]
-    return Pgo(
-        hostname=info["hostname"],
-        leaf=LeafFiles(cert=Path(info["cert"]), key=Path(info["key"])),
-        redirect_uri=stack.info["pgo"] + "/medmij/terug",
-    )
-
-
-@pytest.fixture(scope="module")
-def bsn(stack: RunningStack) -> str:
-    for person in stack.info["digid_test_persons"]:
-        if ZORGAANBIEDER in person["zorgaanbieders"]:
-            return str(person["bsn"])
-    raise LookupError("no test person with data at the hospital")
-
-
-@pytest.fixture
-def browser(stack: RunningStack, endpoints: Endpoints) -> Iterator[Browser]:
-    parts = urlsplit(endpoints.authorize)
-    with Browser(_client(stack), f"{parts.scheme}://{parts.netloc}") as person:
-        yield person
-
-
-def _authorize_url(
-    endpoints: Endpoints, pgo: Pgo, *, scope: str = "ziekenhuisdemo", **overrides: str
-) -> str:
-    params = {
-        "response_type": "code",
-        "client_id": pgo.hostname,
-        "redirect_uri": pgo.redirect_uri,
-        "scope": scope,
-        "state": "e2e-" + new_id(),
-        "MedMij-Request-ID": new_id(),
-        "X-Correlation-ID": new_id(),
-    } | overrides
-    return f"{endpoints.authorize}?{urlencode(params)}"
-
-
-def _code(
-    browser: Browser, endpoints: Endpoints, pgo: Pgo, bsn: str, *, langdurig: bool = False
-) -> str:
-    end = browser.journey(_authorize_url(endpoints, pgo), bsn=bsn, langdurig=langdurig)
-    assert end.url.startswith(pgo.redirect_uri + "?"), (end.url, end.response.text)
-    return callback_params(end.url)["code"]
-
-
-def _token(client: httpx.Client, endpoints: Endpoints, data: dict[str, str]) -> httpx.Response:
-    headers = {"MedMij-Request-ID": new_id(), "X-Correlation-ID": new_id()}
-    return client.post(endpoints.token, data=data, headers=headers)
-
-
-def _exchange(client: httpx.Client, endpoints: Endpoints, pgo: Pgo, code: str) -> httpx.Response:
-    return _token(
-        client,
-        endpoints,
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": pgo.redirect_uri,
-            "client_id": pgo.hostname,
-        },
-    )
 
 
 def _refused(response: httpx.Response, status: int, error: str) -> None:
@@ -196,7 +83,7 @@ def _stack_leaf(tmp: Path, stack: RunningStack, hostname: str) -> LeafFiles:
 def test_the_whole_flow_from_the_zal_to_fhir_data(
     stack: RunningStack, endpoints: Endpoints, pgo: Pgo, bsn: str, browser: Browser
 ) -> None:
-    landing = browser.open(_authorize_url(endpoints, pgo))
+    landing = browser.open(authorize_url(endpoints, pgo))
     assert landing.response.status_code == 200
     assert "Demo PGO" in landing.response.text  # the OCL name
     digid = browser.choose(landing, "action", "login")
@@ -208,8 +95,8 @@ def test_the_whole_flow_from_the_zal_to_fhir_data(
     assert end.url.startswith(pgo.redirect_uri + "?")
     assert uuid.UUID(params["code"]).version == 4
 
-    with _client(stack, pgo.leaf) as client:
-        response = _exchange(client, endpoints, pgo, params["code"])
+    with stack_client(stack, pgo.leaf) as client:
+        response = exchange_code(client, endpoints, pgo, params["code"])
         assert response.status_code == 200, response.text
         assert response.headers["cache-control"] == "no-store"
         token = response.json()
@@ -240,7 +127,7 @@ def test_the_whole_flow_from_the_zal_to_fhir_data(
 def test_a_standard_oauth_client_completes_the_flow_unchanged(
     stack: RunningStack, endpoints: Endpoints, pgo: Pgo, bsn: str, browser: Browser
 ) -> None:
-    transport = _client(stack, pgo.leaf)._transport
+    transport = stack_client(stack, pgo.leaf)._transport
     with OAuth2Client(
         client_id=pgo.hostname,
         redirect_uri=pgo.redirect_uri,
@@ -261,9 +148,7 @@ def test_a_standard_oauth_client_completes_the_flow_unchanged(
 def test_an_unknown_client_gets_an_error_page_and_no_redirect(
     endpoints: Endpoints, pgo: Pgo, browser: Browser
 ) -> None:
-    response = browser.client.get(
-        _authorize_url(endpoints, pgo, client_id="onbekend.pgo.localhost")
-    )
+    response = browser.client.get(authorize_url(endpoints, pgo, client_id="onbekend.pgo.localhost"))
     assert response.status_code == 400
     assert "location" not in response.headers
     assert "Er ging iets mis" in response.text
@@ -272,7 +157,7 @@ def test_an_unknown_client_gets_an_error_page_and_no_redirect(
 def test_a_foreign_redirect_host_gets_an_error_page_and_no_redirect(
     endpoints: Endpoints, pgo: Pgo, browser: Browser
 ) -> None:
-    url = _authorize_url(endpoints, pgo, redirect_uri="https://evil.localhost/terug")
+    url = authorize_url(endpoints, pgo, redirect_uri="https://evil.localhost/terug")
     response = browser.client.get(url)
     assert response.status_code == 400
     assert "location" not in response.headers
@@ -281,7 +166,7 @@ def test_a_foreign_redirect_host_gets_an_error_page_and_no_redirect(
 def test_a_bad_scope_goes_back_with_invalid_request(
     endpoints: Endpoints, pgo: Pgo, browser: Browser
 ) -> None:
-    response = browser.client.get(_authorize_url(endpoints, pgo, scope="48", state="s1"))
+    response = browser.client.get(authorize_url(endpoints, pgo, scope="48", state="s1"))
     assert response.status_code == 302
     params = callback_params(response.headers["location"])
     assert response.headers["location"].startswith(pgo.redirect_uri + "?")
@@ -293,11 +178,11 @@ def test_a_bad_scope_goes_back_with_invalid_request(
 def test_a_replayed_code_is_refused_and_revokes_its_token(
     stack: RunningStack, endpoints: Endpoints, pgo: Pgo, bsn: str, browser: Browser
 ) -> None:
-    code = _code(browser, endpoints, pgo, bsn)
-    with _client(stack, pgo.leaf) as client:
-        first = _exchange(client, endpoints, pgo, code)
+    code = consent_code(browser, endpoints, pgo, bsn)
+    with stack_client(stack, pgo.leaf) as client:
+        first = exchange_code(client, endpoints, pgo, code)
         assert first.status_code == 200
-        _refused(_exchange(client, endpoints, pgo, code), 400, "invalid_grant")
+        _refused(exchange_code(client, endpoints, pgo, code), 400, "invalid_grant")
         resource = client.get(
             f"{endpoints.resource_63}/Immunization",
             headers={
@@ -316,16 +201,16 @@ def test_a_code_presented_by_another_node_is_refused(
     browser: Browser,
     tmp_path: Path,
 ) -> None:
-    code = _code(browser, endpoints, pgo, bsn)
+    code = consent_code(browser, endpoints, pgo, bsn)
     # Whitelisted, but not the client: client_id must be a name in the certificate.
     resource_node = stack.certs_dir / "nodes" / urlsplit(endpoints.resource_48).hostname
     other = LeafFiles(cert=resource_node / "cert.pem", key=resource_node / "key.pem")
-    with _client(stack, other) as client:
-        _refused(_exchange(client, endpoints, pgo, code), 400, "invalid_client")
+    with stack_client(stack, other) as client:
+        _refused(exchange_code(client, endpoints, pgo, code), 400, "invalid_client")
     # On the OCL with a valid certificate, but not on the Whitelist.
     untrusted = _stack_leaf(tmp_path, stack, "niet-vertrouwd.pgo.localhost")
-    with _client(stack, untrusted) as client:
-        response = _token(
+    with stack_client(stack, untrusted) as client:
+        response = post_token(
             client,
             endpoints,
             {
@@ -341,7 +226,7 @@ def test_a_code_presented_by_another_node_is_refused(
 def test_an_expired_code_is_refused(
     stack: RunningStack, endpoints: Endpoints, pgo: Pgo, bsn: str, browser: Browser
 ) -> None:
-    code = _code(browser, endpoints, pgo, bsn)
+    code = consent_code(browser, endpoints, pgo, bsn)
     # Age every unspent code of the DVA past its 900 s in the DVA's own store.
     database = stack.data_dir / "authserver-demo-dva" / "authserver.sqlite3"
     with sqlite3.connect(database) as db:
@@ -349,8 +234,8 @@ def test_an_expired_code_is_refused(
             "UPDATE authorization_codes SET expires_at = '2000-01-01 00:00:00' "
             "WHERE spent_at IS NULL"
         )
-    with _client(stack, pgo.leaf) as client:
-        _refused(_exchange(client, endpoints, pgo, code), 400, "invalid_grant")
+    with stack_client(stack, pgo.leaf) as client:
+        _refused(exchange_code(client, endpoints, pgo, code), 400, "invalid_grant")
 
 
 def test_no_or_a_non_whitelisted_client_certificate_gets_no_token(
@@ -361,24 +246,24 @@ def test_no_or_a_non_whitelisted_client_certificate_gets_no_token(
     browser: Browser,
     tmp_path: Path,
 ) -> None:
-    code = _code(browser, endpoints, pgo, bsn)
-    with _client(stack) as anonymous:
-        _refused(_exchange(anonymous, endpoints, pgo, code), 403, "access_denied")
+    code = consent_code(browser, endpoints, pgo, bsn)
+    with stack_client(stack) as anonymous:
+        _refused(exchange_code(anonymous, endpoints, pgo, code), 403, "access_denied")
     stranger = _stack_leaf(tmp_path, stack, "vreemde.localhost")
-    with _client(stack, stranger) as client:
-        _refused(_exchange(client, endpoints, pgo, code), 403, "access_denied")
+    with stack_client(stack, stranger) as client:
+        _refused(exchange_code(client, endpoints, pgo, code), 403, "access_denied")
 
 
 def test_a_refresh_after_revocation_is_refused(
     stack: RunningStack, endpoints: Endpoints, pgo: Pgo, bsn: str, browser: Browser
 ) -> None:
-    code = _code(browser, endpoints, pgo, bsn, langdurig=True)
-    with _client(stack) as anonymous:
+    code = consent_code(browser, endpoints, pgo, bsn, langdurig=True)
+    with stack_client(stack) as anonymous:
         metadata = anonymous.get(
             endpoints.back_origin + "/.well-known/oauth-authorization-server"
         ).json()
-    with _client(stack, pgo.leaf) as client:
-        token = _exchange(client, endpoints, pgo, code).json()
+    with stack_client(stack, pgo.leaf) as client:
+        token = exchange_code(client, endpoints, pgo, code).json()
         revoked = client.post(
             metadata["revocation_endpoint"],
             data={
@@ -388,7 +273,7 @@ def test_a_refresh_after_revocation_is_refused(
             },
         )
         assert revoked.status_code == 200
-        refresh = _token(
+        refresh = post_token(
             client,
             endpoints,
             {
@@ -404,14 +289,14 @@ def test_only_the_dva_itself_may_resolve_a_digid_artifact(
     stack: RunningStack, endpoints: Endpoints, pgo: Pgo
 ) -> None:
     url = endpoints.back_origin + "/digid/artifact-resolution"
-    with _client(stack) as anonymous:
+    with stack_client(stack) as anonymous:
         _refused(anonymous.post(url, json={"artifact": "x"}), 403, "access_denied")
-    with _client(stack, pgo.leaf) as client:
+    with stack_client(stack, pgo.leaf) as client:
         _refused(client.post(url, json={"artifact": "x"}), 403, "access_denied")
     # The DVA's own back node is answered: there is no such artifact.
     own_node = stack.certs_dir / "nodes" / urlsplit(endpoints.token).hostname
     own = LeafFiles(cert=own_node / "cert.pem", key=own_node / "key.pem")
-    with _client(stack, own) as client:
+    with stack_client(stack, own) as client:
         unknown = client.post(url, json={"artifact": "x"})
     assert unknown.status_code == 404
     assert unknown.json()["error"] == "unknown_artifact"
