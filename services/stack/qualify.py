@@ -15,8 +15,6 @@ docs/QUALIFICATION.md §4 is the reading of the scripts this follows.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -58,6 +56,7 @@ from medmij.testscript.simulator import (
     pending_requests,
     token_file,
 )
+from medmij.threaded_server import ServerDidNotStart, listening_socket, serving_in_thread
 from medmij.tls import server_context
 
 from .qualify_server import BASE_PATHS, create_simulator_app
@@ -376,15 +375,9 @@ def _listen(value: str) -> tuple[str, int]:
 def _serving(
     simulator: Simulator, host: str, port: int, tls: tuple[Path, Path] | None
 ) -> Iterator[int]:
-    # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY only on sockets that say so,
-    # and without it every keep-alive answer to the PGO waits ~40 ms for a delayed ACK.
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock = listening_socket(host, port)
     except OSError as exc:
-        sock.close()
         raise _fail(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     bound: int = sock.getsockname()[1]
     app = create_simulator_app(simulator)
@@ -396,20 +389,11 @@ def _serving(
         config = uvicorn_config(app, host=host, port=bound, ssl_context=context, **options)
     else:
         config = uvicorn.Config(app, host=host, port=bound, **options)  # type: ignore[arg-type]
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise _fail(f"the simulator did not start on {host}:{bound}")
-            time.sleep(0.02)
-        yield bound
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+        with serving_in_thread(config, sock) as listening:
+            yield listening
+    except ServerDidNotStart as exc:
+        raise _fail(f"the simulator did not start on {host}:{bound}") from exc
 
 
 def _wait(pending: Callable[[], list[str]], timeout: float) -> list[str]:

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import socket
 import ssl
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import uvicorn
 
 from medmij.asgi_tls import ASGIApp, uvicorn_config
 from medmij.pki import (
@@ -27,6 +24,7 @@ from medmij.pki import (
     write_certificates,
     write_private_key,
 )
+from medmij.threaded_server import listening_socket, serving_in_thread
 
 NODES = ("pgo.localhost", "za.localhost", "stelselnode.localhost", "stranger.localhost")
 """Hosts with a dev leaf. stranger.localhost is validly certified but never on a Whitelist."""
@@ -90,15 +88,11 @@ def _serve(
     loop: str = "asyncio",
 ) -> Iterator[int]:
     """Run uvicorn on a free 127.0.0.1 port in a thread; yield the port; stop and join."""
-    # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY only on sockets that say so,
-    # and without it every keep-alive answer waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    port: int = sock.getsockname()[1]
+    sock = listening_socket()
     config = uvicorn_config(
         app,
         host="127.0.0.1",
-        port=port,
+        port=sock.getsockname()[1],
         ssl_context=ssl_context,
         http=http,
         loop=loop,
@@ -106,20 +100,8 @@ def _serve(
         log_config=None,
         access_log=False,
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
+    with serving_in_thread(config, sock) as port:
         yield port
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +35,7 @@ from medmij.net import make_client
 from medmij.pki import ensure_dev_pki
 from medmij.testscript import FhirVersion
 from medmij.testscript.simulator import FixtureStore, Simulator, TokenRegistry
+from medmij.threaded_server import listening_socket, serving_in_thread
 from medmij.tls import server_context
 from stack.cli import app
 
@@ -107,30 +107,15 @@ class FhirServer:
 
 @contextmanager
 def serving(asgi: Starlette, tls: ssl.SSLContext | None = None) -> Iterator[str]:
-    # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY only on sockets that say so,
-    # and without it every keep-alive answer waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
+    sock = listening_socket()
     port = sock.getsockname()[1]
     options: dict[str, Any] = {"lifespan": "off", "log_config": None}
     if tls is None:
         config = uvicorn.Config(asgi, host="127.0.0.1", port=port, **options)
     else:
         config = uvicorn_config(asgi, host="127.0.0.1", port=port, ssl_context=tls, **options)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive(), "server died"
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.01)
+    with serving_in_thread(config, sock):
         yield f"{'http' if tls is None else 'https'}://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 def engine_server() -> FhirServer:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -20,13 +19,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from medmij.asgi_tls import ASGIApp, uvicorn_config
 from medmij.dva_contract import INTROSPECTION_PATH
 from medmij.net import make_client
 from medmij.persons import TestPerson
 from medmij.pki import DevPKI, ensure_dev_pki
+from medmij.threaded_server import listening_socket, serving_in_thread
 from medmij.tls import server_context
 from stack.roles import Role, listeners_for, zorgaanbieder_settings
 from stack.world import World
@@ -110,16 +109,11 @@ def serving(
     app: ASGIApp, context: ssl.SSLContext, port: int = 0, *, lifespan: str = "on"
 ) -> Iterator[int]:
     """Run uvicorn on 127.0.0.1 (``port`` 0: a free one) in a thread; yield the port."""
-    # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY only on sockets that say so,
-    # and without it every keep-alive answer waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    bound: int = sock.getsockname()[1]
+    sock = listening_socket("127.0.0.1", port)
     config = uvicorn_config(
         app,
         host="127.0.0.1",
-        port=bound,
+        port=sock.getsockname()[1],
         ssl_context=context,
         http="h11",
         loop="asyncio",
@@ -127,20 +121,9 @@ def serving(
         log_config=None,
         access_log=False,
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
+    # Startup loads a dataset into the store: slow machines get a minute.
+    with serving_in_thread(config, sock, start_timeout=60, stop_timeout=30) as bound:
         yield bound
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        sock.close()
 
 
 @pytest.fixture(scope="session")
