@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,8 +24,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -41,6 +37,7 @@ from medmij.pki import DevPKI, LeafFiles, ensure_dev_pki
 from medmij.tls import server_context
 from stack.roles import Listener, Role, listeners_for
 from stack.world import World
+from tests.databases import BACKENDS, fresh_database
 
 from .browser import Browser
 
@@ -324,30 +321,13 @@ def tw(test_world: TestWorld) -> Iterator[TestWorld]:
 
 # --- databases --------------------------------------------------------------------------------
 
-POSTGRES_URL_ENV = "MEDMIJ_TEST_POSTGRES_URL"
 
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh SQLite file; and a PostgreSQL schema of its own, dropped afterwards, when
     MEDMIJ_TEST_POSTGRES_URL names a database (scripts/postgres)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'authserver.sqlite3'}"
-        return
-    base = os.environ.get(POSTGRES_URL_ENV)
-    if not base:
-        pytest.skip(f"PostgreSQL tests need {POSTGRES_URL_ENV} (see scripts/postgres)")
-    schema = f"authserver_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    try:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.dispose()
+    with fresh_database(request.param, tmp_path, "authserver") as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,43 +8,20 @@ schema of its own that is dropped afterwards, so the database itself is left as 
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 
+from tests.databases import BACKENDS, fresh_database
 from zorgaanbieder.store import Repository
 
-POSTGRES_URL_ENV = "MEDMIJ_TEST_POSTGRES_URL"
 
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database URL for a store, empty; once per backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-        return
-    base = os.environ.get(POSTGRES_URL_ENV)
-    if not base:
-        pytest.skip(
-            f"PostgreSQL tests need {POSTGRES_URL_ENV}, "
-            "e.g. postgresql+psycopg://medmij@127.0.0.1:5432/medmij_test"
-        )
-    schema = f"store_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    try:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.dispose()
+    with fresh_database(request.param, tmp_path, "store") as url:
+        yield url
 
 
 @pytest.fixture
