@@ -35,12 +35,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +48,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from running_stack import start_stack, stop
 
 from medmij import catalogue
 from medmij.headers import new_id
@@ -67,37 +65,6 @@ DEFAULT_NICTIZ = (
     Path(os.environ.get("MEDMIJ_SHARED_DATA", PROJECT.parent / "shared" / "data"))
     / "nictiz-testscripts"
 )
-
-
-def start_stack(
-    base: Path, nictiz: Path, env: dict[str, str]
-) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-    data = base / "data"
-    log = (base / "up.log").open("wb")
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        [sys.executable, "-m", "stack", "up", "--free-ports", "--nictiz", str(nictiz),
-         "--data-dir", str(data), "--certs", str(base / "certs")],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **env},
-    )  # fmt: skip
-    stack_file = data / "stack.json"
-    deadline = time.monotonic() + STARTUP_LIMIT
-    while not stack_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise SystemExit(f"medmij up did not start; see {base / 'up.log'}")
-        time.sleep(0.1)
-    return process, json.loads(stack_file.read_text("utf-8"))
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def encoded(path: str) -> str:
@@ -221,7 +188,7 @@ def row(mode: str, samples: Samples) -> str:
 
 
 def measure(base: Path, nictiz: Path, args: argparse.Namespace, env: dict[str, str]) -> list[str]:
-    process, info = start_stack(base, nictiz, env)
+    process, info = start_stack(base, "--nictiz", str(nictiz), env=env, limit=STARTUP_LIMIT)
     try:
         cert = LeafFiles(
             cert=Path(info["pgo_client_cert"]["cert"]), key=Path(info["pgo_client_cert"]["key"])

@@ -26,13 +26,9 @@ uniqueness checks, three SQLite commits (WAL) and two ketenlog records.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -42,6 +38,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 from lxml import html
+from running_stack import start_stack, stop
 
 from medmij.headers import new_id
 from medmij.lists import ListKind, Zorgaanbiederslijst, parse_list
@@ -50,25 +47,6 @@ from medmij.pki import LeafFiles
 
 ZORGAANBIEDER = "ziekenhuisdemo@medmij"
 STARTUP_LIMIT = 120.0
-
-
-def start_stack(base: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-    data = base / "data"
-    log = (base / "up.log").open("wb")
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        [sys.executable, "-m", "stack", "up", "--free-ports",
-         "--data-dir", str(data), "--certs", str(base / "certs")],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    stack_file = data / "stack.json"
-    deadline = time.monotonic() + STARTUP_LIMIT
-    while not stack_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise SystemExit(f"medmij up did not start; see {base / 'up.log'}")
-        time.sleep(0.1)
-    return process, json.loads(stack_file.read_text("utf-8"))
 
 
 class Person:
@@ -136,15 +114,11 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="token-bench-") as tmp:
-        process, info = start_stack(Path(tmp))
+        process, info = start_stack(Path(tmp), limit=STARTUP_LIMIT)
         try:
             return run(info, args)
         finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process)
 
 
 def run(info: dict[str, Any], args: argparse.Namespace) -> int:

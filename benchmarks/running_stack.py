@@ -1,0 +1,45 @@
+"""`medmij up` in a subprocess on free ports, for the benchmarks that measure the wired stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def start_stack(
+    base: Path, *extra: str, env: dict[str, str] | None = None, limit: float = 180.0
+) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    """Start the stack with its data and certs under ``base``; return it and its stack.json."""
+    data = base / "data"
+    log = (base / "up.log").open("wb")
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, "-m", "stack", "up", "--free-ports",
+         "--data-dir", str(data), "--certs", str(base / "certs"), *extra],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    stack_file = data / "stack.json"
+    deadline = time.monotonic() + limit
+    while not stack_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit(f"medmij up did not start; see {base / 'up.log'}")
+        time.sleep(0.1)
+    return process, json.loads(stack_file.read_text("utf-8"))
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as a service manager stops it; killed when it has not ended within 30 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
