@@ -72,5 +72,8 @@ async def serve_listeners(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop)
-    logging.getLogger("uvicorn.error").setLevel(logging.INFO if access_log else logging.WARNING)
+    quiet = logging.INFO if access_log else logging.WARNING
+    logging.getLogger("uvicorn.error").setLevel(quiet)
+    # Schema migrations at startup are routine; their step-by-step INFO lines are noise.
+    logging.getLogger("alembic").setLevel(quiet)
     await asyncio.gather(*(server.serve() for server in servers))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from importlib.metadata import version
 from pathlib import Path
 
@@ -169,3 +172,22 @@ def test_serve_with_a_damaged_stelselnode_state_says_so(dev_certs: Path, tmp_pat
     assert result.exit_code == 2
     assert f"cannot read the Stelselnode state {state}" in said(result)
     assert "Traceback" not in said(result)
+
+
+def test_scripts_up_hands_its_arguments_to_medmij_up() -> None:
+    """`./scripts/up ARGS` must reach `medmij up ARGS`, not read ARGS as pip extras."""
+    venv = Path(sys.prefix)
+    if not any((venv / stamp).exists() for stamp in (".installed", ".installed-test")):
+        pytest.skip("this virtual environment was not made by scripts/ (it would reinstall)")
+    project = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        ["bash", str(project / "scripts" / "up"), "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MEDMIJ_VENV": str(venv), "COLUMNS": "200"},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Usage: medmij up" in done.stdout
+    assert "--world" in done.stdout
