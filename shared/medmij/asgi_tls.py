@@ -175,8 +175,20 @@ def _wrap_app(app: ASGIApp, transport: asyncio.BaseTransport) -> ASGIApp:
     return _WithTLSExtension(app, tls_extension(ssl_object))
 
 
+def _idle_shutdown(transport: asyncio.Transport) -> None:
+    """End an idle keep-alive connection at once, without the TLS closing handshake.
+
+    A graceful TLS close sends close_notify and waits for the peer's — up to the loop's
+    ssl_shutdown_timeout (30 s). An idle connection in a client's pool (a peer node's
+    introspection or list client) never answers it, so a stopping server would hang on
+    it. The connection is idle: cutting it loses nothing, and HTTP clients expect a
+    pooled connection to be gone.
+    """
+    transport.abort()
+
+
 class TLSH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, plus ``scope["extensions"]["tls"]``."""
+    """uvicorn's h11 protocol, plus ``scope["extensions"]["tls"]`` and a prompt TLS close."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -184,15 +196,28 @@ class TLSH11Protocol(H11Protocol):
         # certificate to exactly this connection.
         self.app = _wrap_app(self.app, transport)
 
+    def shutdown(self) -> None:
+        if self.cycle is None or self.cycle.response_complete:
+            _idle_shutdown(self.transport)
+        else:
+            super().shutdown()  # lets the response finish, then closes
+
 
 if _HAVE_HTTPTOOLS:
 
     class TLSHttpToolsProtocol(HttpToolsProtocol):
-        """uvicorn's httptools protocol, plus ``scope["extensions"]["tls"]``."""
+        """uvicorn's httptools protocol, plus ``scope["extensions"]["tls"]`` and a prompt
+        TLS close."""
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self.app = _wrap_app(self.app, transport)
+
+        def shutdown(self) -> None:
+            if self.cycle is None or self.cycle.response_complete:
+                _idle_shutdown(self.transport)
+            else:
+                super().shutdown()  # lets the response finish, then closes
 
 else:  # pragma: no cover
     TLSHttpToolsProtocol = TLSH11Protocol  # type: ignore[misc,assignment]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import ssl
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -27,6 +30,7 @@ from medmij.asgi_tls import (
 )
 from medmij.net import make_client
 from medmij.pki import DevPKI, LeafFiles
+from medmij.threaded_server import listening_socket
 from medmij.tls import client_context, server_context
 
 from .conftest import HANDSHAKE_FAILURES, Reply, ServeFactory
@@ -430,3 +434,46 @@ async def test_gate_closes_refused_websockets_and_passes_lifespan() -> None:
     ]
     await gate({"type": "lifespan"}, recorder.receive, recorder.send)
     assert recorder.reached == [{"type": "lifespan"}]
+
+
+@pytest.mark.parametrize(
+    ("http", "loop"), [("h11", "asyncio"), ("httptools", "uvloop")], ids=["h11", "httptools"]
+)
+def test_a_stopping_server_does_not_wait_for_idle_keep_alive_clients(
+    dev_pki: DevPKI, http: str, loop: str
+) -> None:
+    """Peers keep pooled back-channel connections open and never answer a TLS close_notify;
+    a stopping server must cut them rather than wait out the loop's 30 s TLS close."""
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    files = dev_pki.leaf("za.localhost")
+    context = server_context(
+        files.cert, files.key, trust=[dev_pki.trust_bundle()], client_certs="optional"
+    )
+    sock = listening_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn_config(
+        _plain_app,
+        host="127.0.0.1",
+        port=port,
+        ssl_context=context,
+        http=http,
+        loop=loop,
+        lifespan="off",
+        log_config=None,
+        # No bound of uvicorn's own: the server must stop because the connection ends.
+        timeout_graceful_shutdown=None,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive()
+        time.sleep(0.01)
+    with make_client(trust=[dev_pki.trust_bundle()], hosts={"za.localhost": "127.0.0.1"}) as pool:
+        assert pool.get(f"https://za.localhost:{port}/").status_code == 200
+        server.should_exit = True  # the pooled connection stays open and idle
+        thread.join(15)
+        stopped = not thread.is_alive()
+    sock.close()
+    assert stopped, "the server waited for an idle keep-alive connection"
