@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote_from_bytes, unquote
 
@@ -32,10 +32,10 @@ from .answers import AnswerCache
 from .endpoints import Endpoints, ServedEndpoint
 from .errors import FhirError, InvalidRequest, NotFound, ServerFailure
 from .fhir_xml import FhirXmlError
-from .negotiation import Format, content_type, negotiate
+from .negotiation import Format, content_type, lenient_handling, negotiate
 from .records import Records
 from .rendering import FhirResource, Renderer, outcome_body
-from .store import SearchError, SearchRequest
+from .store import SearchError, SearchRequest, unsupported_params
 
 __all__ = ["FhirApi", "error_response"]
 
@@ -65,6 +65,15 @@ class _Query:
     raw: bytes
     params: tuple[tuple[str, str], ...]  # without _format
     format: str | None  # the first _format
+    # Every non-empty "name=value" part as received, with its decoded pair (also _format).
+    parts: tuple[tuple[str, tuple[str, str]], ...] = ()
+
+    def without(self, ignored: Collection[tuple[str, str]]) -> _Query:
+        """This query less the ``ignored`` pairs, in the self link and the cache key too."""
+        kept = [(raw, pair) for raw, pair in self.parts if pair not in ignored]
+        raw = "&".join(part for part, _ in kept).encode("latin-1")
+        params = tuple(p for p in self.params if p not in ignored)
+        return _Query(raw, params, self.format, tuple(kept))
 
 
 def _parse_query(raw_query: bytes) -> _Query:
@@ -74,6 +83,7 @@ def _parse_query(raw_query: bytes) -> _Query:
     :attr:`medmij.catalogue.Query.params`).
     """
     pairs: list[tuple[str, str]] = []
+    parts: list[tuple[str, tuple[str, str]]] = []
     format_param: str | None = None
     text = raw_query.decode("latin-1")
     for part in text.split("&") if text else ():
@@ -85,6 +95,7 @@ def _parse_query(raw_query: bytes) -> _Query:
             value = unquote(raw_value, errors="strict")
         except UnicodeDecodeError as exc:
             raise InvalidRequest("the query string is not UTF-8 after percent-decoding") from exc
+        parts.append((part, (name, value)))
         if name == "_format":
             format_param = value if format_param is None else format_param
             continue
@@ -93,7 +104,7 @@ def _parse_query(raw_query: bytes) -> _Query:
                 "a resource request names no person: the patient follows from the access token"
             )
         pairs.append((name, value))
-    return _Query(raw_query, tuple(pairs), format_param)
+    return _Query(raw_query, tuple(pairs), format_param, tuple(parts))
 
 
 class FhirApi:
@@ -208,6 +219,12 @@ class FhirApi:
         if lastn and resource_type not in capabilities.lastn:
             raise NotFound(f"{_LASTN} is not defined on {resource_type} at this endpoint")
         access = await self._authorise(request, endpoint)
+        if lenient_handling(request.headers.getlist("prefer")):
+            # The self link then shows exactly the parameters the answer used.
+            ignored = unsupported_params(
+                endpoint.fhir_version, SearchRequest(resource_type, lastn, query.params)
+            )
+            query = query.without(set(ignored))
         path = f"{resource_type}/{_LASTN}" if lastn else resource_type
         echoed = quote_from_bytes(query.raw, safe=_QUERY_SAFE)
         self_url = f"{endpoint.base}/{path}" + (f"?{echoed}" if echoed else "")

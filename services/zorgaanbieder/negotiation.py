@@ -23,7 +23,7 @@ from enum import StrEnum
 
 from .errors import NotAcceptable, UnsupportedVersion
 
-__all__ = ["Format", "content_type", "negotiate"]
+__all__ = ["Format", "content_type", "lenient_handling", "negotiate"]
 
 
 class Format(StrEnum):
@@ -129,3 +129,19 @@ def negotiate(accept: str | None, format_param: str | None, fhir_version: str) -
     if refused_version:
         raise UnsupportedVersion()
     return Format.JSON
+
+
+def lenient_handling(prefer_headers: list[str]) -> bool:
+    """Whether the client asked ``Prefer: handling=lenient`` (FHIR R4 search §3.1.1.0.5).
+
+    Without it a search with a parameter this server does not support is refused (400
+    "not-supported"), so that a client never takes an unfiltered answer for a filtered
+    one; with it such parameters are ignored and left out of the self link.
+    """
+    for header in prefer_headers:
+        for preference in header.split(","):
+            for token in preference.split(";"):
+                name, _, value = token.strip().partition("=")
+                if name.strip().lower() == "handling" and value.strip().strip('"') == "lenient":
+                    return True
+    return False

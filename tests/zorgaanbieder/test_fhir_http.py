@@ -395,6 +395,45 @@ def test_unknown_addresses_are_404_operation_outcomes(
     assert outcome(response)["issue"][0]["code"] == "not-found"
 
 
+def test_an_unsupported_parameter_is_refused_unless_the_client_asks_lenient_handling(
+    running: Running, client: httpx.Client
+) -> None:
+    base = running.base(ZA, "48")
+    url = f"{base}/Observation?_count=10&code=http://loinc.org|29463-7&_summary=count"
+    strict = get(client, url)
+    assert strict.status_code == 400
+    assert outcome(strict)["issue"][0]["code"] == "not-supported"
+    assert "'_count'" in strict.text
+
+    lenient = get(client, url, Prefer="return=representation, handling=lenient")
+    assert lenient.status_code == 200, lenient.text
+    bundle = lenient.json()
+    # The answer is the search without what was ignored, and its self link says so.
+    assert sorted(entries(bundle)) == [
+        ("Observation/weight-a-new", "match"),
+        ("Observation/weight-a-old", "match"),
+    ]
+    assert bundle["link"][0]["url"] == f"{base}/Observation?code=http://loinc.org|29463-7"
+    # An _include this server does not serve is ignored too, in JSON and XML alike.
+    xml = get(
+        client,
+        f"{base}/Patient?_include=Patient:organization&_format=xml",
+        Prefer="handling=lenient",
+    )
+    assert xml.status_code == 200, xml.text
+    assert f'<url value="{base}/Patient?_format=xml"/>' in xml.text
+
+
+def test_lenient_handling_never_ignores_a_patient_parameter(
+    running: Running, client: httpx.Client
+) -> None:
+    response = get(
+        client, f"{running.base(ZA, '48')}/Condition?patient=pat-b", Prefer="handling=lenient"
+    )
+    assert response.status_code == 400
+    assert "cond-b-1" not in response.text
+
+
 def test_other_methods_are_405(running: Running, client: httpx.Client) -> None:
     response = client.post(
         f"{running.base(ZA, '48')}/Condition", headers=bearer(tiny.TOKEN_A_48), content=b"{}"

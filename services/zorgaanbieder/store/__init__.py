@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from .loading import DatasetError
 from .repository import Repository
-from .search import SearchError, SearchRequest, SearchResult, StoredResource
+from .search import (
+    SearchError,
+    SearchRequest,
+    SearchResult,
+    StoredResource,
+    unsupported_params,
+)
 
 __all__ = [
     "DatasetError",
@@ -17,4 +23,5 @@ __all__ = [
     "SearchRequest",
     "SearchResult",
     "StoredResource",
+    "unsupported_params",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "TokenAlternative",
     "TokenFilter",
     "plan",
+    "unsupported_params",
 ]
 
 # A client asking for thousands per code wants everything; the cap keeps the answer bounded.
@@ -179,6 +180,37 @@ def _lastn_max(value: str) -> int:
     if not value.isdigit() or not 1 <= int(value) <= _MAX_LASTN:
         raise SearchError("invalid", f"max={value!r}: must be a whole number 1-{_MAX_LASTN}")
     return int(value)
+
+
+def _knows(fhir_version: FhirVersion, resource_type: str, lastn: bool, name: str) -> bool:
+    """Whether this server has a meaning for parameter ``name`` (with any modifier) here."""
+    base, colon, _ = name.partition(":")
+    if base in PATIENT_PARAMS or name == "_include":
+        return True
+    if name == "max" and lastn:
+        return True
+    return name in TOKEN_PARAMS[fhir_version].get(resource_type, {}) and not colon
+
+
+def unsupported_params(
+    fhir_version: FhirVersion, request: SearchRequest
+) -> tuple[tuple[str, str], ...]:
+    """The parameters this server does not support here, which :func:`plan` would refuse
+    as "not-supported": unknown names, modifiers, and ``_include`` paths it does not
+    serve. A client asking ``Prefer: handling=lenient`` gets them ignored instead (FHIR R4
+    search §3.1.1.0.5). The patient parameters are not among them: those are refused in
+    every mode, as the patient follows from the token and nothing else.
+    """
+    ignored: list[tuple[str, str]] = []
+    for name, value in request.params:
+        if not _knows(fhir_version, request.resource_type, request.lastn, name):
+            ignored.append((name, value))
+        elif name == "_include":
+            source, _, rest = value.partition(":")
+            param = rest.partition(":")[0]
+            if f"{source}:{param}" not in INCLUDES[fhir_version]:
+                ignored.append((name, value))
+    return tuple(ignored)
 
 
 def plan(fhir_version: FhirVersion, request: SearchRequest) -> SearchPlan:
