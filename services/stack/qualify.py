@@ -51,7 +51,7 @@ from medmij.testscript.simulator import (
     FixtureStore,
     Simulator,
     TokenRegistry,
-    evaluate_client_script,
+    evaluate_client_scripts,
     fixture_folder,
     pending_requests,
     token_file,
@@ -475,11 +475,7 @@ def qualify_client(
         console.print(f"{len(loaded)} PHR-Client script(s); point your client at the base above.")
 
         def pending() -> list[str]:
-            recorded = simulator.recorded()
-            left = []
-            for script in loaded:
-                left += pending_requests(script, recorded, BASE_PATHS[script.fhir_version])
-            return left
+            return pending_requests(loaded, simulator.recorded(), BASE_PATHS, overrides)
 
         left = _wait(pending, timeout)
     if left:
@@ -487,18 +483,16 @@ def qualify_client(
         for item in left[:20]:
             console.print(f"  {item}", markup=False)
     validator = ProfileValidator(registry)
-    results = []
-    recorded = simulator.recorded()
-    for script in loaded:
-        result = evaluate_client_script(
-            script,
-            recorded,
-            base_url=f"{scheme}://{host}:{bound}{BASE_PATHS[script.fhir_version]}",
-            base_path=BASE_PATHS[script.fhir_version],
-            validator=validator,
-            overrides=overrides,
-        )
+    results = evaluate_client_scripts(
+        loaded,
+        simulator.recorded(),
+        base_urls={
+            version: f"{scheme}://{host}:{bound}{path}" for version, path in BASE_PATHS.items()
+        },
+        validator=validator,
+        overrides=overrides,
+    )
+    for result in results:
         for test in result.tests:
-            _print_test(console, script, test, verbose)
-        results.append(result)
+            _print_test(console, result.script, test, verbose)
     _finish(results, broken, report, "Kwalificatie van een FHIR-client (PGO)")

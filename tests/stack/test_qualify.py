@@ -497,3 +497,23 @@ def test_qualify_client_serves_https_with_the_dev_pki(tmp_path: Path) -> None:
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert "FHIR base for R4 clients: https://127.0.0.1:" in output
+
+
+def test_qualify_client_judges_each_scenario_on_its_own_patients_request() -> None:
+    """Anna's search has extra parameters, Bram's is exactly the scripts' plain search: the
+    token, not the parameters, says which scenario a request belongs to."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with qualify_client(
+        "--scripts", str(ENGINE / "PHR-Client-Scenarios"), "--listen", f"127.0.0.1:{port}",
+        "--timeout", "30",
+    ) as process, httpx.Client() as pgo:  # fmt: skip
+        wait_until_up(pgo, url)
+        includes = [("_include", "Immunization:patient"), ("_include", "Immunization:performer")]
+        anna = {"Authorization": "Bearer engine-token-anna"}
+        assert pgo.get(f"{url}/r4/Immunization", params=includes, headers=anna).status_code == 200
+        bram = {"Authorization": "Bearer engine-token-bram"}
+        assert pgo.get(f"{url}/r4/Immunization", headers=bram).status_code == 200
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert output.rstrip("\n").splitlines()[-1] == "2 passed, 0 failed"

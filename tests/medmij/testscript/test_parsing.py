@@ -139,7 +139,11 @@ def test_discover_finds_scripts_by_role_and_skips_fixtures() -> None:
     assert "engine-basics.xml" in servers
     assert "engine-stu3.xml" in servers
     assert "engine-retrieve.xml" not in servers
-    assert [path.name for path in discover(SCRIPTS, Role.CLIENT)] == ["engine-retrieve.xml"]
+    assert [path.name for path in discover(SCRIPTS, Role.CLIENT)] == [
+        "engine-retrieve.xml",
+        "engine-scenario-anna.xml",
+        "engine-scenario-bram.xml",
+    ]
     assert all("_reference" not in str(path) for path in discover(SCRIPTS))
 
 

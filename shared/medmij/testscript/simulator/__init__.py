@@ -2,11 +2,13 @@
 
 ``fixtures`` loads fixture folders and the qualification token list, ``search`` answers
 the scripts' searches and reads, ``service`` is the framework-free request handler that
-records what a client asked, and ``clientcheck`` judges those requests by the scripts.
+records what a client asked, ``matching`` decides which request each test is judged on,
+and ``clientcheck`` judges those requests by the scripts.
 """
 
 from medmij.testscript.simulator.clientcheck import (
     evaluate_client_script,
+    evaluate_client_scripts,
     expected_request,
     pending_requests,
 )
@@ -28,6 +30,7 @@ __all__ = [
     "Simulator",
     "TokenRegistry",
     "evaluate_client_script",
+    "evaluate_client_scripts",
     "expected_request",
     "fixture_folder",
     "pending_requests",

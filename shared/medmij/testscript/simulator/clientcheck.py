@@ -1,20 +1,18 @@
-"""Judging a client (a PGO) by a PHR-Client script, from the requests it sent.
+"""Judging a client (a PGO) by PHR-Client scripts, from the requests it sent.
 
 docs/QUALIFICATION.md §4.2, PHR-Client scripts: each test names the request the client
 should make (``resource`` and ``params``, and the token in its ``Authorization``
 header), then asserts on that request (``direction=request``: the header, no
 ``patient=`` or ``subject=``) and on the simulator's answer (status, Bundle, counts).
 
-A test is matched to a recorded request by path (``Immunization``, ``Observation/$lastn``)
-and query: the request must carry every parameter the test names (more is allowed). When
-several requests match, one with exactly the named parameters and the test's token is
-taken first, so two scenarios with the same searches but different patients each find
-their own. A test without a matching request fails with what was expected.
+Which recorded request a test is judged on is decided for all scripts of a run at once
+(:mod:`medmij.testscript.simulator.matching`): the scenario's token first, then exact
+parameters, and each request for one test only. A test without a request fails with what
+was expected.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qsl, urlsplit
 
@@ -22,7 +20,7 @@ from medmij.testscript.asserts import AssertContext, evaluate_assert
 from medmij.testscript.errors import VariableError
 from medmij.testscript.exchange import Exchange
 from medmij.testscript.fhirpath import FhirPath
-from medmij.testscript.model import Operation, ScriptTest, TestScript
+from medmij.testscript.model import FhirVersion, Operation, ScriptTest, TestScript
 from medmij.testscript.profiles import ProfileValidator
 from medmij.testscript.results import (
     AssertResult,
@@ -31,9 +29,15 @@ from medmij.testscript.results import (
     ScriptResult,
     TestResult,
 )
+from medmij.testscript.simulator.matching import RIGHT_TOKEN, Key, Match, Wanted, assign
 from medmij.testscript.variables import Variables
 
-__all__ = ["evaluate_client_script", "expected_request", "pending_requests"]
+__all__ = [
+    "evaluate_client_script",
+    "evaluate_client_scripts",
+    "expected_request",
+    "pending_requests",
+]
 
 
 def expected_request(
@@ -46,15 +50,6 @@ def expected_request(
     return path.strip("/"), parse_qsl(query, keep_blank_values=True)
 
 
-def _recorded(exchange: Exchange, base_path: str) -> tuple[str, list[tuple[str, str]]]:
-    parts = urlsplit(exchange.request.url)
-    path = parts.path
-    prefix = base_path.rstrip("/")
-    if prefix and path.startswith(prefix):
-        path = path[len(prefix) :]
-    return path.strip("/"), parse_qsl(parts.query, keep_blank_values=True)
-
-
 def _token(operation: Operation, variables: Variables) -> str | None:
     for item in operation.request_headers:
         if item.field.lower() == "authorization":
@@ -65,41 +60,52 @@ def _token(operation: Operation, variables: Variables) -> str | None:
     return None
 
 
-def _pick(
-    operation: Operation,
-    variables: Variables,
-    exchanges: Sequence[Exchange],
-    used: set[int],
-    base_path: str,
-) -> Exchange | None:
-    path, params = expected_request(operation, variables)
-    wanted = Counter(params)
-    token = _token(operation, variables)
-    best: tuple[int, int] | None = None
-    for index, exchange in enumerate(exchanges):
-        if index in used:
-            continue
-        got_path, got_params = _recorded(exchange, base_path)
-        if got_path != path:
-            continue
-        got = Counter(got_params)
-        if any(got[pair] < count for pair, count in wanted.items()):
-            continue
-        score = (2 if got == wanted else 0) + (
-            1 if exchange.request.header("authorization") == token else 0
-        )
-        if best is None or score > best[0]:
-            best = (score, index)
-    if best is None:
-        return None
-    used.add(best[1])
-    return exchanges[best[1]]
-
-
 def _describe(operation: Operation, variables: Variables) -> str:
     path, params = expected_request(operation, variables)
     query = "&".join(f"{name}={value}" for name, value in params)
     return f"GET {path}" + (f"?{query}" if query else "")
+
+
+def _wanted(
+    scripts: Sequence[TestScript], variables: Sequence[Variables], base_paths: Sequence[str]
+) -> tuple[list[Wanted], dict[Key, str]]:
+    """What every operation of the run expects, and why an operation expects nothing."""
+    wanted: list[Wanted] = []
+    problems: dict[Key, str] = {}
+    for number, (script, values, base_path) in enumerate(
+        zip(scripts, variables, base_paths, strict=True)
+    ):
+        for test in script.tests:
+            for position, action in enumerate(test.actions):
+                if not isinstance(action, Operation):
+                    continue
+                key = (number, test.index, position)
+                try:
+                    path, params = expected_request(action, values)
+                except VariableError as exc:
+                    problems[key] = str(exc)
+                    continue
+                token = _token(action, values)
+                wanted.append(Wanted(key, path, tuple(params), token, base_path))
+    return wanted, problems
+
+
+def evaluate_client_scripts(
+    scripts: Sequence[TestScript],
+    exchanges: Sequence[Exchange],
+    *,
+    base_urls: Mapping[FhirVersion, str],
+    validator: ProfileValidator | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> list[ScriptResult]:
+    """The results of the PHR-Client scripts of one run over the requests a client sent.
+
+    ``base_urls`` is the simulator's FHIR base per release; its path is what recorded
+    request paths are read below.
+    """
+    bases = [base_urls[script.fhir_version] for script in scripts]
+    paths = [urlsplit(base).path for base in bases]
+    return _evaluate(scripts, exchanges, bases, paths, validator, overrides)
 
 
 def evaluate_client_script(
@@ -111,31 +117,49 @@ def evaluate_client_script(
     validator: ProfileValidator | None = None,
     overrides: Mapping[str, str] | None = None,
 ) -> ScriptResult:
-    """The result of a PHR-Client script over the requests a client sent to the simulator."""
-    variables = Variables(script.variables, overrides)
-    context = AssertContext(
-        script, FhirPath(script.fhir_version), variables, validator or ProfileValidator()
-    )
-    used: set[int] = set()
-    result = ScriptResult(script=script, base_url=base_url, setup=TestResult(None, "setup"))
-    for test in script.tests:
-        result.tests.append(_test(test, exchanges, used, variables, context, base_path))
-    result.variables = variables.values
-    return result
+    """The result of one PHR-Client script, as if it were the only one in the run."""
+    return _evaluate([script], exchanges, [base_url], [base_path], validator, overrides)[0]
+
+
+def _evaluate(
+    scripts: Sequence[TestScript],
+    exchanges: Sequence[Exchange],
+    base_urls: Sequence[str],
+    base_paths: Sequence[str],
+    validator: ProfileValidator | None,
+    overrides: Mapping[str, str] | None,
+) -> list[ScriptResult]:
+    checker = validator or ProfileValidator()
+    variables = [Variables(script.variables, overrides) for script in scripts]
+    wanted, problems = _wanted(scripts, variables, base_paths)
+    plan = assign(wanted, exchanges)
+    results = []
+    for number, (script, values, base_url) in enumerate(
+        zip(scripts, variables, base_urls, strict=True)
+    ):
+        context = AssertContext(script, FhirPath(script.fhir_version), values, checker)
+        result = ScriptResult(script=script, base_url=base_url, setup=TestResult(None, "setup"))
+        for test in script.tests:
+            where = (number, test.index)
+            result.tests.append(_test(test, where, plan, problems, exchanges, values, context))
+        result.variables = values.values
+        results.append(result)
+    return results
 
 
 def _test(
     test: ScriptTest,
+    where: tuple[int, int],
+    plan: Mapping[Key, Match],
+    problems: Mapping[Key, str],
     exchanges: Sequence[Exchange],
-    used: set[int],
     variables: Variables,
     context: AssertContext,
-    base_path: str,
 ) -> TestResult:
     outcome = TestResult(test=test, title=test.title)
     last: Exchange | None = None
     stopped: str | None = None
-    for action in test.actions:
+    for position, action in enumerate(test.actions):
         if stopped is not None:
             if isinstance(action, Operation):
                 outcome.steps.append(OperationResult(action, None, Outcome.SKIPPED, stopped))
@@ -143,21 +167,22 @@ def _test(
                 outcome.steps.append(AssertResult(action, Outcome.SKIPPED, stopped))
             continue
         if isinstance(action, Operation):
-            exchange = _pick(action, variables, exchanges, used, base_path)
-            if exchange is None:
-                expected = _describe(action, variables)
-                message = f"the client sent no request {expected}"
+            match = plan.get((*where, position))
+            if match is None:
+                message = problems.get((*where, position)) or (
+                    f"the client sent no request {_describe(action, variables)}"
+                )
                 outcome.steps.append(OperationResult(action, None, Outcome.ERROR, message))
                 stopped = f"not checked: {message}"
                 continue
-            last = exchange
-            status = exchange.response.status if exchange.response else "no answer"
+            last = exchanges[match.index]
+            status = last.response.status if last.response else "no answer"
             outcome.steps.append(
                 OperationResult(
                     action,
-                    exchange,
+                    last,
                     Outcome.PASS,
-                    f"client sent {exchange.request.method} {exchange.request.url} → {status}",
+                    f"client sent {last.request.method} {last.request.url} → {status}",
                 )
             )
             continue
@@ -169,22 +194,30 @@ def _test(
 
 
 def pending_requests(
-    script: TestScript, exchanges: Sequence[Exchange], base_path: str = ""
+    scripts: Sequence[TestScript],
+    exchanges: Sequence[Exchange],
+    base_paths: Mapping[FhirVersion, str],
+    overrides: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """The requests ``script`` expects that no recorded request (with its token) matches yet.
+    """The requests of a run that no recorded request with the test's token answers yet.
 
-    ``medmij qualify-client`` stops listening once this is empty for every script.
+    ``medmij qualify-client`` stops listening once this is empty. A request already
+    judged for another test does not count, so two scripts that expect the same request
+    wait for two.
     """
-    variables = Variables(script.variables)
+    variables = [Variables(script.variables, overrides) for script in scripts]
+    paths = [base_paths[script.fhir_version] for script in scripts]
+    wanted, problems = _wanted(scripts, variables, paths)
+    plan = assign(wanted, exchanges)
     pending = []
-    for test in script.tests:
-        for operation in test.operations:
-            token = _token(operation, variables)
-            candidates = [
-                exchange
-                for exchange in exchanges
-                if token is None or exchange.request.header("authorization") == token
-            ]
-            if _pick(operation, variables, candidates, set(), base_path) is None:
-                pending.append(f"{script.label}: {_describe(operation, variables)}")
+    for script_number, script in enumerate(scripts):
+        for test in script.tests:
+            for position, action in enumerate(test.actions):
+                key = (script_number, test.index, position)
+                if not isinstance(action, Operation) or key in problems:
+                    continue
+                match = plan.get(key)
+                if match is None or match.rank >= RIGHT_TOKEN:
+                    described = _describe(action, variables[script_number])
+                    pending.append(f"{script.label}: {described}")
     return pending
