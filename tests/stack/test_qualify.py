@@ -517,3 +517,18 @@ def test_qualify_client_judges_each_scenario_on_its_own_patients_request() -> No
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert output.rstrip("\n").splitlines()[-1] == "2 passed, 0 failed"
+
+
+def test_a_script_that_is_not_well_formed_is_an_error_of_its_own(tmp_path: Path) -> None:
+    folder = tmp_path / "R4" / "Engine" / "XIS-Server"
+    folder.mkdir(parents=True)
+    text = BASICS.read_bytes()
+    (folder / "engine-basics.xml").write_bytes(text)
+    broken = folder / "engine-basics-cut.xml"
+    broken.write_bytes(text[: len(text) // 2])
+    server = engine_server()
+    with serving(server.app) as url:
+        result = run("qualify", "--server", f"{url}/r4", "--scripts", str(tmp_path))
+    assert result.exit_code == 1, result.stdout
+    assert f"ERROR {broken}: not well-formed XML" in result.stdout
+    assert last_line(result) == "4 passed, 1 failed"

@@ -10,6 +10,7 @@ No web framework here; the only I/O is reading the files a caller names and send
 requests through the transport a caller gives.
 """
 
+from medmij.testscript.discovery import discover
 from medmij.testscript.errors import FhirPathError, ScriptError, TestScriptError, VariableError
 from medmij.testscript.exchange import Exchange, HttpRequest, HttpResponse
 from medmij.testscript.fhirpath import FhirPath
@@ -22,7 +23,7 @@ from medmij.testscript.model import (
     TestScript,
     Variable,
 )
-from medmij.testscript.parsing import discover, read_testscript
+from medmij.testscript.parsing import read_testscript
 from medmij.testscript.profiles import ProfileValidator, ValidationReport
 from medmij.testscript.profiles.registry import ProfileRegistry
 from medmij.testscript.results import (

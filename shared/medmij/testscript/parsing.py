@@ -16,7 +16,6 @@ to tell it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 from lxml import etree
@@ -36,7 +35,7 @@ from medmij.testscript.model import (
     Variable,
 )
 
-__all__ = ["discover", "read_properties", "read_testscript"]
+__all__ = ["declared_role", "read_properties", "read_testscript", "role_of"]
 
 _F = f"{{{FHIR_NS}}}"
 _RULE_EXT = (
@@ -124,7 +123,8 @@ def _sut_flag(element: etree._Element | None) -> bool | None:
     return None
 
 
-def _role_from(path: Path, properties: dict[str, object], root: etree._Element) -> Role:
+def declared_role(path: Path, properties: dict[str, object]) -> Role | None:
+    """The side ``properties.json`` or the folder names say is tested, or None."""
     role = properties.get("role")
     if isinstance(role, dict) and isinstance(role.get("name"), str):
         name = str(role["name"])
@@ -137,6 +137,14 @@ def _role_from(path: Path, properties: dict[str, object], root: etree._Element) 
             return Role.CLIENT
         if part.startswith("XIS-Server"):
             return Role.SERVER
+    return None
+
+
+def role_of(path: Path, properties: dict[str, object], root: etree._Element) -> Role:
+    """The side tested: as declared, else by the SUT flag on the origin, else the server."""
+    declared = declared_role(path, properties)
+    if declared is not None:
+        return declared
     if _sut_flag(root.find(_F + "origin")):
         return Role.CLIENT
     return Role.SERVER
@@ -340,7 +348,7 @@ def read_testscript(path: Path, *, fhir_version: FhirVersion | None = None) -> T
         title=_value(root, "title"),
         description=_value(root, "description"),
         fhir_version=version,
-        role=_role_from(path.resolve(), properties, root),
+        role=role_of(path.resolve(), properties, root),
         variables=_variables(root),
         fixtures=_fixtures(root),
         profiles=_profiles(root),
@@ -349,48 +357,3 @@ def read_testscript(path: Path, *, fhir_version: FhirVersion | None = None) -> T
         tests=tuple(tests),
         teardown=_actions(root.find(_F + "teardown"), path),
     )
-
-
-def _is_testscript(path: Path) -> bool:
-    # Fixtures and other XML live beside scripts; only peek at the root element.
-    try:
-        with path.open("rb") as handle:
-            for _event, element in etree.iterparse(
-                handle, events=("start",), resolve_entities=False, no_network=True, load_dtd=False
-            ):
-                return bool(element.tag == _F + "TestScript")
-    except (OSError, etree.XMLSyntaxError):
-        return False
-    return False
-
-
-def discover(root: Path, role: Role | None = None) -> Iterator[Path]:
-    """TestScript files under ``root`` (a file or folder), sorted, optionally of one role.
-
-    Skips ``_reference`` (fixtures, rules) and ``_LoadResources`` (the loaders that fill
-    Nictiz's own reference server).
-    """
-    if root.is_file():
-        candidates = [root]
-    else:
-        candidates = sorted(
-            path
-            for path in root.rglob("*.xml")
-            if not any(
-                part.startswith(("_reference", "_LoadResources"))
-                for part in path.relative_to(root).parts
-            )
-        )
-    for path in candidates:
-        if not _is_testscript(path):
-            continue
-        if role is None:
-            yield path
-            continue
-        properties = read_properties(path.parent)
-        try:
-            script_role = _role_from(path.resolve(), properties, parse_xml(path.read_bytes()))
-        except (OSError, ValueError):
-            continue
-        if script_role is role:
-            yield path

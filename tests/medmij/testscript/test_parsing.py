@@ -147,6 +147,47 @@ def test_discover_finds_scripts_by_role_and_skips_fixtures() -> None:
     assert all("_reference" not in str(path) for path in discover(SCRIPTS))
 
 
+BASICS = ENGINE_R4 / "XIS-Server" / "engine-basics.xml"
+
+
+def names(paths: object) -> list[str]:
+    return [path.name for path in paths]  # type: ignore[attr-defined]
+
+
+def test_discover_keeps_a_script_that_is_not_well_formed_so_that_it_is_reported(
+    tmp_path: Path,
+) -> None:
+    """A truncated script, or an .xml that is no XML at all, is found (reading it then says
+    what is wrong); well-formed XML of another kind, and a broken file whose root element
+    is not TestScript (a fixture), are skipped quietly."""
+    folder = tmp_path / "R4" / "Set" / "XIS-Server"
+    folder.mkdir(parents=True)
+    text = BASICS.read_bytes()
+    (folder / "good.xml").write_bytes(text)
+    (folder / "truncated.xml").write_bytes(text[: len(text) // 2])
+    (folder / "empty.xml").write_bytes(b"")
+    (folder / "fixture.xml").write_bytes(b"<Patient xmlns='http://hl7.org/fhir'/>")
+    (folder / "fixture-cut.xml").write_bytes(b"<Bundle xmlns='http://hl7.org/fhir'><id ")
+    found = ["empty.xml", "good.xml", "truncated.xml"]
+    assert names(discover(tmp_path)) == found
+    assert names(discover(tmp_path, Role.SERVER)) == found
+    assert names(discover(tmp_path, Role.CLIENT)) == []  # the folder says XIS-Server
+    for name in ("truncated.xml", "empty.xml"):
+        with pytest.raises(ScriptError, match="not well-formed"):
+            read_testscript(folder / name)
+
+
+def test_discover_keeps_a_broken_script_for_either_role_when_only_its_content_could_tell(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "R4" / "Set"
+    folder.mkdir(parents=True)
+    text = BASICS.read_bytes()
+    (folder / "truncated.xml").write_bytes(text[: len(text) // 2])
+    assert names(discover(tmp_path, Role.SERVER)) == ["truncated.xml"]
+    assert names(discover(tmp_path, Role.CLIENT)) == ["truncated.xml"]
+
+
 def test_every_real_nictiz_script_parses(nictiz: Path) -> None:
     """All XIS and PHR scripts of BgZ-3-0 and Immunization-2-0 that are present parse."""
     paths = list(discover(nictiz / "output"))
