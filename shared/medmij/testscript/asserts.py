@@ -10,7 +10,8 @@ the request or the response is judged; ``warningOnly`` turns a failure into a wa
 Operators follow the TestScript ``assertionOperatorType`` codes. Without an operator an
 ``expression`` must come out true (read as Touchstone reads a result, see
 :func:`medmij.testscript.fhirpath.as_boolean`); any other kind defaults to ``equals``.
-An assert kind the runner cannot evaluate is ``not checked``, never ``pass``.
+An assert kind or operator the runner cannot evaluate (R5's ``memberOf``, ``eval``,
+``manualEval``, …) is ``not checked``, never ``pass`` and never a false ``fail``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from medmij.testscript.selflink import RULE_ID, check_query_params_in_self_link
 from medmij.testscript.structure import structure_for
 from medmij.testscript.variables import Variables
 
-__all__ = ["AssertContext", "compare", "evaluate_assert"]
+__all__ = ["OPERATORS", "AssertContext", "compare", "evaluate_assert"]
 
 _RESPONSE_CODES = {
     "okay": "200",
@@ -47,6 +48,21 @@ _RESPONSE_CODES = {
     "unprocessable": "422",
 }
 _MIME = {"json": "application/fhir+json", "xml": "application/fhir+xml"}
+OPERATORS = frozenset(
+    {
+        "equals",
+        "notEquals",
+        "in",
+        "notIn",
+        "greaterThan",
+        "lessThan",
+        "empty",
+        "notEmpty",
+        "contains",
+        "notContains",
+    }
+)
+"""The operators :func:`compare` evaluates."""
 
 
 @dataclass
@@ -65,7 +81,13 @@ def _number(text: str) -> Decimal | None:
 
 
 def compare(operator: str, actual: str | None, expected: str | None) -> bool:
-    """TestScript ``assertionOperatorType`` on text values (numbers compare as numbers)."""
+    """TestScript ``assertionOperatorType`` on text values (numbers compare as numbers).
+
+    Raises ValueError for an operator outside :data:`OPERATORS`: guessing one would turn
+    an unknown check into a pass or a fail.
+    """
+    if operator not in OPERATORS:
+        raise ValueError(f"operator {operator!r} is not evaluated by this runner")
     if operator == "empty":
         return actual is None or actual == ""
     if operator == "notEmpty":
@@ -117,6 +139,13 @@ def _evaluate(check: Assert, target: Exchange | None, ctx: AssertContext) -> Ass
             Outcome.NOT_CHECKED,
             f"not checked: this runner does not evaluate {names}",
             not_checked=[names],
+        )
+    if check.operator is not None and check.operator not in OPERATORS:
+        return AssertResult(
+            check,
+            Outcome.NOT_CHECKED,
+            f"not checked: this runner does not evaluate the operator {check.operator}",
+            not_checked=[f"operator {check.operator}"],
         )
     if target is None:
         return AssertResult(check, Outcome.ERROR, "there is no request or response to check yet")

@@ -17,6 +17,7 @@ from medmij.testscript import (
     TestOutcome,
     read_testscript,
 )
+from medmij.testscript.asserts import compare
 from medmij.testscript.results import AssertResult, OperationResult
 
 from .conftest import ENGINE_R4, ENGINE_STU3, Mutate, engine_simulator, simulator_client
@@ -329,3 +330,20 @@ def test_the_runner_does_not_change_the_served_fixtures() -> None:
     with simulator_client(simulator) as client:
         Runner(HttpxTransport(client), R4_BASE).run(read_testscript(BASICS))
     assert simulator.stores == before
+
+
+def test_an_operator_the_runner_does_not_know_is_not_checked_never_passed_or_failed() -> None:
+    result = run(ENGINE_R4 / "XIS-Server-Asserts" / "engine-operators.xml")
+    test = result.tests[0]
+    assert test.outcome is TestOutcome.PASSED
+    assert outcomes(result, 0) == {
+        "memberOf: the vaccine code is in the vaccine ValueSet": Outcome.NOT_CHECKED,
+        "eval: the total is 2": Outcome.NOT_CHECKED,
+        "manualEval: a person judges the status": Outcome.NOT_CHECKED,
+        "A known operator is still evaluated": Outcome.PASS,
+    }
+    member_of = test.asserts[0]
+    assert member_of.message == "not checked: this runner does not evaluate the operator memberOf"
+    assert member_of.not_checked == ["operator memberOf"]
+    with pytest.raises(ValueError, match="memberOf"):
+        compare("memberOf", "28531000087107", "http://example.org/fhir/ValueSet/engine-vaccines")
