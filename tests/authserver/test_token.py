@@ -165,6 +165,28 @@ def test_client_id_must_be_a_name_in_the_client_certificate(tw: TestWorld) -> No
         )
     assert "OAuth Client List" in _oauth_error(unlisted, 400, "invalid_client")
     assert "client_id is missing" in _oauth_error(missing, 400, "invalid_client")
+    # No OAuth client presented the code: it is not spent (core.tknint.204), so the PGO
+    # still gets its token.
+    with tw.client(PGO) as pgo:
+        assert exchange(pgo, tw, issued.code).status_code == 200
+
+
+def test_a_node_that_is_no_client_cannot_revoke_a_token_by_replaying_its_code(
+    tw: TestWorld,
+) -> None:
+    issued = obtain_code(tw)
+    with tw.client(PGO) as pgo:
+        token = exchange(pgo, tw, issued.code).json()["access_token"]
+    with tw.client(tw.dva().resource.hostname) as whitelisted_but_not_the_client:
+        replay = exchange(whitelisted_but_not_the_client, tw, issued.code)
+    _oauth_error(replay, 400, "invalid_client")
+    assert introspect(tw, token)["active"] is True
+
+
+def test_an_empty_code_is_an_unknown_code_not_a_server_error(tw: TestWorld) -> None:
+    with tw.client(PGO) as pgo:
+        response = exchange(pgo, tw, "")
+    assert "unknown" in _oauth_error(response, 400, "invalid_grant")
 
 
 @pytest.mark.parametrize(

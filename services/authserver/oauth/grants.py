@@ -201,20 +201,14 @@ class AuthorizationCode(authlib_grants.AuthorizationCodeGrant):  # type: ignore[
             code_challenge_method=data.get("code_challenge_method"),
         )
 
-    def validate_token_request(self) -> None:
-        request: MedMijRequest = self.request
-        code = request.form.get("code")
-        if code:
-            # core.tknint.204: spent on presentation, whatever happens next.
-            spent = _server(self).store.spend_code(code)
-            request.medmij["spent"] = spent
-            if spent.code is not None:
-                request.medmij["grant"] = spent.code.grant
-        super().validate_token_request()
-
     def query_authorization_code(self, code: str, client: OclClient) -> IssuedCode:
+        # authlib calls this once the client has authenticated (certificate, Whitelist,
+        # client_id) and a code is present. core.tknint.204: a code presented by an OAuth
+        # client is spent, whatever happens next; a node that is no client cannot burn one.
         request: MedMijRequest = self.request
-        spent: SpentCode = request.medmij["spent"]
+        spent = _server(self).store.spend_code(code)
+        if spent.code is not None:
+            request.medmij["grant"] = spent.code.grant
         if spent.status is Spent.UNKNOWN or spent.code is None:
             raise InvalidGrantError(CODE_UNKNOWN)
         if spent.status is Spent.REPLAYED:
@@ -233,7 +227,7 @@ class AuthorizationCode(authlib_grants.AuthorizationCodeGrant):  # type: ignore[
         return IssuedCode(spent.code)
 
     def delete_authorization_code(self, authorization_code: IssuedCode) -> None:
-        return None  # spent when presented (validate_token_request)
+        return None  # spent when presented (query_authorization_code)
 
     def authenticate_user(self, authorization_code: IssuedCode) -> Person:
         return Person.of(authorization_code.info.grant)
