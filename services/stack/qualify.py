@@ -29,6 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from medmij.net import LeafFiles, make_client
 from medmij.testscript import (
+    Exchange,
     FhirVersion,
     HttpxTransport,
     Outcome,
@@ -161,13 +162,9 @@ def _step_text(step: AssertResult | OperationResult) -> str:
     return f"{step.operation.description or step.operation.type_code}: {step.message}"
 
 
-def _request_line(test: TestResult) -> str | None:
-    for step in test.steps:
-        if isinstance(step, OperationResult) and step.exchange is not None:
-            exchange = step.exchange
-            status = exchange.response.status if exchange.response else "no response"
-            return f"{exchange.request.method} {exchange.request.url} → {status}"
-    return None
+def _request_line(exchange: Exchange) -> str:
+    status = exchange.response.status if exchange.response else "no response"
+    return f"{exchange.request.method} {exchange.request.url} → {status}"
 
 
 def _print_test(out: Console, script: TestScript, test: TestResult, verbose: bool) -> None:
@@ -187,6 +184,9 @@ def _print_test(out: Console, script: TestScript, test: TestResult, verbose: boo
         return
     if test.outcome is TestOutcome.FAILED:
         out.print(f"[red]FAIL[/red]  {name}{suffix}")
+        # Each failure shows the exchange it judged (a sourceId, an earlier operation or the
+        # previous test's), not simply the test's own request; a repeat is not shown again.
+        shown: Exchange | None = None
         for step in test.failures:
             out.print(f"      ✗ {_step_text(step)}", markup=False)
             if isinstance(step, AssertResult):
@@ -194,9 +194,9 @@ def _print_test(out: Console, script: TestScript, test: TestResult, verbose: boo
                     out.print(f"          {detail}", markup=False)
                 if len(step.details) > _DETAILS:
                     out.print(f"          … {len(step.details) - _DETAILS} more", markup=False)
-        request = _request_line(test)
-        if request:
-            out.print(f"        request: {request}", markup=False)
+            if step.exchange is not None and step.exchange is not shown:
+                out.print(f"        request: {_request_line(step.exchange)}", markup=False)
+                shown = step.exchange
     else:
         label = "[yellow]WARN[/yellow]" if warnings else "[green]PASS[/green]"
         out.print(f"{label}  {name}{suffix}")

@@ -532,3 +532,28 @@ def test_a_script_that_is_not_well_formed_is_an_error_of_its_own(tmp_path: Path)
     assert result.exit_code == 1, result.stdout
     assert f"ERROR {broken}: not well-formed XML" in result.stdout
     assert last_line(result) == "4 passed, 1 failed"
+
+
+def test_a_failing_assert_shows_the_request_whose_response_it_judged() -> None:
+    script = ENGINE / "XIS-Server-Asserts" / "engine-request-line.xml"
+    with serving(engine_server().app) as url:
+        result = run("qualify", "--server", f"{url}/r4", "--scripts", str(script))
+    assert result.exit_code == 1
+    search = f"        request: GET {url}/r4/Immunization?_include=Immunization:patient → 200"
+    organization = f"        request: GET {url}/r4/Organization/engine-org-1 → 200"
+    medication_1 = f"        request: GET {url}/r4/Medication/engine-med-1 → 200"
+    medication_2 = f"        request: GET {url}/r4/Medication/engine-med-2 → 200"
+    lines = result.stdout.splitlines()
+
+    def under(test: str) -> list[str]:
+        start = next(i for i, line in enumerate(lines) if line.endswith(f"› {test}"))
+        end = next(
+            (i for i in range(start + 1, len(lines)) if not lines[i].startswith(" ")), len(lines)
+        )
+        return [line for line in lines[start + 1 : end] if "request:" in line]
+
+    assert under("Judge the setup's response") == [search]
+    assert under("Judge the first of two responses") == [organization]
+    assert under("No operation of its own") == [medication_2]
+    assert under("Two failing asserts on two responses") == [medication_1, search]
+    assert last_line(result) == "1 passed, 4 failed"  # the setup, and the four tests
