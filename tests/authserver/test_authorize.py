@@ -113,7 +113,7 @@ def test_a_client_on_the_ocl_but_not_on_the_whitelist_may_still_ask(tw: TestWorl
         ({"scope": "ziekenhuistest~48 ggdtest~63"}, "invalid_request", "same zorgaanbieder"),
         ({"scope": "subscribe~30/ziekenhuistest~48"}, "invalid_request", "subscription"),
         ({"response_type": None}, "invalid_request", "response_type is missing"),
-        ({"response_type": "token"}, "unsupported_response_type", "token"),
+        ({"response_type": "token"}, "unsupported_response_type", "authorization codes only"),
         (
             {"extra": [("code_challenge", "x" * 43), ("code_challenge_method", "plain")]},
             "invalid_request",

@@ -128,10 +128,12 @@ def test_an_unknown_code_and_a_missing_redirect_uri_are_refused(tw: TestWorld) -
             {"grant_type": "authorization_code", "client_id": PGO, "redirect_uri": REDIRECT_URI},
         )
         implicit = token_request(pgo, tw, {"grant_type": "password", "client_id": PGO})
+        no_grant_type = token_request(pgo, tw, {"code": issued.code, "client_id": PGO})
     assert "unknown" in _oauth_error(unknown, 400, "invalid_grant")
     assert "redirect_uri" in _oauth_error(no_redirect, 400, "invalid_request")
     _oauth_error(no_code, 400, "invalid_request")
     _oauth_error(implicit, 400, "unsupported_grant_type")
+    assert "grant_type is missing" in _oauth_error(no_grant_type, 400, "invalid_request")
 
 
 def test_no_client_certificate_no_token(tw: TestWorld) -> None:

@@ -51,7 +51,7 @@ from authserver.errors import (
     RESPONSE_TYPE_MISSING,
     ascii_description,
 )
-from authserver.grants import CodeInfo, GrantInfo, Spent, SpentCode, TokenInfo
+from authserver.grants import CodeInfo, GrantInfo, Spent, TokenInfo
 from medmij.scope import ScopeError, parse_scope
 
 from .clients import TLS_CLIENT_AUTH, OclClient

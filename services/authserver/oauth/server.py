@@ -16,7 +16,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import AuthorizationServer, InvalidGrantError
+from authlib.oauth2.rfc6749 import (
+    AuthorizationServer,
+    InvalidGrantError,
+    InvalidRequestError,
+    UnsupportedResponseTypeError,
+)
 
 from authserver.errors import (
     INVALID_REQUEST,
@@ -224,6 +229,12 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     # --- back channel --------------------------------------------------------------------
 
     def token_response(self, request: MedMijRequest) -> OAuthResponse:
+        if not request.payload.grant_type:
+            # RFC 6749 5.2: a missing parameter is invalid_request; authlib would answer
+            # unsupported_grant_type for "grant_type=None".
+            missing = InvalidRequestError("Invalid request: grant_type is missing.")
+            refused: OAuthResponse = self.handle_error_response(request, missing)
+            return refused
         response: OAuthResponse = self.create_token_response(request)
         return response
 
@@ -237,6 +248,9 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
 
 def _description(error: OAuth2Error) -> str:
+    if isinstance(error, UnsupportedResponseTypeError):
+        # authlib builds this one with its arguments swapped: say it in our own words.
+        return "Unsupported response_type: this server issues authorization codes only (code)."
     return ascii_description(str(error.get_error_description() or error.error))
 
 
