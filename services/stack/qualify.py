@@ -45,7 +45,7 @@ from medmij.testscript import (
     discover,
     read_testscript,
 )
-from medmij.testscript.reports import html_report, junit_xml
+from medmij.testscript.reports import html_report, junit_xml, mask_tokens
 from medmij.testscript.results import AssertResult, OperationResult
 from medmij.testscript.simulator import (
     FixtureError,
@@ -157,18 +157,19 @@ def _read_scripts(
 
 
 def _step_text(step: AssertResult | OperationResult) -> str:
+    # Console output ends up in CI logs: bearer tokens are masked as in the reports.
     if isinstance(step, AssertResult):
-        return f"{step.check.title}: {step.message}"
-    return f"{step.operation.description or step.operation.type_code}: {step.message}"
+        return mask_tokens(f"{step.check.title}: {step.message}")
+    return mask_tokens(f"{step.operation.description or step.operation.type_code}: {step.message}")
 
 
 def _request_line(exchange: Exchange) -> str:
     status = exchange.response.status if exchange.response else "no response"
-    return f"{exchange.request.method} {exchange.request.url} → {status}"
+    return mask_tokens(f"{exchange.request.method} {exchange.request.url} → {status}")
 
 
 def _print_test(out: Console, script: TestScript, test: TestResult, verbose: bool) -> None:
-    name = f"{script.id or script.path.stem} › {test.title}"
+    name = mask_tokens(f"{script.id or script.path.stem} › {test.title}")
     warnings = [step for step in test.asserts if step.outcome is Outcome.WARNING]
     unchecked = [
         step for step in test.asserts if step.outcome in (Outcome.PARTIAL, Outcome.NOT_CHECKED)
@@ -180,7 +181,8 @@ def _print_test(out: Console, script: TestScript, test: TestResult, verbose: boo
         notes.append(f"{len(unchecked)} check(s) not or only partly done")
     suffix = f"  ({', '.join(notes)})" if notes else ""
     if test.outcome is TestOutcome.SKIPPED:
-        out.print(f"[yellow]SKIP[/yellow]  {name}: {test.skipped_reason}", markup=True)
+        reason = mask_tokens(test.skipped_reason or "")
+        out.print(f"[yellow]SKIP[/yellow]  {name}: {reason}", markup=True)
         return
     if test.outcome is TestOutcome.FAILED:
         out.print(f"[red]FAIL[/red]  {name}{suffix}")
@@ -191,7 +193,7 @@ def _print_test(out: Console, script: TestScript, test: TestResult, verbose: boo
             out.print(f"      ✗ {_step_text(step)}", markup=False)
             if isinstance(step, AssertResult):
                 for detail in step.details[:_DETAILS]:
-                    out.print(f"          {detail}", markup=False)
+                    out.print(f"          {mask_tokens(detail)}", markup=False)
                 if len(step.details) > _DETAILS:
                     out.print(f"          … {len(step.details) - _DETAILS} more", markup=False)
             if step.exchange is not None and step.exchange is not shown:
@@ -206,7 +208,7 @@ def _print_test(out: Console, script: TestScript, test: TestResult, verbose: boo
         for step in unchecked:
             out.print(f"      ~ {_step_text(step)}", markup=False)
             for item in step.not_checked:
-                out.print(f"          not checked: {item}", markup=False)
+                out.print(f"          not checked: {mask_tokens(item)}", markup=False)
 
 
 class _Live:
@@ -242,7 +244,7 @@ def _finish(
     results: Sequence[ScriptResult], broken: Sequence[str], report: Path | None, title: str
 ) -> None:
     for message in broken:
-        console.print(f"[red]ERROR[/red] {message}", markup=True)
+        console.print(f"[red]ERROR[/red] {mask_tokens(message)}", markup=True)
     if report is not None:
         try:
             report.mkdir(parents=True, exist_ok=True)

@@ -139,8 +139,9 @@ def test_a_correct_server_passes_and_gets_both_reports(tmp_path: Path) -> None:
     server = engine_server()
     with serving(server.app) as url:
         result = run(
-            "qualify", "--server", f"{url}/r4", "--scripts", str(BASICS), "--report", str(tmp_path)
-        )
+            "qualify", "--server", f"{url}/r4", "--scripts", str(BASICS), "--report", str(tmp_path),
+            "--var", "patient-token=Bearer engine-token-anna",
+        )  # fmt: skip
     assert result.exit_code == 0, result.stdout
     assert last_line(result) == "4 passed, 0 failed"
     assert (
@@ -153,6 +154,10 @@ def test_a_correct_server_passes_and_gets_both_reports(tmp_path: Path) -> None:
     assert f"GET {url}/r4/Immunization?vaccine-code=" in page
     assert "HTTP 200" in page
     assert "geslaagd" in page
+    # The token given with --var is in neither report, only its first characters.
+    assert "authorization: Bearer engine-t…" in page
+    for text in (page, (tmp_path / "junit.xml").read_text(encoding="utf-8"), result.stdout):
+        assert "engine-token-anna" not in text
 
 
 @pytest.mark.parametrize(
@@ -474,8 +479,10 @@ def test_qualify_client_fails_a_pgo_that_sends_the_patient(tmp_path: Path) -> No
     )
     assert (
         "✗ Confirm that HTTP header Authorization contains the patient token "
-        "Bearer engine-token-anna" in output
+        "Bearer engine-t…: request header Authorization is 'Bearer engine-t…'" in output
     )
+    assert "engine-token-anna" not in output  # bearer tokens are masked, as in the reports
+    assert "engine-token-bram" not in output
     assert "the client sent no request GET Medication/engine-med-1" in output
     assert output.rstrip("\n").splitlines()[-1] == "0 passed, 2 failed"
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from lxml import etree
 
-from medmij.testscript import HttpxTransport, Runner, ScriptResult, read_testscript
-from medmij.testscript.reports import html_report, junit_xml
+from medmij.testscript import FhirVersion, HttpxTransport, Runner, ScriptResult, read_testscript
+from medmij.testscript.reports import html_report, junit_xml, mask_tokens
+from medmij.testscript.simulator import evaluate_client_script
 
 from .conftest import ENGINE_R4, engine_simulator, simulator_client
 
@@ -53,3 +54,35 @@ def test_html_shows_every_request_and_response_in_dutch_and_escapes_content() ->
     assert "Niet gecontroleerd (" in page
     assert "mislukt" in page
     assert "waarschuwing" in page
+
+
+def test_a_bearer_token_is_cut_to_its_first_eight_characters() -> None:
+    token = "43100d9c-e64b-4151-900d-9ce64b8151f5"
+    assert mask_tokens(f"Authorization: Bearer {token}") == "Authorization: Bearer 43100d9c…"
+    assert mask_tokens(f"header is 'bearer {token}'") == "header is 'bearer 43100d9c…'"
+    assert mask_tokens("Bearer abcd") == "Bearer ab…"  # a short token is never shown whole
+    assert mask_tokens("Bearer ${patient-token}") == "Bearer ${patient-token}"
+
+
+def client_result() -> ScriptResult:
+    """A client that sent another patient's token: its value lands in failure messages."""
+    simulator = engine_simulator()
+    url = "http://fhir.test/r4/Immunization"
+    headers = [("authorization", "Bearer engine-token-bram")]
+    simulator.handle(FhirVersion.R4, "GET", "http://fhir.test/r4", "Immunization", [], headers, url)
+    script = read_testscript(ENGINE_R4 / "PHR-Client" / "engine-retrieve.xml")
+    return evaluate_client_script(
+        script, simulator.recorded(), base_url="http://fhir.test/r4", base_path="/r4"
+    )
+
+
+def test_reports_never_show_a_whole_bearer_token() -> None:
+    every = [*results(), client_result()]
+    page = html_report(every)
+    junit = junit_xml(every).decode("utf-8")
+    for text in (page, junit):
+        assert "engine-token-anna" not in text
+        assert "engine-token-bram" not in text
+    assert "authorization: Bearer engine-t…" in page  # the request headers
+    assert "request header Authorization is &#39;Bearer engine-t…&#39;" in page
+    assert "request header Authorization is 'Bearer engine-t…'" in junit

@@ -1,6 +1,10 @@
-"""Reports of a qualification run: JUnit XML for CI, and an HTML page for people."""
+"""Reports of a qualification run: JUnit XML for CI, and an HTML page for people.
+
+Both show bearer tokens masked (:func:`masking.mask_tokens`).
+"""
 
 from medmij.testscript.reports.html import html_report
 from medmij.testscript.reports.junit import junit_xml
+from medmij.testscript.reports.masking import mask_tokens
 
-__all__ = ["html_report", "junit_xml"]
+__all__ = ["html_report", "junit_xml", "mask_tokens"]

@@ -3,7 +3,8 @@
 A page people read, so it is in Dutch at B1 level (the scripts' own descriptions stay
 as Nictiz wrote them, in English). One self-contained file: no scripts, no external
 styles, so it can be mailed or attached to a CI run. Bodies are shown pretty-printed
-and cut off beyond :data:`MAX_BODY_CHARS` characters, saying so.
+and cut off beyond :data:`MAX_BODY_CHARS` characters, saying so. Bearer tokens are
+shown masked (:mod:`medmij.testscript.reports.masking`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from lxml import etree
 
 from medmij.testscript.exchange import Exchange
 from medmij.testscript.fhirxml import parse_xml
+from medmij.testscript.reports.masking import mask_tokens
 from medmij.testscript.results import (
     AssertResult,
     OperationResult,
@@ -30,11 +32,19 @@ __all__ = ["MAX_BODY_CHARS", "html_report"]
 
 MAX_BODY_CHARS = 200_000
 
+
+def _shown(value: Any) -> Any:
+    # Every value the template prints passes here, so no header, message or body can
+    # show a whole bearer token, whichever field it sits in.
+    return mask_tokens(value) if isinstance(value, str) else value
+
+
 _environment = Environment(
     loader=PackageLoader("medmij.testscript.reports", "templates"),
     autoescape=select_autoescape(default=True),
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=_shown,
 )
 
 OUTCOME_NL = {

@@ -4,7 +4,8 @@ One ``testsuite`` per script, one ``testcase`` per test (and per setup or teardo
 did something). A failed assert is a ``failure``; an assert or operation that could not
 be evaluated is an ``error``; a test skipped after a failed setup is ``skipped``.
 Warnings, partly checked and not checked asserts go to the test case's ``system-out``,
-with each request line, so nothing unchecked looks like a plain pass.
+with each request line, so nothing unchecked looks like a plain pass. Bearer tokens are
+shown masked (:mod:`medmij.testscript.reports.masking`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 
 from lxml import etree
 
+from medmij.testscript.reports.masking import mask_tokens
 from medmij.testscript.results import (
     AssertResult,
     OperationResult,
@@ -76,6 +78,16 @@ def _case(parent: etree._Element, script: ScriptResult, test: TestResult) -> tup
     return (1 if failures and not errors else 0), (1 if errors else 0), 0
 
 
+def _mask(root: etree._Element) -> None:
+    # Masking the finished tree covers every attribute and text, whichever field a
+    # token came in by (a header value in a message, a script's own description).
+    for element in root.iter():
+        if element.text:
+            element.text = mask_tokens(element.text)
+        for name, value in element.attrib.items():
+            element.set(name, mask_tokens(str(value)))
+
+
 def junit_xml(results: Sequence[ScriptResult], *, name: str = "medmij qualify") -> bytes:
     """The JUnit XML document for ``results``."""
     root = etree.Element("testsuites", name=name)
@@ -110,4 +122,5 @@ def junit_xml(results: Sequence[ScriptResult], *, name: str = "medmij qualify") 
     for key, number in zip(("tests", "failures", "errors", "skipped"), totals, strict=True):
         root.set(key, str(number))
     root.set("time", f"{seconds:.3f}")
+    _mask(root)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
