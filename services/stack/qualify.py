@@ -57,6 +57,7 @@ from medmij.testscript.simulator import (
     pending_requests,
     token_file,
 )
+from medmij.testscript.variables import unknown_overrides
 from medmij.threaded_server import ServerDidNotStart, listening_socket, serving_in_thread
 from medmij.tls import server_context
 
@@ -154,6 +155,16 @@ def _read_scripts(
         except ScriptError as exc:
             broken.append(str(exc))
     return scripts, broken
+
+
+def _warn_unknown(scripts: Sequence[TestScript], overrides: dict[str, str]) -> None:
+    # A misspelt --var changes nothing; say so rather than run without it unnoticed.
+    for name in unknown_overrides(scripts, overrides):
+        err.print(
+            f"warning: --var {name}: no script declares or uses a variable {name}",
+            markup=False,
+            style="yellow",
+        )
 
 
 def _step_text(step: AssertResult | OperationResult) -> str:
@@ -334,6 +345,7 @@ def qualify(
     if not paths:
         raise _fail(f"no XIS-Server TestScripts under {scripts}")
     loaded, broken = _read_scripts(paths, _release(fhir_version))
+    _warn_unknown(loaded, overrides)
     for script in loaded:
         if script.fhir_version not in servers and None not in servers:
             raise _fail(f"no --server for the {script.fhir_version} script {script.path}")
@@ -448,6 +460,7 @@ def qualify_client(
     if not paths:
         raise _fail(f"no PHR-Client TestScripts under {scripts}")
     loaded, broken = _read_scripts(paths, _release(fhir_version))
+    _warn_unknown(loaded, overrides)
     token_path = tokens or token_file(scripts if scripts.is_dir() else scripts.parent)
     if token_path is None:
         raise _fail("no Configuration/QualificationTokens.json above --scripts; say --tokens FILE")

@@ -564,3 +564,17 @@ def test_a_failing_assert_shows_the_request_whose_response_it_judged() -> None:
     assert under("No operation of its own") == [medication_2]
     assert under("Two failing asserts on two responses") == [medication_1, search]
     assert last_line(result) == "1 passed, 4 failed"  # the setup, and the four tests
+
+
+def test_a_var_that_no_script_declares_is_warned_about_but_does_not_fail_the_run() -> None:
+    with serving(engine_server().app) as url:
+        result = run(
+            "qualify", "--server", f"{url}/r4", "--scripts", str(BASICS),
+            "--var", "patient-token=Bearer engine-token-anna", "--var", "patient-tokne=Bearer x",
+        )  # fmt: skip
+    assert result.exit_code == 0, result.stdout
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert warnings == [
+        "warning: --var patient-tokne: no script declares or uses a variable patient-tokne"
+    ]
+    assert last_line(result) == "4 passed, 0 failed"

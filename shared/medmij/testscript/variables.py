@@ -20,15 +20,16 @@ Built-ins (Touchstone's, as the scripts and fixtures use them):
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from medmij.testscript.errors import VariableError
-from medmij.testscript.model import Variable
+from medmij.testscript.model import TestScript, Variable
 
-__all__ = ["Variables", "fill_dates", "shift_date"]
+__all__ = ["Variables", "fill_dates", "shift_date", "unknown_overrides"]
 
 _PLACEHOLDER = re.compile(r"\$\{([^{}]+)\}")
 _DATE = re.compile(r"^DATE\s*,\s*([^,]+?)\s*,\s*([YMD])\s*,\s*([+-]?\d+)\s*$")
@@ -57,6 +58,39 @@ def fill_dates(text: str, today: date) -> str:
         return shift_date(today, found.group(2), int(found.group(3))).isoformat()
 
     return _PLACEHOLDER.sub(replace, text)
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+def _used_names(script: TestScript) -> set[str]:
+    """Every name a script declares or writes as ``${NAME}`` (or as a DATE anchor)."""
+    names = {variable.name for variable in script.variables}
+    parts = [*script.variables, *script.setup, *script.teardown]
+    parts += [action for test in script.tests for action in test.actions]
+    for part in parts:
+        for text in _strings(dataclasses.astuple(part)):
+            for match in _PLACEHOLDER.finditer(text):
+                inner = match.group(1).strip()
+                found = _DATE.match(inner)
+                names.add(found.group(1) if found is not None else inner)
+    return names
+
+
+def unknown_overrides(scripts: Sequence[TestScript], overrides: Mapping[str, str]) -> list[str]:
+    """The ``--var`` names that no script declares or uses, in the order given.
+
+    Such a value changes nothing, which is most often a misspelt name; the caller warns.
+    """
+    used: set[str] = set()
+    for script in scripts:
+        used |= _used_names(script)
+    return [name for name in overrides if name not in used]
 
 
 class Variables:

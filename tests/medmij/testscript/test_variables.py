@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from pathlib import Path
 
 import pytest
 
-from medmij.testscript import Variable, VariableError
-from medmij.testscript.variables import Variables, fill_dates, shift_date
+from medmij.testscript import (
+    Assert,
+    FhirVersion,
+    Operation,
+    Role,
+    ScriptTest,
+    TestScript,
+    Variable,
+    VariableError,
+)
+from medmij.testscript.model import RequestHeader
+from medmij.testscript.variables import Variables, fill_dates, shift_date, unknown_overrides
 
 DECLARED = [
     Variable(name="token", default_value="Bearer abc"),
@@ -63,3 +74,38 @@ def test_touchstone_dates_are_relative_to_today() -> None:
     assert fill_dates(text, today) == (
         '<birthDate value="2023-02-28"/><x value="2024-03-30T00:00:00+02:00"/>'
     )
+
+
+def test_an_override_no_script_declares_or_uses_is_named() -> None:
+    """``--var`` values count when a script declares the variable or uses it as ``${NAME}``
+    (also as the anchor of a ``${DATE, …}``, or to fix a built-in); anything else is a typo
+    that would otherwise go unnoticed."""
+    script = TestScript(
+        path=Path("engine.xml"),
+        id="engine",
+        url=None,
+        name=None,
+        title=None,
+        description=None,
+        fhir_version=FhirVersion.R4,
+        role=Role.SERVER,
+        variables=(Variable(name="token", default_value="Bearer abc"),),
+        tests=(
+            ScriptTest(
+                id=None,
+                name="read",
+                description=None,
+                actions=(
+                    Operation(
+                        type_code="read",
+                        params="/${undeclared-id}",
+                        request_headers=(RequestHeader("MedMij-Request-ID", "${UUID}"),),
+                    ),
+                    Assert(expression="Patient.birthDate = '${DATE, anchor, Y, -1}'"),
+                ),
+            ),
+        ),
+    )
+    given = ["token", "undeclared-id", "anchor", "UUID", "tokne", "other"]
+    assert unknown_overrides([script], dict.fromkeys(given, "x")) == ["tokne", "other"]
+    assert unknown_overrides([], {"token": "x"}) == ["token"]
