@@ -438,31 +438,27 @@ class FrontChannel:
         self.advance(flow, (Step.DIGID,), Step.STORING)
         return self.fail(fault, trail, self.target(flow))
 
+    def authentication_failed(self, flow: Flow, trail: Trail, target: Target, why: str) -> Response:
+        """DigiD gave no person: back to the PGO with unauthorized_client."""
+        trail.add(
+            EventType.RECEIVE_AUTHENTICATION_ERROR, error=ErrorInfo(code="other", description=why)
+        )
+        self.advance(flow, (Step.DIGID,), Step.DONE)
+        return self.done(
+            trail, self.error_redirect(trail, target, UNAUTHORIZED_CLIENT, AUTHENTICATION_FAILED)
+        )
+
     def resolved(
         self, flow: Flow, trail: Trail, resolution: Resolution | None, request_id: str | None
     ) -> Response:
         """Act on what DigiD said: on to the beschikbaarheidstoets, or back to the PGO."""
         target = self.target(flow)
         if resolution is None or resolution.flow_id != flow.id:
-            trail.add(
-                EventType.RECEIVE_AUTHENTICATION_ERROR,
-                error=ErrorInfo(code="other", description="artifact unknown, expired or used"),
-            )
-            self.advance(flow, (Step.DIGID,), Step.DONE)
-            return self.done(
-                trail,
-                self.error_redirect(trail, target, UNAUTHORIZED_CLIENT, AUTHENTICATION_FAILED),
+            return self.authentication_failed(
+                flow, trail, target, "artifact unknown, expired or used"
             )
         if resolution.outcome is Outcome.FAILURE:
-            trail.add(
-                EventType.RECEIVE_AUTHENTICATION_ERROR,
-                error=ErrorInfo(code="other", description="DigiD could not authenticate"),
-            )
-            self.advance(flow, (Step.DIGID,), Step.DONE)
-            return self.done(
-                trail,
-                self.error_redirect(trail, target, UNAUTHORIZED_CLIENT, AUTHENTICATION_FAILED),
-            )
+            return self.authentication_failed(flow, trail, target, "DigiD could not authenticate")
         if resolution.outcome is Outcome.CANCELLED:
             trail.add(EventType.RECEIVE_AUTHORIZATION_CANCELLATION)
             self.advance(flow, (Step.DIGID,), Step.CANCELLED)
