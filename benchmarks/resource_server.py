@@ -9,8 +9,8 @@ temporary folder, one process per role, exactly as a developer runs it. The pati
 the Nictiz BgZ Cert patient XXX_Helleman (QUALIFICATION.md §3.6: 41 resources of her own,
 the shared ones besides) at the qualification zorgaanbieder, reached with her fixed
 qualification token, at the FHIR base the ZAL names. Requests are the 28 of the
-qualification script (`medmij.catalogue`), percent-encoded as the test engine sends them,
-with `Accept: application/fhir+json; fhirVersion=3.0`, a MedMij-Request-ID and an
+qualification script (`medmij_stack.protocol.catalogue`), percent-encoded as the test engine sends
+them, with `Accept: application/fhir+json; fhirVersion=3.0`, a MedMij-Request-ID and an
 X-Correlation-ID, and mutual TLS with the PGO's certificate.
 
 Measured, with perf_counter on the PGO's side, from send to the whole body read:
@@ -50,11 +50,11 @@ from urllib.parse import quote
 import httpx
 from running_stack import start_stack, stop
 
-from medmij import catalogue
-from medmij.headers import new_id
-from medmij.lists import ListKind, Zorgaanbiederslijst, parse_list
-from medmij.net import make_async_client, make_client
-from medmij.pki import LeafFiles
+from medmij_stack.protocol import catalogue
+from medmij_stack.protocol.headers import new_id
+from medmij_stack.protocol.lists import ListKind, Zorgaanbiederslijst, parse_list
+from medmij_stack.runtime.devpki import LeafFiles
+from medmij_stack.runtime.net import make_async_client, make_client
 
 ZORGAANBIEDER = "kwalificatie@medmij"
 HELLEMAN = "Bearer 93cde269-ce35-4077-a39d-19296670e949"

@@ -19,7 +19,7 @@ def start_stack(
     data = base / "data"
     log = (base / "up.log").open("wb")
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        [sys.executable, "-m", "stack", "up", "--free-ports",
+        [sys.executable, "-m", "medmij_stack.wiring", "up", "--free-ports",
          "--data-dir", str(data), "--certs", str(base / "certs"), *extra],
         stdout=log,
         stderr=subprocess.STDOUT,

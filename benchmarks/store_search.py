@@ -3,7 +3,7 @@
 DESIGN.md §9 asks for "resource-server search cost flat (not growing) from 1,000 to
 100,000 patients" and "one FHIR search of a typical patient: ≤ 10 ms server time (p50)".
 This measures the store alone (no HTTP, no TLS): `Repository.search` as the HTTP layer
-calls it, with the 28 BgZ queries of the qualification script (`medmij.catalogue`).
+calls it, with the 28 BgZ queries of the qualification script (`medmij_stack.protocol.catalogue`).
 
 Dataset: the Nictiz BgZ Cert patient XXX_Helleman (QUALIFICATION.md §3.6), cloned N
 times with new ids (every reference between their own resources rewritten; the shared
@@ -47,10 +47,10 @@ from fhir.resources import STU3
 from lxml import etree
 from sqlalchemy import create_engine, text
 
-from medmij import catalogue
-from zorgaanbieder.dataset import Dataset, EndpointKey, PatientRecord
-from zorgaanbieder.store import Repository, SearchRequest
-from zorgaanbieder.store.compartment import owner
+from medmij_stack.protocol import catalogue
+from medmij_stack.zorgaanbieder.dataset import Dataset, EndpointKey, PatientRecord
+from medmij_stack.zorgaanbieder.store import Repository, SearchRequest
+from medmij_stack.zorgaanbieder.store.compartment import owner
 
 PROJECT = Path(__file__).resolve().parent.parent
 FIXTURES = "nictiz-testscripts/output/STU3/BgZ-3-0/MedMij/Cert/_reference/resources"

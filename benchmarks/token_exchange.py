@@ -40,10 +40,10 @@ import httpx
 from lxml import html
 from running_stack import start_stack, stop
 
-from medmij.headers import new_id
-from medmij.lists import ListKind, Zorgaanbiederslijst, parse_list
-from medmij.net import make_client
-from medmij.pki import LeafFiles
+from medmij_stack.protocol.headers import new_id
+from medmij_stack.protocol.lists import ListKind, Zorgaanbiederslijst, parse_list
+from medmij_stack.runtime.devpki import LeafFiles
+from medmij_stack.runtime.net import make_client
 
 ZORGAANBIEDER = "ziekenhuisdemo@medmij"
 STARTUP_LIMIT = 120.0

@@ -24,13 +24,13 @@ import yaml
 from typer.core import TyperGroup
 from typer.testing import CliRunner
 
-import stack.cli
-from stack.cli import app
-from stack.publication import publication
-from stack.roles import Role, RoleInstance, listener_urls, role_instances
-from stack.world import World, load_world
+import medmij_stack.wiring.cli
+from medmij_stack.wiring.cli import app
+from medmij_stack.wiring.publication import publication
+from medmij_stack.wiring.roles import Role, RoleInstance, listener_urls, role_instances
+from medmij_stack.wiring.world import World, load_world
+from medmij_stack.zorgaanbieder.sources.nictiz import ENVIRONMENT_VARIABLE
 from tests.conftest import PROJECT_ROOT
-from zorgaanbieder.sources.nictiz import ENVIRONMENT_VARIABLE
 
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
@@ -190,7 +190,7 @@ def test_the_dockerfile_runs_medmij() -> None:
     entrypoints = [json.loads(rest) for word, rest in instructions if word == "ENTRYPOINT"]
     assert entrypoints == [["medmij"]]
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text("utf-8"))["project"]
-    assert project["scripts"]["medmij"] == "stack.cli:app"
+    assert project["scripts"]["medmij"] == "medmij_stack.wiring.cli:app"
 
 
 def interpolate(value: str, environment: dict[str, str]) -> str:
@@ -230,8 +230,8 @@ def served_worlds(
     async def serve_nothing(*args: Any, **kwargs: Any) -> None:
         return None
 
-    monkeypatch.setattr(stack.cli, "listeners_for", record)
-    monkeypatch.setattr(stack.cli, "serve_listeners", serve_nothing)
+    monkeypatch.setattr(medmij_stack.wiring.cli, "listeners_for", record)
+    monkeypatch.setattr(medmij_stack.wiring.cli, "serve_listeners", serve_nothing)
     for instance in role_instances(world):
         service = service_for(services, instance)
         params = medmij_params(service["command"])
@@ -244,7 +244,7 @@ def served_worlds(
         env = {
             name: interpolate(value, environment) for name, value in service["environment"].items()
         }
-        result = CliRunner().invoke(stack.cli.app, argv, env=env)
+        result = CliRunner().invoke(medmij_stack.wiring.cli.app, argv, env=env)
         assert result.exit_code == 0, (instance.label, result.output)
     assert set(seen) == {r.value for r in Role}
     return seen

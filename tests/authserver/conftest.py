@@ -4,9 +4,9 @@ One test world (stack.world): two whitelisted PGOs on the OCL, one PGO on the OC
 on the Whitelist, and two DVAs of ours, one with optional and one with required PKCE. The
 Stelselnode and both authorisation servers are the real apps from ``stack.roles``; the
 resource node is a small fake that answers the beschikbaarheidstoets of
-medmij.dva_contract behind the real Whitelist gate, so the authorisation server is tested
-without the resource server. Every server listens on 127.0.0.1 with the dev PKI and
-mutual TLS exactly as in the stack (medmij.asgi_tls, medmij.tls).
+medmij_stack.protocol.dva_contract behind the real Whitelist gate, so the authorisation server is
+tested without the resource server. Every server listens on 127.0.0.1 with the dev PKI and
+mutual TLS exactly as in the stack (medmij_stack.runtime.asgi_tls, medmij_stack.runtime.tls).
 """
 
 from __future__ import annotations
@@ -29,14 +29,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from authserver.db import Database
-from medmij.asgi_tls import ASGIApp, ClientCertificateGate, uvicorn_config
-from medmij.dva_contract import AVAILABILITY_PATH, AvailabilityAnswer, AvailabilityQuestion
-from medmij.net import make_client
-from medmij.pki import DevPKI, LeafFiles, ensure_dev_pki
-from medmij.tls import server_context
-from stack.roles import Listener, Role, listeners_for
-from stack.world import World
+from medmij_stack.authserver.db import Database
+from medmij_stack.protocol.dva_contract import (
+    AVAILABILITY_PATH,
+    AvailabilityAnswer,
+    AvailabilityQuestion,
+)
+from medmij_stack.runtime.asgi_tls import ASGIApp, ClientCertificateGate, uvicorn_config
+from medmij_stack.runtime.devpki import DevPKI, LeafFiles, ensure_dev_pki
+from medmij_stack.runtime.net import make_client
+from medmij_stack.runtime.tls import server_context
+from medmij_stack.wiring.roles import Listener, Role, listeners_for
+from medmij_stack.wiring.world import World
 from tests.databases import BACKENDS, fresh_database
 
 from .browser import Browser

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from medmij.headers import new_id
+from medmij_stack.protocol.headers import new_id
 
 from .browser import callback_params
 from .conftest import PGO, TestWorld

@@ -18,10 +18,10 @@ import httpx
 import pytest
 from lxml import html
 
-from authserver.digid import ArtifactResolutionClient
-from medmij.headers import new_id
-from medmij.ketenlog import EventType
-from medmij.net import make_async_client
+from medmij_stack.authserver.digid import ArtifactResolutionClient
+from medmij_stack.protocol.headers import new_id
+from medmij_stack.protocol.ketenlog import EventType
+from medmij_stack.runtime.net import make_async_client
 
 from .browser import Browser, Landing, callback_params
 from .conftest import PGO, TELEFOON, TestWorld

@@ -13,7 +13,7 @@ import warnings
 
 from authlib.deprecate import AuthlibDeprecationWarning
 
-from medmij.net import make_client
+from medmij_stack.runtime.net import make_client
 
 with warnings.catch_warnings():
     # authlib prefers the "httpx2" distribution and warns when it falls back to httpx,
@@ -26,7 +26,7 @@ from .flows import REDIRECT_URI, introspect
 
 
 def _oauth_client(tw: TestWorld, **kwargs: object) -> OAuth2Client:
-    # medmij.net builds the transport (mutual TLS, dev root, *.localhost host map).
+    # medmij_stack.runtime.net builds the transport (mutual TLS, dev root, *.localhost host map).
     transport = make_client(
         trust=[tw.pki.root_cert], cert=tw.pki.leaf(PGO), hosts=tw.world.hosts()
     )._transport

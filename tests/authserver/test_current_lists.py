@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from medmij.lists import OAuthclientlist, write_ocl
+from medmij_stack.protocol.lists import OAuthclientlist, write_ocl
 
 from .conftest import PGO, TestWorld
 from .flows import authorize_url, exchange, obtain_code

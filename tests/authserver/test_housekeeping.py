@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from authserver import credentials
-from authserver.db import Database
-from authserver.digid import Outcome
-from authserver.digid_simulator import DigidSimulator
-from authserver.errors import FlowUnavailable, Unavailability
-from authserver.eventlog import Ketenlog, Trail
-from authserver.grants import GrantStore, Spent
-from authserver.housekeeping import Housekeeping, Purged
-from authserver.sessions import FlowRequest, Sessions, Step
-from authserver.tables import (
+from medmij_stack.authserver import credentials
+from medmij_stack.authserver.db import Database
+from medmij_stack.authserver.digid import Outcome
+from medmij_stack.authserver.digid_simulator import DigidSimulator
+from medmij_stack.authserver.errors import FlowUnavailable, Unavailability
+from medmij_stack.authserver.eventlog import Ketenlog, Trail
+from medmij_stack.authserver.grants import GrantStore, Spent
+from medmij_stack.authserver.housekeeping import Housekeeping, Purged
+from medmij_stack.authserver.sessions import FlowRequest, Sessions, Step
+from medmij_stack.authserver.tables import (
     AuthorizationCode,
     Base,
     BrowserSession,
@@ -33,8 +33,8 @@ from authserver.tables import (
     KetenlogEntry,
     Token,
 )
-from medmij.ketenlog import EventType
-from medmij.persons import test_persons
+from medmij_stack.protocol.ketenlog import EventType
+from medmij_stack.protocol.persons import test_persons
 
 from .browser import Browser
 from .conftest import (

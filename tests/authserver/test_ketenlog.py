@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from authserver.eventlog import Ketenlog
-from medmij.headers import new_id
-from medmij.ketenlog import EventType
+from medmij_stack.authserver.eventlog import Ketenlog
+from medmij_stack.protocol.headers import new_id
+from medmij_stack.protocol.ketenlog import EventType
 
 from .conftest import PGO, TestWorld
 from .flows import authorize_url, exchange, obtain_code, token_request

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
-from authserver import paths
-from stack.world import AUTHORIZE_PATH, TOKEN_PATH
+from medmij_stack.authserver import paths
+from medmij_stack.wiring.world import AUTHORIZE_PATH, TOKEN_PATH
 
 from .conftest import TestWorld
 

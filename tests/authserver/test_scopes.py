@@ -6,18 +6,18 @@ from dataclasses import replace
 
 import pytest
 
-from authserver.oauth.clients import OclClient
-from authserver.oauth.scopes import (
+from medmij_stack.authserver.oauth.clients import OclClient
+from medmij_stack.authserver.oauth.scopes import (
     RequestedScope,
     ScopeRefused,
     granted_scope,
     resolve_scope,
     scope_ids,
 )
-from medmij.lists import Abonneren, OAuthclient, Zorgaanbiederslijst
-from medmij.scope import parse_scope
-from stack.publication import publication
-from stack.world import World
+from medmij_stack.protocol.lists import Abonneren, OAuthclient, Zorgaanbiederslijst
+from medmij_stack.protocol.scope import parse_scope
+from medmij_stack.wiring.publication import publication
+from medmij_stack.wiring.world import World
 
 from .conftest import WORLD
 

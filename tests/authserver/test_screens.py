@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 from lxml import html
 
-from medmij.headers import new_id
+from medmij_stack.protocol.headers import new_id
 
 from .browser import Browser, Landing, callback_params
 from .conftest import TELEFOON, TestWorld

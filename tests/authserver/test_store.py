@@ -14,17 +14,18 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, update
 
-from authserver import credentials
-from authserver.db import Database, migrate
-from authserver.digid import Outcome, Resolution
-from authserver.digid_simulator import DigidSimulator, Unresolvable
-from authserver.errors import FlowUnavailable
-from authserver.eventlog import Ketenlog, Trail
-from authserver.grants import GrantStore, Spent, add_months
-from authserver.sessions import FlowRequest, Sessions, Step
-from authserver.tables import Base, DigidArtifact
-from medmij.ketenlog import EventType, RequestInfo
-from medmij.persons import test_persons
+from medmij_stack.authserver import credentials
+from medmij_stack.authserver.db import MIGRATIONS, Database
+from medmij_stack.authserver.digid import Outcome, Resolution
+from medmij_stack.authserver.digid_simulator import DigidSimulator, Unresolvable
+from medmij_stack.authserver.errors import FlowUnavailable
+from medmij_stack.authserver.eventlog import Ketenlog, Trail
+from medmij_stack.authserver.grants import GrantStore, Spent, add_months
+from medmij_stack.authserver.sessions import FlowRequest, Sessions, Step
+from medmij_stack.authserver.tables import Base, DigidArtifact
+from medmij_stack.protocol.ketenlog import EventType, RequestInfo
+from medmij_stack.protocol.persons import test_persons
+from medmij_stack.runtime.database import migrate
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def test_the_migrations_build_exactly_the_models(db: Database) -> None:
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
-    migrate(db.engine)  # a second run changes nothing
+    migrate(db.engine, MIGRATIONS)  # a second run changes nothing
     assert set(inspect(db.engine).get_table_names()) >= {
         "browser_sessions",
         "authorization_flows",

@@ -8,8 +8,8 @@ import uuid
 import httpx
 import pytest
 
-from authserver.credentials import digest
-from medmij.scope import CombinatieScope, parse_scope
+from medmij_stack.authserver.credentials import digest
+from medmij_stack.protocol.scope import CombinatieScope, parse_scope
 
 from .conftest import OTHER_PGO, PGO, STRANGER, UNTRUSTED_PGO, TestWorld
 from .flows import REDIRECT_URI, exchange, introspect, obtain_code, token_request

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from medmij.lists import ListKind, Zorgaanbiederslijst, parse_list
-from medmij.pki import LeafFiles
+from medmij_stack.protocol.lists import ListKind, Zorgaanbiederslijst, parse_list
+from medmij_stack.runtime.devpki import LeafFiles
 from tests.authserver.browser import Browser
 
 from .flow import ZORGAANBIEDER, Endpoints, Pgo, stack_client
@@ -56,7 +56,8 @@ def start_stack(base: Path, *extra: str, free_ports: bool = True) -> RunningStac
     with (base / "up.log").open("wb") as log:  # the child keeps its own copy of the handle
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "stack", "up", *(["--free-ports"] if free_ports else []),
+                sys.executable, "-m", "medmij_stack.wiring", "up",
+                *(["--free-ports"] if free_ports else []),
                 "--data-dir", str(data_dir), "--certs", str(certs_dir), *extra,
             ],
             stdout=log,

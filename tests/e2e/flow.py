@@ -13,9 +13,9 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-from medmij.headers import new_id
-from medmij.net import make_client
-from medmij.pki import LeafFiles
+from medmij_stack.protocol.headers import new_id
+from medmij_stack.runtime.devpki import LeafFiles
+from medmij_stack.runtime.net import make_client
 from tests.authserver.browser import Browser, callback_params
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from medmij.pki import load_certificate
+from medmij_stack.runtime.devpki import load_certificate
 
 from .conftest import RunningStack
 from .flow import Endpoints, Pgo, authorize_url, exchange_code, stack_client

@@ -15,7 +15,7 @@ import pytest
 from fhirpy import SyncFHIRClient
 from fhirpy.base.exceptions import AuthorizationError, ForbiddenError
 
-from medmij.headers import new_id
+from medmij_stack.protocol.headers import new_id
 from tests.authserver.browser import Browser
 
 from .conftest import RunningStack

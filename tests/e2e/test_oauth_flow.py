@@ -19,11 +19,11 @@ import httpx
 import pytest
 from authlib.deprecate import AuthlibDeprecationWarning
 
-from medmij import catalogue
-from medmij.headers import new_id
-from medmij.pki import (
+from medmij_stack.protocol import catalogue
+from medmij_stack.protocol.headers import new_id
+from medmij_stack.protocol.pki import issue_leaf
+from medmij_stack.runtime.devpki import (
     LeafFiles,
-    issue_leaf,
     load_certificate,
     load_private_key,
     write_certificates,

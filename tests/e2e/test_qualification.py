@@ -36,7 +36,8 @@ def _qualify(stack: RunningStack, base: str, scripts: Path, *extra: str) -> tupl
     resolve = [f"--resolve={host}={address}" for host, address in stack.hosts.items()]
     result = subprocess.run(
         [
-            sys.executable, "-m", "stack", "qualify", "--server", base, "--scripts", str(scripts),
+            sys.executable, "-m", "medmij_stack.wiring", "qualify",
+            "--server", base, "--scripts", str(scripts),
             "--ca", str(stack.ca), "--cert", pgo["cert"], "--key", pgo["key"], *resolve, *extra,
         ],
         capture_output=True,

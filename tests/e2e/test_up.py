@@ -12,17 +12,16 @@ import httpx
 import pytest
 from lxml import etree
 
-from medmij.lists import ListKind, parse_list
-from medmij.net import make_client
-from medmij.pki import (
+from medmij_stack.protocol.lists import ListKind, parse_list
+from medmij_stack.protocol.pki import issue_leaf, make_ca
+from medmij_stack.runtime.devpki import (
     LeafFiles,
-    issue_leaf,
     load_certificate,
     load_private_key,
-    make_ca,
     write_certificates,
     write_private_key,
 )
+from medmij_stack.runtime.net import make_client
 
 from .conftest import RunningStack, start_stack
 

@@ -13,11 +13,11 @@ import pytest
 from fastapi import FastAPI
 from lxml import etree, html
 
-from medmij.lists import ListKind, MedMijList, parse_list, schema_documents
-from stack.publication import publication
-from stack.world import Pgo, World, load_world
-from stelselnode.app import create_app
-from stelselnode.settings import StelselnodeSettings
+from medmij_stack.protocol.lists import ListKind, MedMijList, parse_list, schema_documents
+from medmij_stack.stelselnode.app import create_app
+from medmij_stack.stelselnode.settings import StelselnodeSettings
+from medmij_stack.wiring.publication import publication
+from medmij_stack.wiring.world import Pgo, World, load_world
 
 
 def desired(world: World) -> dict[ListKind, MedMijList]:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from medmij.lists import ListKind, MedMijList, parse_list
-from stack.publication import Publication, publication
-from stack.world import Pgo, World, load_world
-from stelselnode.publisher import Published, StateError, publish
+from medmij_stack.protocol.lists import ListKind, MedMijList, parse_list
+from medmij_stack.stelselnode.publisher import Published, StateError, publish
+from medmij_stack.wiring.publication import Publication, publication
+from medmij_stack.wiring.world import Pgo, World, load_world
 
 T0 = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
 

@@ -1,7 +1,7 @@
 """A stand-in for the DVA's authorisation server: RFC 7662 introspection over mutual TLS.
 
-It answers from a table of tokens as ``medmij.dva_contract`` fixes the answer, and records
-which node asked (by its client certificate) about which token.
+It answers from a table of tokens as ``medmij_stack.protocol.dva_contract`` fixes the answer, and
+records which node asked (by its client certificate) about which token.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from medmij.asgi_tls import peer_certificate
-from medmij.dva_contract import INTROSPECTION_PATH, Introspection
-from medmij.tls import peer_hostnames
+from medmij_stack.protocol.dva_contract import INTROSPECTION_PATH, Introspection
+from medmij_stack.runtime.asgi_tls import peer_certificate
+from medmij_stack.runtime.tls import peer_hostnames
 
 PGO = "pgo.za.localhost"
 

@@ -20,19 +20,19 @@ from typing import Any
 import httpx
 import pytest
 
-from medmij.asgi_tls import ASGIApp, uvicorn_config
-from medmij.dva_contract import INTROSPECTION_PATH
-from medmij.net import make_client
-from medmij.persons import TestPerson
-from medmij.pki import DevPKI, ensure_dev_pki
-from medmij.threaded_server import listening_socket, serving_in_thread
-from medmij.tls import server_context
-from stack.roles import Role, listeners_for, zorgaanbieder_settings
-from stack.world import World
-from zorgaanbieder.app import create_app
-from zorgaanbieder.dataset import Dataset
-from zorgaanbieder.records import Records
-from zorgaanbieder.settings import ZorgaanbiederSettings
+from medmij_stack.protocol.dva_contract import INTROSPECTION_PATH
+from medmij_stack.protocol.persons import TestPerson
+from medmij_stack.runtime.asgi_tls import ASGIApp, uvicorn_config
+from medmij_stack.runtime.devpki import DevPKI, ensure_dev_pki
+from medmij_stack.runtime.net import make_client
+from medmij_stack.runtime.threaded_server import listening_socket, serving_in_thread
+from medmij_stack.runtime.tls import server_context
+from medmij_stack.wiring.roles import Role, listeners_for, zorgaanbieder_settings
+from medmij_stack.wiring.world import World
+from medmij_stack.zorgaanbieder.app import create_app
+from medmij_stack.zorgaanbieder.dataset import Dataset
+from medmij_stack.zorgaanbieder.records import Records
+from medmij_stack.zorgaanbieder.settings import ZorgaanbiederSettings
 
 from . import tiny
 from .authserver_fake import FakeAuthserver

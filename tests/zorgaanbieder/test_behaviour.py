@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
-from stack.world import World
-from zorgaanbieder.behaviour import Behaviour
-from zorgaanbieder.dataset import Dataset
-from zorgaanbieder.errors import FhirError
-from zorgaanbieder.settings import Gedrag
+from medmij_stack.wiring.world import World
+from medmij_stack.zorgaanbieder.behaviour import Behaviour
+from medmij_stack.zorgaanbieder.dataset import Dataset
+from medmij_stack.zorgaanbieder.errors import FhirError
+from medmij_stack.zorgaanbieder.settings import Gedrag
 
 from . import tiny
 from .conftest import Running, Start

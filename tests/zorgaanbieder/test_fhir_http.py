@@ -23,9 +23,9 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement as Capabi
 from fhir.resources.STU3.bundle import Bundle as BundleSTU3
 from fhir.resources.STU3.capabilitystatement import CapabilityStatement as CapabilitySTU3
 
-from medmij import catalogue
-from medmij.persons import TestPerson
-from zorgaanbieder.dataset import Dataset
+from medmij_stack.protocol import catalogue
+from medmij_stack.protocol.persons import TestPerson
+from medmij_stack.zorgaanbieder.dataset import Dataset
 
 from . import tiny
 from .conftest import STRANGER, Running, Start

@@ -9,9 +9,9 @@ import httpx
 import pytest
 import respx
 
-from medmij.dva_contract import Introspection
-from zorgaanbieder.errors import AuthServerUnavailable
-from zorgaanbieder.introspection import Introspector
+from medmij_stack.protocol.dva_contract import Introspection
+from medmij_stack.zorgaanbieder.errors import AuthServerUnavailable
+from medmij_stack.zorgaanbieder.introspection import Introspector
 
 URL = "https://api.za.localhost:9445/oauth/introspect"
 NOW = 1_800_000_000.0

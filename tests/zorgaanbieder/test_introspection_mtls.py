@@ -1,8 +1,8 @@
 """Tokens of the MedMij flow, and the beschikbaarheidstoets, with an authorisation server.
 
 A small stand-in for the DVA's authorisation server answers RFC 7662 introspection over
-real mutual TLS, as ``medmij.dva_contract`` fixes it; the resource server asks it with its
-own certificate. The same server (by its certificate) is the one allowed to ask for
+real mutual TLS, as ``medmij_stack.protocol.dva_contract`` fixes it; the resource server asks it
+with its own certificate. The same server (by its certificate) is the one allowed to ask for
 availability.
 """
 
@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from medmij.dva_contract import AVAILABILITY_PATH
-from medmij.net import make_client
-from medmij.persons import TestPerson
-from zorgaanbieder.dataset import Dataset
+from medmij_stack.protocol.dva_contract import AVAILABILITY_PATH
+from medmij_stack.protocol.persons import TestPerson
+from medmij_stack.runtime.net import make_client
+from medmij_stack.zorgaanbieder.dataset import Dataset
 
 from .authserver_fake import FakeAuthserver
 from .conftest import AUTHSERVER, PGO, RESOURCE, Running, Start

@@ -18,9 +18,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from medmij import catalogue
-from zorgaanbieder.dataset import Dataset
-from zorgaanbieder.sources.nictiz import load_nictiz
+from medmij_stack.protocol import catalogue
+from medmij_stack.zorgaanbieder.dataset import Dataset
+from medmij_stack.zorgaanbieder.sources.nictiz import load_nictiz
 
 from .conftest import Running, Start
 from .nictiz_expected import (

@@ -6,18 +6,18 @@ from datetime import date
 
 import pytest
 
-from medmij import catalogue
-from medmij.persons import elfproef
-from zorgaanbieder.capability import capabilities_for, capability_statement
-from zorgaanbieder.errors import (
+from medmij_stack.protocol import catalogue
+from medmij_stack.protocol.persons import elfproef
+from medmij_stack.zorgaanbieder.capability import capabilities_for, capability_statement
+from medmij_stack.zorgaanbieder.errors import (
     InvalidToken,
     NotAcceptable,
     UnsupportedVersion,
     redact_bsn,
     www_authenticate,
 )
-from zorgaanbieder.negotiation import Format, content_type, negotiate
-from zorgaanbieder.store.searchparams import INCLUDES, TOKEN_PARAMS
+from medmij_stack.zorgaanbieder.negotiation import Format, content_type, negotiate
+from medmij_stack.zorgaanbieder.store.searchparams import INCLUDES, TOKEN_PARAMS
 
 
 @pytest.mark.parametrize(

@@ -25,14 +25,14 @@ from fhir.resources.R4B.bundle import Bundle as BundleR4
 from fhir.resources.STU3.bundle import Bundle as BundleSTU3
 from lxml import etree
 
-from medmij import catalogue
-from medmij.dva_contract import AVAILABILITY_PATH
-from medmij.net import make_client
-from stack.publication import publication
-from stack.world import World
+from medmij_stack.protocol import catalogue
+from medmij_stack.protocol.dva_contract import AVAILABILITY_PATH
+from medmij_stack.runtime.net import make_client
+from medmij_stack.wiring.publication import publication
+from medmij_stack.wiring.world import World
+from medmij_stack.zorgaanbieder.dataset import Dataset, EndpointKey
+from medmij_stack.zorgaanbieder.provisioning import datasets_for
 from tests.conftest import SHARED_DATA
-from zorgaanbieder.dataset import Dataset, EndpointKey
-from zorgaanbieder.provisioning import datasets_for
 
 from .authserver_fake import FakeAuthserver
 from .conftest import AUTHSERVER, RESOURCE, Running, Start

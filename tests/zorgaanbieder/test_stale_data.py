@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
-from medmij import catalogue
-from medmij.dva_contract import AVAILABILITY_PATH
-from medmij.net import make_client
-from zorgaanbieder.dataset import Dataset, EndpointKey
-from zorgaanbieder.sources.nictiz import load_nictiz
+from medmij_stack.protocol import catalogue
+from medmij_stack.protocol.dva_contract import AVAILABILITY_PATH
+from medmij_stack.runtime.net import make_client
+from medmij_stack.zorgaanbieder.dataset import Dataset, EndpointKey
+from medmij_stack.zorgaanbieder.sources.nictiz import load_nictiz
 
 from .authserver_fake import FakeAuthserver
 from .conftest import AUTHSERVER, RESOURCE, Running, Start

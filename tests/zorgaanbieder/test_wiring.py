@@ -9,17 +9,17 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from medmij.dva_contract import INTROSPECTION_PATH
-from medmij.pki import DevPKI, ensure_dev_pki
-from stack import up as up_module
-from stack.cli import app
-from stack.publication import publication
-from stack.roles import Role, zorgaanbieder_settings
-from stack.world import World, WorldError, load_world, save_world
-from zorgaanbieder.dataset import Dataset, EndpointKey
-from zorgaanbieder.provisioning import datasets_for
-from zorgaanbieder.settings import Gedrag, ZorgaanbiederSettings
-from zorgaanbieder.sources.nictiz import NictizError
+from medmij_stack.protocol.dva_contract import INTROSPECTION_PATH
+from medmij_stack.runtime.devpki import DevPKI, ensure_dev_pki
+from medmij_stack.wiring import up as up_module
+from medmij_stack.wiring.cli import app
+from medmij_stack.wiring.publication import publication
+from medmij_stack.wiring.roles import Role, zorgaanbieder_settings
+from medmij_stack.wiring.world import World, WorldError, load_world, save_world
+from medmij_stack.zorgaanbieder.dataset import Dataset, EndpointKey
+from medmij_stack.zorgaanbieder.provisioning import datasets_for
+from medmij_stack.zorgaanbieder.settings import Gedrag, ZorgaanbiederSettings
+from medmij_stack.zorgaanbieder.sources.nictiz import NictizError
 
 GEDRAG_WORLD = """\
 [world]

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from medmij.persons import TestPerson
-from zorgaanbieder.dataset import Dataset, EndpointKey, PatientRecord, QualificationToken
+from medmij_stack.protocol.persons import TestPerson
+from medmij_stack.zorgaanbieder.dataset import (
+    Dataset,
+    EndpointKey,
+    PatientRecord,
+    QualificationToken,
+)
 
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"

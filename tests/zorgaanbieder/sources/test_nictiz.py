@@ -19,15 +19,15 @@ import pytest
 from fhir.resources import R4B, STU3
 from lxml import etree
 
-from zorgaanbieder.dataset import Dataset, QualificationToken
-from zorgaanbieder.sources.nictiz import (
+from medmij_stack.zorgaanbieder.dataset import Dataset, QualificationToken
+from medmij_stack.zorgaanbieder.sources.nictiz import (
     ENVIRONMENT_VARIABLE,
     NictizFixtureError,
     NictizLayoutError,
     find_nictiz,
     load_nictiz,
 )
-from zorgaanbieder.sources.touchstone import shift, substitute_dates
+from medmij_stack.zorgaanbieder.sources.touchstone import shift, substitute_dates
 
 pytestmark = pytest.mark.nictiz
 

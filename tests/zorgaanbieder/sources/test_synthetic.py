@@ -16,13 +16,13 @@ import pytest
 from fhir.resources import R4B, STU3
 from lxml import etree
 
-from medmij import catalogue
-from medmij.catalogue import Query
-from medmij.persons import TestPerson, test_persons
+from medmij_stack.protocol import catalogue
+from medmij_stack.protocol.catalogue import Query
+from medmij_stack.protocol.persons import TestPerson, test_persons
+from medmij_stack.zorgaanbieder.dataset import Dataset
+from medmij_stack.zorgaanbieder.sources.synthetic import synthetic_datasets
+from medmij_stack.zorgaanbieder.sources.synthetic.context import make_id, reference_date
 from tests.zorgaanbieder.qualification import Release, generic_failures
-from zorgaanbieder.dataset import Dataset
-from zorgaanbieder.sources.synthetic import synthetic_datasets
-from zorgaanbieder.sources.synthetic.context import make_id, reference_date
 
 SEED = 20
 ZORGAANBIEDER = "ziekenhuis@medmij"

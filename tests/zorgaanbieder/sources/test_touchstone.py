@@ -6,7 +6,11 @@ from datetime import date
 
 import pytest
 
-from zorgaanbieder.sources.touchstone import UnknownPlaceholderError, shift, substitute_dates
+from medmij_stack.zorgaanbieder.sources.touchstone import (
+    UnknownPlaceholderError,
+    shift,
+    substitute_dates,
+)
 
 TODAY = date(2026, 3, 31)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from medmij_stack.zorgaanbieder.store import Repository
 from tests.databases import BACKENDS, fresh_database
-from zorgaanbieder.store import Repository
 
 
 @pytest.fixture(params=BACKENDS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zorgaanbieder.dataset import (
+from medmij_stack.zorgaanbieder.dataset import (
     Dataset,
     EndpointKey,
     PatientRecord,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from zorgaanbieder.dataset import EndpointKey
-from zorgaanbieder.store import Repository, SearchRequest, SearchResult, StoredResource
+from medmij_stack.zorgaanbieder.dataset import EndpointKey
+from medmij_stack.zorgaanbieder.store import Repository, SearchRequest, SearchResult, StoredResource
 
 from .data import BGZ
 

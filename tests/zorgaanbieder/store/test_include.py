@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from zorgaanbieder.store import Repository
+from medmij_stack.zorgaanbieder.store import Repository
 
 from .data import SNOMED, VACCINATIES, bgz_dataset, vaccinatie_dataset
 from .helpers import ids, search

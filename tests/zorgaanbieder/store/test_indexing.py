@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from zorgaanbieder.store.compartment import owner
-from zorgaanbieder.store.indexing import (
+from medmij_stack.zorgaanbieder.store.compartment import owner
+from medmij_stack.zorgaanbieder.store.indexing import (
     all_references,
     lastn_code,
     normalise_instant,

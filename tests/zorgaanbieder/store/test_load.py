@@ -10,8 +10,13 @@ import threading
 import pytest
 from sqlalchemy import create_engine, text
 
-from zorgaanbieder.dataset import Dataset, EndpointKey, PatientRecord, QualificationToken
-from zorgaanbieder.store import DatasetError, Repository
+from medmij_stack.zorgaanbieder.dataset import (
+    Dataset,
+    EndpointKey,
+    PatientRecord,
+    QualificationToken,
+)
+from medmij_stack.zorgaanbieder.store import DatasetError, Repository
 
 from .data import (
     BGZ,

@@ -22,7 +22,15 @@ import pytest
 from fhir.resources import R4B, STU3
 from lxml import etree
 
-from medmij import catalogue
+from medmij_stack.protocol import catalogue
+from medmij_stack.zorgaanbieder.dataset import (
+    Dataset,
+    EndpointKey,
+    FhirVersion,
+    PatientRecord,
+    QualificationToken,
+)
+from medmij_stack.zorgaanbieder.store import Repository, SearchRequest, SearchResult
 from tests.zorgaanbieder.nictiz_expected import (
     BERGGE,
     BOEKWIJT,
@@ -39,14 +47,6 @@ from tests.zorgaanbieder.nictiz_expected import (
     Expected,
     unmet,
 )
-from zorgaanbieder.dataset import (
-    Dataset,
-    EndpointKey,
-    FhirVersion,
-    PatientRecord,
-    QualificationToken,
-)
-from zorgaanbieder.store import Repository, SearchRequest, SearchResult
 
 pytestmark = pytest.mark.nictiz
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from zorgaanbieder.dataset import EndpointKey
-from zorgaanbieder.store import Repository
+from medmij_stack.zorgaanbieder.dataset import EndpointKey
+from medmij_stack.zorgaanbieder.store import Repository
 
 from .data import BGZ, VACCINATIES, bgz_dataset, vaccinatie_dataset
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Connection, create_engine, text
 
-from zorgaanbieder.dataset import EndpointKey, QualificationToken
-from zorgaanbieder.store import Repository
+from medmij_stack.zorgaanbieder.dataset import EndpointKey, QualificationToken
+from medmij_stack.zorgaanbieder.store import Repository
 
 from .data import (
     BGZ,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from zorgaanbieder.store import Repository
+from medmij_stack.zorgaanbieder.store import Repository
 
 from .data import ACTCODE, LOINC, MEDICATION_USE, SNOMED, bgz_dataset
 from .helpers import match_ids, search

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from zorgaanbieder.store import Repository, SearchError
+from medmij_stack.zorgaanbieder.store import Repository, SearchError
 
 from .data import BGZ, VACCINATIES, bgz_dataset, vaccinatie_dataset
 from .helpers import search

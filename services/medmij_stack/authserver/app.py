@@ -1,0 +1,79 @@
+"""The DVA authorisation server apps: one per channel.
+
+The front channel (browser: authorization endpoint and the DVA screens) and the back
+channel (PGO servers over mutual TLS: token, revocation and introspection endpoints; and
+the DigiD simulator's artifact resolution, for this server's own nodes) listen on different
+nodes with different certificates, so each has its own app; both share one list
+subscription and one :class:`~authserver.runtime.Dva` (database, OAuth server,
+housekeeping).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import NamedTuple
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from medmij_stack.runtime.asgi_tls import ClientCertificateGate
+from medmij_stack.runtime.node import ListSubscription
+
+from . import paths
+from .backchannel import gate_refusal, mount_back
+from .digid_simulator import mount_artifact_resolution
+from .runtime import Dva
+from .screens import mount_front
+from .settings import AuthserverSettings
+
+__all__ = ["Channels", "create_apps"]
+
+
+class Channels(NamedTuple):
+    front: FastAPI
+    back: ClientCertificateGate
+
+
+def create_apps(settings: AuthserverSettings) -> Channels:
+    subscription = ListSubscription.for_node(settings)
+    dva = Dva.build(settings, subscription)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: object) -> AsyncIterator[None]:
+        await dva.acquire()
+        try:
+            async with subscription.lifespan(app):
+                yield
+        finally:
+            await dva.release()
+
+    def app(title: str, hostname: str) -> FastAPI:
+        made = FastAPI(
+            title=title, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+        )
+        made.state.settings = settings
+        made.state.lists = subscription
+        made.state.dva = dva
+
+        @made.get("/health")
+        def health() -> JSONResponse:
+            status, body = subscription.node_health("authserver", hostname)
+            return JSONResponse(body, status_code=status)
+
+        return made
+
+    front = app("DVA autorisatieserver", settings.front_hostname)
+    mount_front(front, dva)
+    back = app("DVA autorisatieserver (backchannel)", settings.hostname)
+    mount_back(back, dva)
+    mount_artifact_resolution(back, dva.digid, settings.hostname)
+    # Back channel: only whitelisted nodes (Whitelist rule; see medmij_stack.runtime.asgi_tls),
+    # except the health report and the public RFC 8414 metadata.
+    gate = ClientCertificateGate(
+        back,
+        whitelist=subscription.whitelist,
+        exempt_paths=("/health", paths.METADATA),
+        refuse=gate_refusal(dva),
+    )
+    return Channels(front, gate)

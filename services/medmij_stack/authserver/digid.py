@@ -1,0 +1,154 @@
+"""DigiD as the authorisation server sees it: the seam, and artifact resolution over HTTPS.
+
+The Afsprakenstelsel has the authorisation server authenticate the person with DigiD,
+as a SAML service provider with the artifact binding ([SPEC-1.x] steps 4-7): DigiD sends
+the browser back with an *artifact* only, and the server resolves that artifact to the
+BSN over a direct back-channel call (``send_artifact_resolution_request``). The BSN
+never travels through the browser.
+
+:class:`Authenticator` is that seam (MEDMIJ.md 1.3: "mock DigiD behind an interface"):
+a real SAML DigiD (ArtifactResolve over SOAP) would be another implementation of it.
+:class:`ArtifactResolutionClient` is the one the screens use: it asks an
+artifact-resolution service over HTTPS, with mutual TLS and this node's own certificate.
+In the local world that service is the DigiD simulator's
+(:mod:`authserver.digid_simulator`), a party of its own as far as the protocol goes,
+even though it is lodged on this server's back node.
+
+The exchange is SAML's ArtifactResolve / ArtifactResponse, in a simple JSON shape::
+
+    POST /digid/artifact-resolution            ArtifactResolve
+    Content-Type: application/json
+    {"artifact": "<the SAMLart the browser brought>"}
+
+    200 {"outcome": "success", "bsn": "<BSN>", "in_response_to": "<flow id>"}
+    200 {"outcome": "failure" | "cancelled", "bsn": null, "in_response_to": "<flow id>"}
+    404 {"error": "unknown_artifact", …}       never issued
+    410 {"error": "artifact_gone", …}          resolved before, or expired
+
+``outcome`` stands for the ArtifactResponse's status (Success, or an authentication that
+failed or was cancelled), ``bsn`` for the assertion's subject, ``in_response_to`` for
+SAML's ``InResponseTo``: the authentication request, here the flow that sent the person
+to DigiD. As in SAML, an artifact is answered once. SAML answers a second
+ArtifactResolve with an empty ArtifactResponse; this shape says 410 instead, so that a
+replay is told apart from an artifact that never existed.
+
+Whatever keeps this server from a clear answer (unreachable, a 5xx, an answer it cannot
+read) is a :class:`~authserver.errors.TechnicalFault`: the person sees the "technische
+storing" page, and a fault never passes for a failed login.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+import httpx
+
+from medmij_stack.protocol.headers import Tracing
+from medmij_stack.protocol.persons import elfproef
+
+from .errors import TechnicalFault
+
+__all__ = [
+    "MAX_ARTIFACT_LENGTH",
+    "ArtifactResolutionClient",
+    "Authenticator",
+    "Outcome",
+    "Resolution",
+]
+
+MAX_ARTIFACT_LENGTH = 512  # a SAML artifact is 44 bytes, about 60 characters in base64
+_MAX_ID_LENGTH = 64
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"  # DigiD could not establish who this is
+    CANCELLED = "cancelled"  # the person cancelled at DigiD
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What an artifact stood for: the login outcome, for which flow, and whom."""
+
+    flow_id: str
+    outcome: Outcome
+    bsn: str | None
+
+    def __post_init__(self) -> None:
+        if self.outcome is Outcome.SUCCESS:
+            if self.bsn is None or not elfproef(self.bsn):
+                raise ValueError("a successful login names a BSN that passes the elfproef")
+        elif self.bsn is not None:
+            raise ValueError("only a successful login names a BSN")
+        if not self.flow_id or len(self.flow_id) > _MAX_ID_LENGTH:
+            raise ValueError("in_response_to must name the authentication request")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"outcome": self.outcome.value, "bsn": self.bsn, "in_response_to": self.flow_id}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Resolution:
+        """Read an ArtifactResponse; ValueError when it is not one."""
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        outcome, bsn, flow_id = data.get("outcome"), data.get("bsn"), data.get("in_response_to")
+        if not isinstance(outcome, str):
+            raise ValueError(f"outcome must be one of {', '.join(Outcome)}")
+        if bsn is not None and not isinstance(bsn, str):
+            raise ValueError("bsn must be a string or null")
+        if not isinstance(flow_id, str):
+            raise ValueError("in_response_to must be a string")
+        return cls(flow_id=flow_id, outcome=Outcome(outcome), bsn=bsn)  # ValueError if unknown
+
+
+class Authenticator(Protocol):
+    url: str  # where artifacts are resolved, as the ketenlog records it
+
+    async def resolve(self, artifact: str, tracing: Tracing) -> Resolution | None:
+        """Resolve an artifact once; None when it is unknown, expired or already resolved.
+
+        Raises TechnicalFault when no clear answer can be had.
+        """
+
+    async def aclose(self) -> None:
+        """Release connections; the authenticator is not used afterwards."""
+
+
+class ArtifactResolutionClient:
+    """The default :class:`Authenticator`: the artifact-resolution service, over HTTPS.
+
+    ``client`` carries this node's certificate for mutual TLS and trusts only the
+    configured roots (medmij_stack.runtime.net). DigiD is not a MedMij participant, so the MedMij
+    Whitelist does not apply to it; the server certificate and its hostname do.
+    """
+
+    def __init__(self, url: str, client: httpx.AsyncClient) -> None:
+        self.url = url
+        self._client = client
+
+    async def resolve(self, artifact: str, tracing: Tracing) -> Resolution | None:
+        if not artifact or len(artifact) > MAX_ARTIFACT_LENGTH:
+            return None  # not an artifact at all: nothing to ask
+        # A new connection per resolution: a login needs one, and an idle pooled connection
+        # to a service in this same process would hold up its graceful shutdown (uvicorn
+        # waits for open connections before the lifespan closes this client).
+        headers = {**tracing.headers(), "Connection": "close"}
+        try:
+            response = await self._client.post(
+                self.url, json={"artifact": artifact}, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            raise TechnicalFault(f"artifact resolution unreachable: {exc!r}") from None
+        if response.status_code in (404, 410):
+            return None
+        if response.status_code != 200:
+            raise TechnicalFault(f"artifact resolution answered HTTP {response.status_code}")
+        try:
+            return Resolution.from_json(response.json())
+        except ValueError as exc:
+            raise TechnicalFault(f"artifact resolution answer unreadable: {exc}") from None
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

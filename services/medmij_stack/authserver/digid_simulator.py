@@ -1,0 +1,157 @@
+"""The DigiD simulator: the world's test persons, their artifacts, and artifact resolution.
+
+It stands in for DigiD in the local world ("a DigiD simulator: pick or type a test BSN;
+can be made to fail or be cancelled; returns through a simulated artifact resolution on
+the back channel"). Its login screen is served by the front app (authserver.screens);
+the outcome of a login is kept here under a random one-time artifact, which expires
+after a short while, and the browser goes back to the authorisation server with that
+artifact only.
+
+The artifact-resolution service (:func:`mount_artifact_resolution`) is an HTTPS endpoint
+on the back node, in the JSON shape that :mod:`authserver.digid` describes. It is a party
+of its own as far as the protocol goes: the Whitelist gate admits only nodes with a
+whitelisted certificate, and of those it answers only this DVA's own authorisation
+server (its back-node hostname; a PGO, or another DVA, gets 403), as DigiD answers only
+the service provider the artifact was issued for. Like SAML's, it answers an artifact
+once: a second resolution, or one after expiry, gets 410; an artifact it never issued,
+404. It writes nothing to the ketenlog: DigiD is not a MedMij party, and the
+authorisation server records its side of the exchange itself.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import select, update
+from starlette.concurrency import run_in_threadpool
+
+from medmij_stack.protocol.persons import TestPerson, elfproef
+
+from . import credentials, paths
+from .adapter import BadInput, bounded_body, peer
+from .db import Database
+from .digid import MAX_ARTIFACT_LENGTH, Outcome, Resolution
+from .tables import DigidArtifact
+
+__all__ = ["ARTIFACT_TTL", "DigidSimulator", "Unresolvable", "mount_artifact_resolution"]
+
+ARTIFACT_TTL = timedelta(minutes=5)
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class Unresolvable(StrEnum):
+    """Why an artifact was not resolved."""
+
+    UNKNOWN = "unknown"  # never issued
+    GONE = "gone"  # resolved before, or expired
+
+
+class DigidSimulator:
+    """DigiD for the local world: the test persons of the world's seed, and nobody else."""
+
+    def __init__(self, db: Database, persons: tuple[TestPerson, ...]) -> None:
+        self._db = db
+        self.persons = persons
+        self._by_bsn = {person.bsn: person for person in persons}
+
+    def person(self, bsn: str) -> TestPerson | None:
+        return self._by_bsn.get(bsn)
+
+    @staticmethod
+    def plausible(bsn: str) -> bool:
+        """Nine digits passing the elfproef: what DigiD would accept as a BSN at all."""
+        return elfproef(bsn)
+
+    def issue_artifact(self, flow_id: str, outcome: Outcome, bsn: str | None = None) -> str:
+        """The artifact the simulator's login screen sends the browser back with."""
+        if outcome is Outcome.SUCCESS and (bsn is None or bsn not in self._by_bsn):
+            raise ValueError("a successful login needs the BSN of a test person")
+        artifact = credentials.new_random()
+        with self._db.transaction() as session:
+            session.add(
+                DigidArtifact(
+                    artifact_hash=credentials.digest(artifact),
+                    flow_id=flow_id,
+                    outcome=outcome.value,
+                    bsn=bsn if outcome is Outcome.SUCCESS else None,
+                    expires_at=datetime.now(UTC) + ARTIFACT_TTL,
+                )
+            )
+        return artifact
+
+    def resolve_once(self, artifact: str) -> Resolution | Unresolvable:
+        """What the artifact stood for, the first time it is asked and before it expires."""
+        now = datetime.now(UTC)
+        artifact_hash = credentials.digest(artifact)
+        with self._db.transaction() as session:
+            # Compare-and-set: of two concurrent resolutions, exactly one wins.
+            row = session.execute(
+                update(DigidArtifact)
+                .where(
+                    DigidArtifact.artifact_hash == artifact_hash,
+                    DigidArtifact.resolved_at.is_(None),
+                    DigidArtifact.expires_at > now,
+                )
+                .values(resolved_at=now)
+                .returning(DigidArtifact.flow_id, DigidArtifact.outcome, DigidArtifact.bsn)
+            ).first()
+            if row is None:
+                known = session.scalar(
+                    select(DigidArtifact.artifact_hash).where(
+                        DigidArtifact.artifact_hash == artifact_hash
+                    )
+                )
+                return Unresolvable.UNKNOWN if known is None else Unresolvable.GONE
+        flow_id, outcome, bsn = row
+        return Resolution(flow_id=flow_id, outcome=Outcome(outcome), bsn=bsn)
+
+
+def _error(status: int, error: str, description: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": error, "error_description": description}, status_code=status, headers=_NO_STORE
+    )
+
+
+async def _artifact(request: Request) -> str:
+    """The artifact of an ArtifactResolve body; BadInput when the body is not one."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise BadInput("Invalid request: the body must be application/json.")
+    try:
+        data = json.loads(await bounded_body(request))
+    except ValueError:
+        raise BadInput("Invalid request: the body is not JSON.") from None
+    artifact = data.get("artifact") if isinstance(data, dict) else None
+    if not isinstance(artifact, str) or not 0 < len(artifact) <= MAX_ARTIFACT_LENGTH:
+        raise BadInput('Invalid request: give {"artifact": "<SAMLart>"}.')
+    return artifact
+
+
+def mount_artifact_resolution(app: FastAPI, simulator: DigidSimulator, own_hostname: str) -> None:
+    """Put the simulator's artifact-resolution service on the back-channel app.
+
+    ``own_hostname``: the back node of this DVA, the only caller that is answered.
+    """
+    own = own_hostname.lower()
+
+    @app.post(paths.DIGID_ARTIFACT_RESOLUTION, include_in_schema=False)
+    async def artifact_resolution(request: Request) -> Response:
+        if own not in peer(request):
+            return _error(
+                403, "access_denied", "Only this DVA's own nodes may resolve DigiD artifacts."
+            )
+        try:
+            artifact = await _artifact(request)
+        except BadInput as bad:
+            return _error(bad.status, "invalid_request", bad.description)
+        answer = await run_in_threadpool(simulator.resolve_once, artifact)
+        if answer is Unresolvable.UNKNOWN:
+            return _error(404, "unknown_artifact", "No such artifact was issued.")
+        if answer is Unresolvable.GONE:
+            return _error(410, "artifact_gone", "The artifact was resolved before, or expired.")
+        assert isinstance(answer, Resolution)
+        return JSONResponse(answer.to_json(), headers=_NO_STORE)

@@ -1,0 +1,259 @@
+"""The DVA authorisation server on authlib: clients from the OCL, grants, endpoints, tokens.
+
+authlib supplies the protocol machinery (RFC 6749 grants, RFC 7636, RFC 7009, RFC 7662);
+this class supplies what authlib leaves to an integration: where clients come from (the
+node's *current* OCL, every time), how tokens are generated and kept
+(:mod:`authserver.grants`), and what a response is (:class:`OAuthResponse`, which the
+Starlette adapter renders). It also orders the checks of an authorization request the
+MedMij way: a bad ``client_id`` or ``redirect_uri`` is an :class:`UntrustedRequest`
+(error page, never a redirect); everything else is a :class:`FlowError` (redirect).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import (
+    AuthorizationServer,
+    InvalidGrantError,
+    InvalidRequestError,
+    UnsupportedResponseTypeError,
+)
+
+from medmij_stack.authserver.errors import (
+    INVALID_REQUEST,
+    REFRESH_REPLAYED,
+    RESPONSE_TYPE_MISSING,
+    FlowError,
+    PageReason,
+    UntrustedRequest,
+    ascii_description,
+)
+from medmij_stack.authserver.grants import GrantStore
+from medmij_stack.authserver.settings import AuthserverSettings
+from medmij_stack.protocol.lists import OAuthclientlist
+from medmij_stack.runtime.node import ListSubscription
+
+from .clients import (
+    RESOURCE_SERVER_AUTH,
+    TLS_CLIENT_AUTH,
+    OclClient,
+    authenticate_resource_server,
+    authenticate_tls_client,
+    redirect_uri_problem,
+)
+from .endpoints import Introspect, Revoke
+from .grants import AuthorizationCode, IssuedCode, IssuedToken, Person, Pkce, RefreshToken
+from .requests import MedMijRequest
+from .scopes import RequestedScope
+
+__all__ = ["CheckedRequest", "DvaAuthorizationServer", "OAuthResponse"]
+
+
+@dataclass(frozen=True)
+class OAuthResponse:
+    """What authlib answers, before any web framework renders it."""
+
+    status: int
+    body: dict[str, Any] | str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def location(self) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == "location"), None)
+
+
+@dataclass(frozen=True)
+class CheckedRequest:
+    """An authorization request that passed every check against the current lists."""
+
+    client: OclClient
+    redirect_uri: str
+    state: str | None
+    scope: RequestedScope
+    grant: AuthorizationCode
+
+
+class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
+    def __init__(
+        self, settings: AuthserverSettings, lists: ListSubscription, store: GrantStore
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.lists = lists
+        self.store = store
+        self.register_token_generator("default", self._generate_token)
+        self.register_client_auth_method(TLS_CLIENT_AUTH, authenticate_tls_client(self._ocl))
+        self.register_client_auth_method(
+            RESOURCE_SERVER_AUTH, authenticate_resource_server(settings.introspection_clients)
+        )
+        self.register_grant(AuthorizationCode, [Pkce(required=settings.pkce == "required")])
+        self.register_grant(RefreshToken)
+        self.register_endpoint(Revoke)
+        self.register_endpoint(Introspect)
+
+    # --- what authlib asks of an integration --------------------------------------------
+
+    def _ocl(self) -> OAuthclientlist | None:
+        return self.lists.lists.ocl.current
+
+    def query_client(self, client_id: str) -> OclClient | None:
+        ocl = self._ocl()
+        entry = None if ocl is None or not client_id else ocl.get(client_id)
+        return None if entry is None else OclClient(entry)
+
+    def create_oauth2_request(self, request: Any) -> MedMijRequest:
+        if not isinstance(request, MedMijRequest):
+            raise TypeError("the adapter hands this server MedMijRequest objects only")
+        return request
+
+    def create_json_request(self, request: Any) -> Any:
+        raise NotImplementedError("no endpoint of this server takes JSON")
+
+    def handle_response(self, status: int, body: Any, headers: Any) -> OAuthResponse:
+        return OAuthResponse(status, body, [(str(k), str(v)) for k, v in headers])
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        return None  # every step is recorded in the ketenlog by the adapter instead
+
+    def _generate_token(
+        self,
+        grant_type: str,
+        client: OclClient,
+        user: Person | None = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
+        # Langdurige toestemming is the person's choice, not the client's: a refresh token
+        # only when they ticked it.
+        with_refresh = include_refresh_token and user is not None and user.langdurig
+        access, refresh = self.store.unique_token_values(with_refresh)
+        token: dict[str, Any] = {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": int(self.store.access_ttl.total_seconds()),
+            "scope": scope,
+        }
+        if refresh is not None:
+            token["refresh_token"] = refresh
+        return token
+
+    def save_token(self, token: dict[str, Any], request: MedMijRequest) -> None:
+        refresh = token.get("refresh_token")
+        presented = request.refresh_token
+        if isinstance(presented, IssuedToken):
+            saved = self.store.rotate(
+                presented.info.id,
+                request.client.client_id,
+                token["scope"],
+                token["access_token"],
+                refresh,
+            )
+            if saved is None:  # a concurrent request used it first: a replay
+                raise InvalidGrantError(REFRESH_REPLAYED)
+            return
+        code: IssuedCode = request.authorization_code
+        self.store.save_tokens(
+            code.info.grant.id,
+            request.client.client_id,
+            token["scope"],
+            token["access_token"],
+            refresh,
+        )
+
+    # --- the authorization request, the MedMij way ---------------------------------------
+
+    def check_authorization_request(self, request: MedMijRequest) -> CheckedRequest:
+        """Every check of core.authint.202/203 against the current lists."""
+        incoming = request.incoming
+        repeated = incoming.repeated(("client_id", "redirect_uri"))
+        if repeated is not None:
+            raise UntrustedRequest(
+                PageReason.PARAMETER_REPEATED, f"Invalid request: parameter {repeated} is repeated."
+            )
+        payload = request.payload
+        client_id = payload.client_id
+        if not client_id:
+            raise UntrustedRequest(
+                PageReason.CLIENT_MISSING, "Invalid request: client_id is missing."
+            )
+        client = self.query_client(client_id)
+        if client is None:
+            raise UntrustedRequest(
+                PageReason.CLIENT_UNKNOWN,
+                ascii_description(f"Invalid client: {client_id} is not on the OAuth Client List."),
+            )
+        redirect_uri = payload.redirect_uri
+        if not redirect_uri:
+            raise UntrustedRequest(
+                PageReason.REDIRECT_MISSING, "Invalid request: redirect_uri is missing."
+            )
+        problem = redirect_uri_problem(redirect_uri, client.client_id)
+        if problem is not None:
+            raise UntrustedRequest(PageReason.REDIRECT_INVALID, f"Invalid request: {problem}.")
+        # From here on client and redirect URI are trusted: faults go back by redirect.
+        if not payload.response_type:
+            raise FlowError(INVALID_REQUEST, RESPONSE_TYPE_MISSING)
+        try:
+            grant: AuthorizationCode = self.get_consent_grant(request, end_user=request.user)
+        except OAuth2Error as error:
+            if error.redirect_uri is None:
+                raise UntrustedRequest(
+                    PageReason.REDIRECT_INVALID, ascii_description(str(error.description))
+                ) from None
+            raise FlowError(error.error, _description(error)) from None
+        return CheckedRequest(
+            client=client,
+            redirect_uri=redirect_uri,
+            state=payload.state,
+            scope=request.medmij["scope"],
+            grant=grant,
+        )
+
+    def issue_code(self, request: MedMijRequest, checked: CheckedRequest, person: Person) -> str:
+        """The redirect URI with the new code and state (RFC 6749 4.1.2)."""
+        response: OAuthResponse = self.create_authorization_response(
+            request, grant_user=person, grant=checked.grant
+        )
+        location = response.location
+        if response.status != 302 or location is None:
+            raise RuntimeError(f"authlib answered {response.status} to a valid request")
+        if "error=" in location.partition("?")[2]:
+            raise FlowError(*_error_from_location(location))
+        return location
+
+    # --- back channel --------------------------------------------------------------------
+
+    def token_response(self, request: MedMijRequest) -> OAuthResponse:
+        if not request.payload.grant_type:
+            # RFC 6749 5.2: a missing parameter is invalid_request; authlib would answer
+            # unsupported_grant_type for "grant_type=None".
+            missing = InvalidRequestError("Invalid request: grant_type is missing.")
+            refused: OAuthResponse = self.handle_error_response(request, missing)
+            return refused
+        response: OAuthResponse = self.create_token_response(request)
+        return response
+
+    def revocation_response(self, request: MedMijRequest) -> OAuthResponse:
+        response: OAuthResponse = self.create_endpoint_response(Revoke.ENDPOINT_NAME, request)
+        return response
+
+    def introspection_response(self, request: MedMijRequest) -> OAuthResponse:
+        response: OAuthResponse = self.create_endpoint_response(Introspect.ENDPOINT_NAME, request)
+        return response
+
+
+def _description(error: OAuth2Error) -> str:
+    if isinstance(error, UnsupportedResponseTypeError):
+        # authlib builds this one with its arguments swapped: say it in our own words.
+        return "Unsupported response_type: this server issues authorization codes only (code)."
+    return ascii_description(str(error.get_error_description() or error.error))
+
+
+def _error_from_location(location: str) -> tuple[str, str]:
+    query = parse_qs(urlsplit(location).query)
+    return query.get("error", ["server_error"])[0], query.get("error_description", [""])[0]

@@ -1,0 +1,308 @@
+"""The `medmij` command: run a world, run one role, make certificates."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+
+from medmij_stack.runtime.devpki import ensure_dev_pki
+from medmij_stack.runtime.net import make_client
+from medmij_stack.stelselnode.publisher import StateError
+from medmij_stack.zorgaanbieder.sources.nictiz import NictizError
+
+from .roles import Role, RoleInstance, listener_urls, listeners_for
+from .runner import serve_listeners
+from .up import (
+    prepare_pki,
+    stack_json,
+    start_stack,
+    stop_stack,
+    summary_table,
+    wait_healthy,
+    without_unserved_nictiz,
+    write_stack_json,
+)
+from .world import World, WorldError, load_world, save_world
+
+app = typer.Typer(
+    help="The MedMij reference stack: PGO, DVA (authorisation and resource server) and the "
+    "MedMij lists, wired together over mutual TLS.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+WorldOption = Annotated[
+    Path | None,
+    typer.Option("--world", help="World file (TOML). Default: the embedded demo world."),
+]
+DataDirOption = Annotated[
+    Path, typer.Option("--data-dir", help="Where services keep their data and stack.json.")
+]
+CertsOption = Annotated[Path, typer.Option("--certs", help="Directory of the dev PKI.")]
+NictizOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--nictiz",
+        help="Nictiz-testscripts checkout (or copy in its layout) for the qualification "
+        "zorgaanbieder; without it, zorgaanbieders marked nictiz are left out of the world. "
+        "Default: $MEDMIJ_NICTIZ.",
+    ),
+]
+
+
+def _world(path: Path | None) -> World:
+    try:
+        return load_world(path)
+    except WorldError as exc:
+        err.print(f"[red]World not usable:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _served_world(world: World, nictiz: Path | None) -> tuple[World, Path | None]:
+    """The world as this run serves it: without the zorgaanbieders marked ``nictiz = true``
+    when no Nictiz material is found, so that every role (the Stelselnode's ZAL, the
+    authorisation and resource servers) agrees on who is served."""
+    try:
+        served, root, dropped = without_unserved_nictiz(world, nictiz)
+    except NictizError as exc:
+        err.print(f"[red]Nictiz material not usable:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if dropped:
+        console.print(
+            f"No Nictiz material (--nictiz PATH or $MEDMIJ_NICTIZ): {', '.join(dropped)} "
+            "left out of the ZAL."
+        )
+    return served, root
+
+
+def _role(role: str) -> Role:
+    try:
+        return Role("stelselnode" if role == "lists" else role)
+    except ValueError as exc:
+        err.print(f"[red]Unknown role {role!r}[/red]: choose {', '.join(r.value for r in Role)}")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def up(
+    world_file: WorldOption = None,
+    data_dir: DataDirOption = Path("data"),
+    certs: CertsOption = Path("certs"),
+    free_ports: Annotated[
+        bool, typer.Option("--free-ports", help="Listen on free ports instead of the world's.")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for all nodes.")] = 60.0,
+    access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
+    nictiz: NictizOption = None,
+) -> None:
+    """Run the whole world until Ctrl-C; write DATA_DIR/stack.json."""
+    world = _world(world_file)
+    if free_ports:
+        world = world.with_free_ports()
+    world, nictiz = _served_world(world, nictiz)
+    data_dir = data_dir.resolve()
+    certs = certs.resolve()
+    with console.status("Making the dev PKI…"):
+        pki = prepare_pki(world, certs)
+    effective = save_world(world, data_dir / "world.json")
+    processes = start_stack(
+        effective,
+        world,
+        data_dir,
+        certs,
+        log_dir=data_dir / "logs",
+        access_log=access_log,
+        nictiz=nictiz,
+    )
+    stopping = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    # A shell starts background jobs with SIGINT ignored; Ctrl-C and `kill -INT` must
+    # still stop the world.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        try:
+            ready = asyncio.run(
+                wait_healthy(processes, world, pki, timeout=timeout, console=console)
+            )
+        except RuntimeError as exc:
+            err.print(f"[red]{exc}[/red]; see {data_dir / 'logs'}")
+            raise typer.Exit(1) from exc
+        late = [url for url, ok in ready.items() if not ok]
+        if late:
+            err.print(f"[red]Not healthy after {timeout:.0f}s:[/red] {', '.join(late)}")
+            raise typer.Exit(1)
+        path = write_stack_json(data_dir, stack_json(world, pki, effective))
+        console.print(summary_table(world, processes))
+        console.print(f"Dev root CA: [bold]{pki.root_cert}[/bold]  (trust it to browse)")
+        console.print(f"stack.json:  [bold]{path}[/bold]")
+        console.print(f"Logs:        {data_dir / 'logs'}")
+        console.print("Ready. Press Ctrl-C to stop.")
+        while all(p.process.poll() is None for p in processes):
+            time.sleep(0.5)
+        dead = [p.instance.label for p in processes if p.process.poll() is not None]
+        err.print(f"[red]Stopped unexpectedly:[/red] {', '.join(dead)}; stopping the world.")
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        console.print("Stopping…")
+    finally:
+        stop_stack(processes)
+        (data_dir / "stack.json").unlink(missing_ok=True)
+    if stopping:
+        raise typer.Exit(0)
+
+
+@app.command()
+def serve(
+    role: Annotated[
+        str, typer.Argument(help="stelselnode (or: lists), pgo, authserver, zorgaanbieder")
+    ],
+    world_file: WorldOption = None,
+    data_dir: DataDirOption = Path("data"),
+    certs: CertsOption = Path("certs"),
+    dva: Annotated[
+        str | None, typer.Option(help="Which DVA (id), for authserver/zorgaanbieder.")
+    ] = None,
+    pgo: Annotated[str | None, typer.Option(help="Which PGO (hostname), for pgo.")] = None,
+    listen: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: the world's).")
+    ] = None,
+    system_dns: Annotated[
+        bool,
+        typer.Option(
+            "--system-dns",
+            help="Resolve node hostnames with DNS (containers), not with the world's host map.",
+        ),
+    ] = False,
+    access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
+    nictiz: NictizOption = None,
+) -> None:
+    """Run one role of the world (what docker-compose runs per container)."""
+    chosen = _role(role)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # The same rule as `medmij up`, in every role: the Stelselnode must publish exactly
+    # the zorgaanbieders the resource server serves.
+    world, nictiz = _served_world(_world(world_file), nictiz)
+    pki = prepare_pki(world, certs.resolve())
+    instance = dva if chosen in (Role.AUTHSERVER, Role.ZORGAANBIEDER) else pgo
+    try:
+        listeners = listeners_for(
+            chosen,
+            world,
+            pki,
+            data_dir.resolve(),
+            instance=instance,
+            resolve=not system_dns,
+            nictiz=nictiz,
+        )
+    except (WorldError, StateError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    trust = [pki.root_cert, *world.extra_trust()]
+    for listener in listeners:
+        console.print(f"{chosen.value}: {listener.name} on {listener.endpoint.url()}")
+    asyncio.run(
+        serve_listeners(
+            listeners, pki, trust=trust, listen=listen or world.world.listen, access_log=access_log
+        )
+    )
+
+
+@app.command()
+def health(
+    role: Annotated[
+        str, typer.Argument(help="stelselnode (or: lists), pgo, authserver, zorgaanbieder")
+    ],
+    world_file: WorldOption = None,
+    certs: CertsOption = Path("certs"),
+    dva: Annotated[str | None, typer.Option(help="Which DVA (id).")] = None,
+    pgo: Annotated[str | None, typer.Option(help="Which PGO (hostname).")] = None,
+    system_dns: Annotated[bool, typer.Option("--system-dns", help="Resolve with DNS.")] = False,
+) -> None:
+    """Check every node of one role over HTTPS (exit 0 when all are healthy)."""
+    chosen = _role(role)
+    world = _world(world_file)
+    root = certs.resolve() / "ca" / "root.pem"
+    if not root.is_file():
+        err.print(f"[red]No dev root CA at {root}[/red]: give --certs, or run `medmij certs`")
+        raise typer.Exit(2)
+    instance = dva if chosen in (Role.AUTHSERVER, Role.ZORGAANBIEDER) else pgo
+    try:
+        if instance is None and chosen is Role.PGO:
+            instance = world.pgo_by_hostname().hostname
+        if instance is None and chosen is not Role.STELSELNODE:
+            if not world.ours():
+                raise WorldError("this world runs no DVA of its own")
+            instance = world.ours()[0].id
+        urls = listener_urls(world, RoleInstance(chosen, instance))
+    except WorldError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    hosts = {} if system_dns else world.hosts()
+    healthy = True
+    with make_client(trust=[root], hosts=hosts, timeout=5) as client:
+        for url in urls:
+            try:
+                response = client.get(f"{url}/health")
+                ok = response.status_code == 200
+                detail = response.json().get("status", response.status_code)
+            except (httpx.HTTPError, ValueError) as exc:
+                ok, detail = False, str(exc) or type(exc).__name__
+            healthy &= ok
+            console.print(f"{url}: {detail}")
+    if not healthy:
+        raise typer.Exit(1)
+
+
+@app.command()
+def certs(
+    out: Annotated[Path, typer.Option("--out", help="Directory of the dev PKI.")] = Path("certs"),
+    world_file: WorldOption = None,
+    hostname: Annotated[
+        list[str] | None, typer.Option("--hostname", help="Extra node hostnames to certify.")
+    ] = None,
+) -> None:
+    """Make the dev PKI: root, intermediate and a certificate per node of the world."""
+    world = _world(world_file)
+    names = [*world.our_hostnames(), *(hostname or [])]
+    try:
+        pki = ensure_dev_pki(out.resolve(), names)
+    except ValueError as exc:  # a --hostname that cannot be a certificate's name
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"Root CA:      {pki.root_cert}")
+    console.print(f"Intermediate: {pki.intermediate_cert}")
+    for name in names:
+        leaf = pki.leaf(name)
+        console.print(f"{name}: {leaf.cert}")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    from importlib.metadata import version as dist_version
+
+    console.print(dist_version("medmij-reference-stack"))
+
+
+from .qualify import qualify, qualify_client  # noqa: E402
+
+app.command("qualify")(qualify)
+app.command("qualify-client")(qualify_client)

@@ -1,0 +1,256 @@
+"""From a world to the listeners of one role: settings, certificates, apps.
+
+A role is one process: `stelselnode`, `pgo`, `authserver` or `zorgaanbieder` (the last
+two once per DVA of ours). A role can listen on more than one node (the authorisation
+server has a front and a back channel), each with its own certificate and client
+certificate policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from medmij_stack.protocol.dva_contract import AVAILABILITY_PATH
+from medmij_stack.protocol.lists import ListKind
+from medmij_stack.runtime.devpki import DevPKI
+
+from .publication import publication
+from .world import Dva, Endpoint, World, WorldError
+
+if TYPE_CHECKING:
+    from medmij_stack.zorgaanbieder.settings import ZorgaanbiederSettings
+
+__all__ = [
+    "Listener",
+    "Role",
+    "RoleInstance",
+    "listener_urls",
+    "listeners_for",
+    "role_instances",
+    "zorgaanbieder_settings",
+]
+
+ASGIApp = Callable[..., object]
+
+
+class Role(StrEnum):
+    STELSELNODE = "stelselnode"
+    PGO = "pgo"
+    AUTHSERVER = "authserver"
+    ZORGAANBIEDER = "zorgaanbieder"
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One HTTPS server: where it listens, as which node, and whom it asks for a certificate."""
+
+    name: str
+    endpoint: Endpoint
+    client_certs: Literal["none", "optional", "required"]
+    app: ASGIApp
+    channel: Literal["front", "back", "lists"]
+
+
+@dataclass(frozen=True)
+class RoleInstance:
+    """A role of ours in the world, and the argument that selects it in `medmij serve`."""
+
+    role: Role
+    instance: str | None  # DVA id or PGO hostname; None for the Stelselnode
+
+    @property
+    def label(self) -> str:
+        return self.role.value if self.instance is None else f"{self.role.value}:{self.instance}"
+
+    def argv(self) -> list[str]:
+        if self.role in (Role.AUTHSERVER, Role.ZORGAANBIEDER):
+            return [self.role.value, "--dva", str(self.instance)]
+        if self.role is Role.PGO:
+            return [self.role.value, "--pgo", str(self.instance)]
+        return [self.role.value]
+
+
+def role_instances(world: World) -> list[RoleInstance]:
+    """Every process `medmij up` starts for `world`, the Stelselnode first."""
+    result = [RoleInstance(Role.STELSELNODE, None)]
+    result += [RoleInstance(Role.PGO, p.hostname) for p in world.pgo if not p.external]
+    for dva in world.ours():
+        result += [RoleInstance(Role.AUTHSERVER, dva.id), RoleInstance(Role.ZORGAANBIEDER, dva.id)]
+    return result
+
+
+def listener_urls(world: World, instance: RoleInstance) -> tuple[str, ...]:
+    """Base URL of every listener of one role instance."""
+    if instance.role is Role.STELSELNODE:
+        return (world.stelselnode.endpoint.url(),)
+    if instance.role is Role.PGO:
+        return (world.pgo_by_hostname(instance.instance).endpoint.url(),)
+    dva = _dva(world, instance.instance)
+    assert dva.front
+    assert dva.back
+    assert dva.resource
+    if instance.role is Role.AUTHSERVER:
+        return (dva.front.url(), dva.back.url())
+    return (dva.resource.url(),)
+
+
+def _node_common(
+    world: World, pki: DevPKI, hostname: str, data_dir: Path, *, resolve: bool
+) -> dict[str, object]:
+    leaf = pki.leaf(hostname)
+    stelsel = world.stelselnode.endpoint
+    return {
+        "development": world.world.development,
+        "hostname": hostname,
+        "cert": leaf.cert,
+        "key": leaf.key,
+        "trust": (pki.root_cert, *world.extra_trust()),
+        "hosts": world.hosts() if resolve else {},
+        "lists": {kind: stelsel.url(f"/{kind.filename}") for kind in ListKind},
+        "lists_refresh_seconds": float(world.stelselnode.refresh_seconds),
+        "data_dir": data_dir,
+    }
+
+
+def _dva(world: World, dva_id: str | None) -> Dva:
+    ours = world.ours()
+    if dva_id is None:
+        if len(ours) != 1:
+            raise WorldError("this world has several DVAs of ours: name one with --dva")
+        return ours[0]
+    dva = world.dva_by_id(dva_id)
+    if dva.external:
+        raise WorldError(f"DVA {dva_id} is external: it runs elsewhere, not here")
+    return dva
+
+
+def listeners_for(
+    role: Role,
+    world: World,
+    pki: DevPKI,
+    data_dir: Path,
+    *,
+    instance: str | None = None,
+    resolve: bool = True,
+    nictiz: Path | None = None,
+) -> list[Listener]:
+    """Build the apps of one role. Imports a service only when its role is asked for.
+
+    ``nictiz``: the Nictiz qualification material, for the resource server.
+    """
+    if role is Role.STELSELNODE:
+        from medmij_stack.stelselnode.app import create_app as create_stelselnode
+        from medmij_stack.stelselnode.settings import StelselnodeSettings
+
+        node = world.stelselnode
+        lists = publication(world)
+        app = create_stelselnode(
+            StelselnodeSettings(
+                hostname=node.hostname,
+                development=world.world.development,
+                data_dir=data_dir / "stelselnode",
+            ),
+            {
+                ListKind.ZAL: lists.zal,
+                ListKind.OCL: lists.ocl,
+                ListKind.GNL: lists.gnl,
+                ListKind.WHITELIST: lists.whitelist,
+            },
+        )
+        return [Listener("lists", node.endpoint, "none", app, "lists")]
+
+    if role is Role.PGO:
+        from medmij_stack.pgo.app import create_app as create_pgo
+        from medmij_stack.pgo.settings import PgoSettings
+
+        pgo = world.pgo_by_hostname(instance)
+        common = _node_common(world, pki, pgo.hostname, data_dir / "pgo", resolve=resolve)
+        settings = PgoSettings(naam=pgo.naam, public_url=pgo.endpoint.url(), **common)  # type: ignore[arg-type]
+        return [Listener("pgo", pgo.endpoint, "none", create_pgo(settings), "front")]
+
+    dva = _dva(world, instance)
+    assert dva.front is not None
+    assert dva.back is not None
+    assert dva.resource is not None
+    names = tuple(za.naam for za in dva.zorgaanbieder)
+    if role is Role.AUTHSERVER:
+        from medmij_stack.authserver.app import create_apps
+        from medmij_stack.authserver.settings import AuthserverSettings
+
+        common = _node_common(
+            world, pki, dva.back.hostname, data_dir / f"authserver-{dva.id}", resolve=resolve
+        )
+        auth_settings = AuthserverSettings(
+            dva_naam=dva.naam,
+            dva_telefoonnummer=dva.telefoon,
+            front_hostname=dva.front.hostname,
+            front_url=dva.front.url(),
+            issuer=dva.back.url(),
+            zorgaanbieders=names,
+            weergavenamen={za.naam: za.weergavenaam for za in dva.zorgaanbieder},
+            persons_seed=world.world.seed,
+            persons_count=world.persons.count,
+            pkce=dva.pkce,
+            availability_url=dva.resource.url(AVAILABILITY_PATH),
+            introspection_clients=(dva.resource.hostname,),
+            **common,  # type: ignore[arg-type]
+        )
+        channels = create_apps(auth_settings)
+        return [
+            Listener("authserver-front", dva.front, "none", channels.front, "front"),
+            Listener("authserver-back", dva.back, "optional", channels.back, "back"),
+        ]
+
+    from medmij_stack.zorgaanbieder.app import create_app as create_zorgaanbieder
+
+    za_settings = zorgaanbieder_settings(
+        world, pki, data_dir, dva=dva, resolve=resolve, nictiz=nictiz
+    )
+    return [
+        Listener("resource", dva.resource, "optional", create_zorgaanbieder(za_settings), "back")
+    ]
+
+
+def zorgaanbieder_settings(
+    world: World,
+    pki: DevPKI,
+    data_dir: Path,
+    *,
+    dva: Dva,
+    resolve: bool = True,
+    nictiz: Path | None = None,
+) -> ZorgaanbiederSettings:
+    """The resource server settings of one DVA of ours: what it serves, for whom, how."""
+    from medmij_stack.protocol.dva_contract import INTROSPECTION_PATH
+    from medmij_stack.zorgaanbieder.settings import ServedZorgaanbieder, ZorgaanbiederSettings
+
+    assert dva.back is not None
+    assert dva.resource is not None
+    common = _node_common(
+        world, pki, dva.resource.hostname, data_dir / f"zorgaanbieder-{dva.id}", resolve=resolve
+    )
+    served = tuple(
+        ServedZorgaanbieder(
+            naam=za.naam,
+            gegevensdiensten=za.gegevensdiensten,
+            deelt=za.deelt,
+            nictiz=za.nictiz,
+            gedrag=za.gedrag,
+        )
+        for za in dva.zorgaanbieder
+    )
+    return ZorgaanbiederSettings(
+        dva_naam=dva.naam,
+        public_url=dva.resource.url(),
+        zorgaanbieders=served,
+        introspection_url=dva.back.url(INTROSPECTION_PATH),
+        seed=world.world.seed,
+        persons_count=world.persons.count,
+        sharing_zorgaanbieders=world.sharing_zorgaanbieders(),
+        nictiz=nictiz,
+        **common,  # type: ignore[arg-type]
+    )

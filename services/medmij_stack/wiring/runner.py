@@ -1,0 +1,79 @@
+"""Run the listeners of one role in one process: uvicorn with our TLS contexts.
+
+Several uvicorn servers share one event loop here, so the process handles SIGINT and
+SIGTERM itself and tells every server to finish; uvicorn's own per-server signal
+capture would let only the last server hear the signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Generator, Sequence
+from pathlib import Path
+
+import uvicorn
+
+from medmij_stack.runtime.asgi_tls import uvicorn_config
+from medmij_stack.runtime.devpki import DevPKI
+from medmij_stack.runtime.tls import server_context
+
+from .roles import Listener
+
+__all__ = ["serve_listeners"]
+
+
+_GRACEFUL_SHUTDOWN_SECONDS = 3
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield  # signals are handled once for all servers, in serve_listeners
+
+
+async def serve_listeners(
+    listeners: Sequence[Listener],
+    pki: DevPKI,
+    *,
+    trust: Sequence[Path],
+    listen: str,
+    access_log: bool = False,
+) -> None:
+    """Serve until SIGINT/SIGTERM; returns when every server has shut down."""
+    servers: list[_Server] = []
+    for listener in listeners:
+        leaf = pki.leaf(listener.endpoint.hostname)
+        context = server_context(
+            leaf.cert, leaf.key, trust=trust, client_certs=listener.client_certs
+        )
+        config = uvicorn_config(
+            listener.app,  # type: ignore[arg-type]
+            host=listen,
+            port=listener.endpoint.port,
+            ssl_context=context,
+            log_level="info" if access_log else "warning",
+            access_log=access_log,
+            lifespan="on",
+            # Peers keep back-channel connections alive (introspection, availability);
+            # without a bound, each server would wait for the other's idle connections
+            # before it could stop.
+            timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS,
+        )
+        servers.append(_Server(config))
+
+    def stop() -> None:
+        for server in servers:
+            server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop)
+    quiet = logging.INFO if access_log else logging.WARNING
+    logging.getLogger("uvicorn.error").setLevel(quiet)
+    # Schema migrations at startup are routine; their step-by-step INFO lines are noise.
+    logging.getLogger("alembic").setLevel(quiet)
+    await asyncio.gather(*(server.serve() for server in servers))

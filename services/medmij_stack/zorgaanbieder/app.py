@@ -1,0 +1,252 @@
+"""The DVA resource server app: FHIR gegevensdiensten on the back channel.
+
+Every request except /health must come over mutual TLS from a node on the Whitelist;
+a refusal is a FHIR OperationOutcome, the error format of this endpoint. Behind that
+gate: the FHIR bases of every zorgaanbieder and gegevensdienst served here
+(:mod:`zorgaanbieder.fhir_api`) and the beschikbaarheidstoets for this DVA's
+authorisation server (:mod:`zorgaanbieder.availability`). Every answer carries the
+request's MedMij-Request-ID and X-Correlation-ID (:mod:`zorgaanbieder.tracing`).
+
+Before serving, the lifespan opens the store, removes whatever an earlier run left there
+that this one does not serve, and loads what it does (:mod:`zorgaanbieder.provisioning`);
+the answer caches are emptied on every load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import date
+
+import httpx
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from medmij_stack.protocol.dva_contract import AVAILABILITY_PATH
+from medmij_stack.runtime.asgi_tls import ASGIApp, ClientCertificateGate, Scope
+from medmij_stack.runtime.net import make_async_client
+from medmij_stack.runtime.node import ListSubscription
+
+from .access import AccessResolver
+from .answers import AnswerCache
+from .availability import Availability
+from .dataset import Dataset
+from .endpoints import Endpoints
+from .errors import FhirError, MethodNotAllowed, NotFound, ServerFailure
+from .fhir_api import FhirApi, error_response
+from .fhir_xml import FhirXmlError, XmlFragments
+from .introspection import Introspector
+from .negotiation import Format
+from .records import Records
+from .rendering import Renderer, operation_outcome
+from .settings import ZorgaanbiederSettings
+from .tracing import TracingMiddleware
+
+__all__ = ["ResourceServer", "create_app", "operation_outcome"]
+
+log = logging.getLogger(__name__)
+
+
+def _refuse(scope: Scope, reason: str) -> ASGIApp:
+    return JSONResponse(
+        operation_outcome("security", reason),
+        status_code=403,
+        media_type="application/fhir+json",
+    )
+
+
+class ResourceServer:
+    """The state of one running resource server: its store, caches and token checks."""
+
+    def __init__(
+        self,
+        settings: ZorgaanbiederSettings,
+        *,
+        records: Records | None,
+        introspector: Introspector | None,
+    ) -> None:
+        self.settings = settings
+        self.endpoints = Endpoints(settings, published=date.today())
+        self.fragments = XmlFragments(settings.xml_cache_entries)
+        self.answers = AnswerCache(settings.answer_cache_entries)
+        self.introspector = introspector
+        self._records = records
+        self._access: AccessResolver | None = None if records is None else self._resolver()
+
+    def _resolver(self) -> AccessResolver:
+        return AccessResolver(self.records(), self.introspector)
+
+    def records(self) -> Records:
+        if self._records is None:
+            raise ServerFailure("the store is not open yet")
+        return self._records
+
+    def access(self) -> AccessResolver:
+        if self._access is None:
+            raise ServerFailure("the store is not open yet")
+        return self._access
+
+    def open(self, records: Records) -> None:
+        self._records = records
+        self._access = self._resolver()
+
+    def load(self, datasets: Sequence[Dataset]) -> int:
+        """Make the store hold exactly these datasets: remove the data of every other
+        endpoint (what an earlier run served under another world, or with the Nictiz
+        material), then load each. Returns how many endpoints changed. Blocking: run in
+        a thread."""
+        records = self.records()
+        served: list[Dataset] = []
+        for dataset in datasets:
+            if self.endpoints.by_key(dataset.endpoint) is None:
+                log.warning("not loaded: no endpoint here for %s", dataset.endpoint)
+            else:
+                served.append(dataset)
+        # Removed first: a qualification token is bound to one endpoint only, so the
+        # Nictiz material could not load under a new zorgaanbieder name while the old
+        # one still held it.
+        removed = records.retain([dataset.endpoint for dataset in served])
+        for endpoint in removed:
+            log.info("removed: %s is not served any more", endpoint)
+        changed = len(removed) + sum(records.load(dataset) for dataset in served)
+        # Everything derived from the store is dropped, whether or not a version changed.
+        self.answers.clear()
+        self.fragments.clear()
+        self.access().forget()
+        if self.introspector is not None:
+            self.introspector.forget()
+        self._prewarm(datasets)
+        return changed
+
+    def _prewarm(self, datasets: Sequence[Dataset]) -> None:
+        """Validate and write the XML of every resource now, not on a request's time."""
+        for dataset in datasets:
+            if len(dataset.resources) > self.settings.xml_prewarm_resources:
+                continue
+            for resource in dataset.resources:
+                key = (dataset.endpoint, resource["resourceType"], resource["id"])
+                try:
+                    self.fragments.get(key, dataset.fhir_version, resource)
+                except FhirXmlError as problem:
+                    log.warning("%s: no XML form: %s", dataset.endpoint, problem)
+
+
+def create_app(
+    settings: ZorgaanbiederSettings,
+    *,
+    records: Records | None = None,
+    datasets: Callable[[], Sequence[Dataset]] | None = None,
+    introspection_client: Callable[[], httpx.AsyncClient] | None = None,
+) -> ASGIApp:
+    """The resource server of ``settings``.
+
+    ``records`` replaces the store (default: ``zorgaanbieder.store.Repository`` at
+    ``settings.effective_database_url``), ``datasets`` what is loaded at startup (default:
+    :func:`zorgaanbieder.provisioning.datasets_for`), ``introspection_client`` the HTTP
+    client for the authorisation server (default: mutual TLS with this node's certificate).
+    """
+    subscription = ListSubscription.for_node(settings)
+    introspector: Introspector | None = None
+    if settings.introspection_url is not None:
+
+        def client() -> httpx.AsyncClient:
+            return make_async_client(
+                trust=settings.trust, cert=settings.identity, hosts=settings.hosts, timeout=5.0
+            )
+
+        introspector = Introspector(
+            settings.introspection_url,
+            introspection_client or client,
+            cache_seconds=settings.introspection_cache_seconds,
+            whitelist=subscription.whitelist,
+        )
+    server = ResourceServer(settings, records=records, introspector=introspector)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with subscription.lifespan(app):
+            opened = None
+            if records is None:
+                from .store import Repository
+
+                settings.data_dir.mkdir(parents=True, exist_ok=True)
+                opened = await asyncio.to_thread(Repository.create, settings.effective_database_url)
+                server.open(opened)
+            chosen: Sequence[Dataset]
+            if datasets is None:
+                from .provisioning import datasets_for
+
+                chosen = await asyncio.to_thread(datasets_for, settings)
+            else:
+                chosen = await asyncio.to_thread(datasets)
+            changed = await asyncio.to_thread(server.load, chosen)
+            log.info("%d datasets served, %d newly loaded", len(chosen), changed)
+            try:
+                yield
+            finally:
+                if introspector is not None:
+                    await introspector.aclose()
+                if opened is not None:
+                    opened.close()
+
+    app = FastAPI(
+        title="DVA resource server",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.lists = subscription
+    app.state.server = server
+
+    @app.get("/health")
+    def health() -> JSONResponse:
+        status, body = subscription.node_health("zorgaanbieder", settings.hostname)
+        return JSONResponse(body, status_code=status)
+
+    api = FhirApi(
+        server.endpoints,
+        server.records,
+        server.access,
+        Renderer(server.fragments),
+        server.answers,
+    )
+    app.router.routes.extend(api.routes())
+    askers = [] if introspector is None else [introspector.host]
+    app.add_route(
+        AVAILABILITY_PATH,
+        Availability(server.endpoints, server.records, askers=askers).answer,
+        methods=["POST"],
+    )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        # Starlette's own refusals (no route, wrong method), as OperationOutcomes.
+        error: FhirError
+        if exc.status_code == 405:
+            error = MethodNotAllowed(f"{request.method} is not supported here")
+        elif exc.status_code == 404:
+            error = NotFound("nothing at this address")
+        else:
+            error = FhirError(str(exc.detail), issue_code="processing")
+        response = error_response(error, Format.JSON, None)
+        response.status_code = exc.status_code
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(Exception)
+    async def failure(request: Request, exc: Exception) -> Response:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return error_response(
+            ServerFailure("the resource server failed on this request"), Format.JSON, None
+        )
+
+    gate = ClientCertificateGate(app, whitelist=subscription.whitelist, refuse=_refuse)
+    return TracingMiddleware(gate)

@@ -1,0 +1,291 @@
+"""The FHIR interactions of every endpoint: search, ``Observation/$lastn``, read, metadata.
+
+The Resource interface (MEDMIJ.md §1.7) as the Nictiz qualification scripts exercise it
+(QUALIFICATION.md §2): only GET; search and ``$lastn`` with token filters and
+``_include``; reads of what a search's resources reference (the Vaccinaties script reads
+each Medication); the patient only ever from the token. Per request, in this order:
+
+1. the endpoint from the path (404 when the ZAL lists no such base here);
+2. the representation (``_format``, ``Accept``, its ``fhirVersion``: 400 or 406);
+3. the token (401, 403, or 503 when the authorisation server cannot be asked);
+4. the zorgaanbieder's simulated behaviour (latency, 500, a hang then 504);
+5. the answer, from the answer cache or from the store.
+
+``GET <base>/metadata`` skips steps 3 and 4: a CapabilityStatement needs no token.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
+from urllib.parse import quote_from_bytes, unquote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .access import Access, AccessResolver, bearer_token
+from .answers import AnswerCache
+from .endpoints import Endpoints, ServedEndpoint
+from .errors import FhirError, InvalidRequest, NotFound, ServerFailure
+from .fhir_xml import FhirXmlError
+from .negotiation import Format, content_type, lenient_handling, negotiate
+from .records import Records
+from .rendering import FhirResource, Renderer, outcome_body
+from .store import SearchError, SearchRequest, unsupported_params
+
+__all__ = ["FhirApi", "error_response"]
+
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_LASTN = "$lastn"
+# Printable ASCII stays as sent in the self link (percent escapes included); anything else
+# a client managed to put in the query is escaped, so the link is a valid URL.
+_QUERY_SAFE = "".join(c for c in string.printable if not c.isspace() and c not in "%") + "%"
+_BSN_SYSTEM = "NamingSystem/bsn"
+
+
+def error_response(error: FhirError, fmt: Format, fhir_version: str | None) -> Response:
+    """A refusal: status, OperationOutcome in the negotiated format, WWW-Authenticate."""
+    media = content_type(fmt, fhir_version) if fhir_version else "application/fhir+json"
+    return Response(
+        outcome_body(error, fmt),
+        status_code=error.status,
+        headers=error.headers(),
+        media_type=media,
+    )
+
+
+@dataclass(frozen=True)
+class _Query:
+    """A request's query string: as received (for the self link and the cache) and decoded."""
+
+    raw: bytes
+    params: tuple[tuple[str, str], ...]  # without _format
+    format: str | None  # the first _format
+    # Every non-empty "name=value" part as received, with its decoded pair (also _format).
+    parts: tuple[tuple[str, tuple[str, str]], ...] = ()
+
+    def without(self, ignored: Collection[tuple[str, str]]) -> _Query:
+        """This query less the ``ignored`` pairs, in the self link and the cache key too."""
+        kept = [(raw, pair) for raw, pair in self.parts if pair not in ignored]
+        raw = "&".join(part for part, _ in kept).encode("latin-1")
+        params = tuple(p for p in self.params if p not in ignored)
+        return _Query(raw, params, self.format, tuple(kept))
+
+
+def _parse_query(raw_query: bytes) -> _Query:
+    """Decoded (name, value) pairs without ``_format``, and the first ``_format``.
+
+    Percent-decoding only: in a URL a ``+`` is a plus, not a space (as in
+    :attr:`medmij_stack.protocol.catalogue.Query.params`).
+    """
+    pairs: list[tuple[str, str]] = []
+    parts: list[tuple[str, tuple[str, str]]] = []
+    format_param: str | None = None
+    text = raw_query.decode("latin-1")
+    for part in text.split("&") if text else ():
+        if not part:
+            continue
+        raw_name, _, raw_value = part.partition("=")
+        try:
+            name = unquote(raw_name, errors="strict")
+            value = unquote(raw_value, errors="strict")
+        except UnicodeDecodeError as exc:
+            raise InvalidRequest("the query string is not UTF-8 after percent-decoding") from exc
+        parts.append((part, (name, value)))
+        if name == "_format":
+            format_param = value if format_param is None else format_param
+            continue
+        if _BSN_SYSTEM in value or _BSN_SYSTEM in name:
+            raise InvalidRequest(
+                "a resource request names no person: the patient follows from the access token"
+            )
+        pairs.append((name, value))
+    return _Query(raw_query, tuple(pairs), format_param, tuple(parts))
+
+
+class FhirApi:
+    """The request handlers; :meth:`routes` mounts them."""
+
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        records: Callable[[], Records],
+        access: Callable[[], AccessResolver],
+        renderer: Renderer,
+        answers: AnswerCache,
+    ) -> None:
+        self.endpoints = endpoints
+        self._records = records
+        self._access = access
+        self.renderer = renderer
+        self.answers = answers
+
+    def routes(self) -> list[Route]:
+        base = "/{zorgaanbieder}/{gegevensdienst}/fhir"
+        return [
+            Route(f"{base}/metadata", self.metadata, methods=["GET"]),
+            Route(f"{base}/{{resource_type}}", self.search, methods=["GET"]),
+            Route(f"{base}/{{resource_type}}/{{resource_id}}", self.read, methods=["GET"]),
+        ]
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    async def _answer(
+        self,
+        request: Request,
+        work: Callable[[ServedEndpoint, Format, _Query], Awaitable[bytes]],
+    ) -> Response:
+        try:
+            endpoint = self.endpoints.find(
+                request.path_params["zorgaanbieder"], request.path_params["gegevensdienst"]
+            )
+        except NotFound as missing:
+            return error_response(missing, Format.JSON, None)
+        fmt = Format.JSON
+        try:
+            query = _parse_query(request.scope.get("query_string", b""))
+            fmt = negotiate(request.headers.get("accept"), query.format, endpoint.fhir_version)
+            body = await work(endpoint, fmt, query)
+        except FhirXmlError as unwritable:
+            # Data the base FHIR model rejects (a source's fault) still gets a clear answer.
+            failure = ServerFailure(f"this answer has no FHIR XML form ({unwritable}); ask JSON")
+            return error_response(failure, fmt, endpoint.fhir_version)
+        except FhirError as error:
+            return error_response(error, fmt, endpoint.fhir_version)
+        return Response(body, media_type=content_type(fmt, endpoint.fhir_version))
+
+    async def _authorise(self, request: Request, endpoint: ServedEndpoint) -> Access:
+        token = bearer_token(request.headers.getlist("authorization"))
+        access = await self._access().resolve(endpoint.key, token)
+        await endpoint.behaviour.apply()
+        if not endpoint.zorgaanbieder.deelt:
+            # Listed, but sharing nothing: whatever a token says, there is nothing to show.
+            return Access(access.endpoint, None)
+        return access
+
+    # --- interactions ------------------------------------------------------------------
+
+    async def metadata(self, request: Request) -> Response:
+        async def work(endpoint: ServedEndpoint, fmt: Format, query: _Query) -> bytes:
+            key = (endpoint.key, None, "metadata", b"", fmt)
+            cached = self.answers.get(key)
+            if cached is None:
+                cached = self.renderer.document(
+                    endpoint.fhir_version, endpoint.capability_statement, fmt
+                )
+                self.answers.put(key, cached)
+            return cached
+
+        return await self._answer(request, work)
+
+    async def search(self, request: Request) -> Response:
+        resource_type = request.path_params["resource_type"]
+
+        async def work(endpoint: ServedEndpoint, fmt: Format, query: _Query) -> bytes:
+            return await self._search(request, endpoint, fmt, query, resource_type, False)
+
+        return await self._answer(request, work)
+
+    async def read(self, request: Request) -> Response:
+        resource_type = request.path_params["resource_type"]
+        resource_id = request.path_params["resource_id"]
+
+        async def work(endpoint: ServedEndpoint, fmt: Format, query: _Query) -> bytes:
+            if resource_id == _LASTN:
+                return await self._search(request, endpoint, fmt, query, resource_type, True)
+            return await self._read(request, endpoint, fmt, resource_type, resource_id)
+
+        return await self._answer(request, work)
+
+    async def _search(
+        self,
+        request: Request,
+        endpoint: ServedEndpoint,
+        fmt: Format,
+        query: _Query,
+        resource_type: str,
+        lastn: bool,
+    ) -> bytes:
+        capabilities = endpoint.capabilities
+        if resource_type not in capabilities.searchable:
+            raise NotFound(
+                f"no {resource_type[:64]} search at this endpoint; {endpoint.base}/metadata "
+                "says what there is"
+            )
+        if lastn and resource_type not in capabilities.lastn:
+            raise NotFound(f"{_LASTN} is not defined on {resource_type} at this endpoint")
+        access = await self._authorise(request, endpoint)
+        if lenient_handling(request.headers.getlist("prefer")):
+            # The self link then shows exactly the parameters the answer used.
+            ignored = unsupported_params(
+                endpoint.fhir_version, SearchRequest(resource_type, lastn, query.params)
+            )
+            query = query.without(set(ignored))
+        path = f"{resource_type}/{_LASTN}" if lastn else resource_type
+        echoed = quote_from_bytes(query.raw, safe=_QUERY_SAFE)
+        self_url = f"{endpoint.base}/{path}" + (f"?{echoed}" if echoed else "")
+
+        def render(
+            matches: Sequence[FhirResource] = (), includes: Sequence[FhirResource] = ()
+        ) -> bytes:
+            return self.renderer.searchset(
+                scope=endpoint.key,
+                fhir_version=endpoint.fhir_version,
+                base=endpoint.base,
+                self_url=self_url,
+                matches=matches,
+                includes=includes,
+                fmt=fmt,
+            )
+
+        patient_id = access.patient_id
+        if patient_id is None:
+            return render()
+        key = (endpoint.key, patient_id, path, query.raw, fmt)
+        cached = self.answers.get(key)
+        if cached is not None:
+            return cached
+        records = self._records()
+        search = SearchRequest(resource_type, lastn, query.params)
+        try:
+            result = await run_in_threadpool(records.search, endpoint.key, patient_id, search)
+        except SearchError as refused:
+            raise InvalidRequest(str(refused), issue_code=refused.code) from refused
+        body = render(result.matches, result.includes)
+        self.answers.put(key, body)
+        return body
+
+    async def _read(
+        self,
+        request: Request,
+        endpoint: ServedEndpoint,
+        fmt: Format,
+        resource_type: str,
+        resource_id: str,
+    ) -> bytes:
+        if resource_type not in endpoint.capabilities.readable:
+            raise NotFound(f"no {resource_type[:64]} resources at this endpoint")
+        if not _ID.fullmatch(resource_id):
+            raise NotFound(f"{resource_type}/{resource_id[:64]} is not a resource id")
+        access = await self._authorise(request, endpoint)
+        missing = NotFound(f"{resource_type}/{resource_id} is not known here")
+        if access.patient_id is None:
+            raise missing
+        key = (endpoint.key, access.patient_id, f"{resource_type}/{resource_id}", b"", fmt)
+        cached = self.answers.get(key)
+        if cached is not None:
+            return cached
+        found = await run_in_threadpool(
+            self._records().read, endpoint.key, access.patient_id, resource_type, resource_id
+        )
+        if found is None:
+            raise missing
+        body = self.renderer.resource(
+            scope=endpoint.key, fhir_version=endpoint.fhir_version, resource=found, fmt=fmt
+        )
+        self.answers.put(key, body)
+        return body

@@ -1,0 +1,149 @@
+"""Asking the DVA's authorisation server what an access token stands for (RFC 7662).
+
+The resource server learns who is asking only from the token (``core.rscint.200``, and
+point 4 of the Resource interface: no identifying data in the request itself). For
+tokens from the MedMij flow it asks its own authorisation server over the back channel:
+``POST <authserver back>/oauth/introspect`` with mutual TLS and this node's certificate,
+as :mod:`medmij_stack.protocol.dva_contract` fixes between the two halves of one DVA.
+
+Readings taken:
+
+* Answers are cached no longer than a few seconds (default 5) and never past the token's
+  ``exp``: a revoked token then stops working within that time, while the 28 BgZ queries
+  of one retrieval cost one introspection, not 28. Concurrent questions about the same
+  token share one call. The cache is keyed by a SHA-256 of the token, not the token.
+* The Whitelist rule for a client ("check the server's hostname before the handshake")
+  applies here too: an authorisation server whose host is not on the current Whitelist is
+  not asked.
+* When the authorisation server cannot be asked, or answers something unreadable, the
+  token may well be good: that is ``503`` (try again), never ``401``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Collection
+from urllib.parse import urlsplit
+
+import httpx
+
+from medmij_stack.protocol.dva_contract import Introspection
+from medmij_stack.runtime.tls import PeerRefused, check_hostnames
+
+from .errors import AuthServerUnavailable
+
+__all__ = ["Introspector"]
+
+_MAX_ENTRIES = 10_000
+
+
+class Introspector:
+    """Introspects tokens at one authorisation server, with a short-lived cache."""
+
+    def __init__(
+        self,
+        url: str,
+        client_factory: Callable[[], httpx.AsyncClient],
+        *,
+        cache_seconds: float = 5.0,
+        whitelist: Callable[[], Collection[str] | None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.url = url
+        self.host = (urlsplit(url).hostname or "").lower()
+        self._client_factory = client_factory
+        self._client: httpx.AsyncClient | None = None
+        self._cache_seconds = cache_seconds
+        self._whitelist = whitelist
+        self._clock = clock
+        self._cache: OrderedDict[bytes, tuple[float, Introspection]] = OrderedDict()
+        self._pending: dict[bytes, asyncio.Task[Introspection]] = {}
+        self.calls = 0  # introspection requests actually sent, for tests and measurement
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def forget(self) -> None:
+        """Drop every cached answer."""
+        self._cache.clear()
+
+    async def introspect(self, token: str) -> Introspection:
+        """What the authorisation server says about ``token``; AuthServerUnavailable if it can't."""
+        key = hashlib.sha256(token.encode("utf-8")).digest()
+        now = self._clock()
+        cached = self._cache.get(key)
+        if cached is not None:
+            until, answer = cached
+            if now < until:
+                return answer
+            del self._cache[key]
+        task = self._pending.get(key)
+        if task is None:
+            # A task of its own, so that a caller who goes away does not cancel the call
+            # the others are waiting for.
+            task = asyncio.create_task(self._ask_and_remember(key, token))
+            self._pending[key] = task
+            task.add_done_callback(self._settled(key))
+        return await asyncio.shield(task)
+
+    def _settled(self, key: bytes) -> Callable[[asyncio.Task[Introspection]], None]:
+        def done(task: asyncio.Task[Introspection]) -> None:
+            self._pending.pop(key, None)
+            if not task.cancelled():
+                task.exception()  # retrieved, even when every caller has gone
+
+        return done
+
+    async def _ask_and_remember(self, key: bytes, token: str) -> Introspection:
+        answer = await self._ask(token)
+        self._remember(key, answer, self._clock())
+        return answer
+
+    def _remember(self, key: bytes, answer: Introspection, now: float) -> None:
+        until = now + self._cache_seconds
+        if answer.active and answer.exp is not None:
+            until = min(until, float(answer.exp))
+        if until <= now:
+            return
+        self._cache[key] = (until, answer)
+        if len(self._cache) > _MAX_ENTRIES:
+            self._cache.popitem(last=False)
+
+    async def _ask(self, token: str) -> Introspection:
+        if self._whitelist is not None:
+            try:
+                check_hostnames(frozenset({self.host}), self._whitelist())
+            except PeerRefused as refused:
+                raise AuthServerUnavailable(
+                    f"the authorisation server cannot be asked: {refused.reason}"
+                ) from refused
+        if self._client is None:
+            self._client = self._client_factory()
+        self.calls += 1
+        try:
+            response = await self._client.post(self.url, data={"token": token})
+        except httpx.HTTPError as exc:
+            raise AuthServerUnavailable(
+                f"the authorisation server did not answer ({type(exc).__name__}); try again"
+            ) from exc
+        if response.status_code != 200:
+            raise AuthServerUnavailable(
+                f"the authorisation server answered HTTP {response.status_code}; try again"
+            )
+        try:
+            body = response.json()
+            if not isinstance(body, dict):
+                raise ValueError("not a JSON object")
+            answer = Introspection.from_json(body)
+        except ValueError as exc:
+            raise AuthServerUnavailable(
+                "the authorisation server's answer could not be read; try again"
+            ) from exc
+        if answer.active and answer.exp is not None and answer.exp <= self._clock():
+            return Introspection(active=False)
+        return answer

@@ -1,0 +1,168 @@
+"""HTTP clients for the stack's own back-channel calls: mutual TLS, Private-root trust, host map.
+
+Spec rules and the reading taken:
+
+* core.tls.300-304 and core.tls.314: every client is built on
+  :func:`medmij_stack.runtime.tls.client_context`
+  (TLS 1.2/1.3, NCSC "goed" suites, only the given CA files trusted, hostname always checked,
+  the node's own PKIoverheid-style leaf offered for mutual TLS). There is no way to switch
+  verification off.
+* Back-channel calls never follow redirects (``follow_redirects=False``): a redirect could carry
+  a bearer token or authorization code to a host that was not checked against the Whitelist.
+* ``trust_env=False``: proxy variables from the environment would route back-channel traffic
+  through a host nobody vetted, and would bypass the host map below.
+* The Whitelist rule for the client side ("check the server's hostname before the handshake
+  starts") is the caller's job, with :func:`medmij_stack.runtime.tls.check_hostnames`, since only
+  the caller knows which Whitelist is current; these clients then guarantee the certificate matches.
+
+Host map: node hostnames in the dev stack are subdomains of ``localhost`` (``pgo.localhost``).
+Browsers resolve those to loopback (RFC 6761), but glibc's resolver, which Python uses, does not.
+The clients therefore take ``hosts`` (hostname → IP address) and connect to the mapped address
+while keeping the *name* for SNI and for the certificate hostname check, like ``curl
+--resolve``. Unmapped names use normal DNS.
+
+How: httpcore's connection pool takes a ``network_backend``; a thin wrapper around httpcore's
+own sync/AnyIO backend rewrites the host in ``connect_tcp`` only. TLS is started afterwards by
+httpcore on the returned stream with ``server_hostname`` = the URL's host, so SNI and hostname
+verification see the real name. httpx's ``HTTPTransport`` does not expose ``network_backend``,
+so :class:`_MappedHTTPTransport` lets httpx build its transport (keeping httpx's request/response
+conversion and exception mapping, which a hand-written transport would have to duplicate) and
+then replaces the pool it made with one that has the backend; a check makes a future httpx that
+renames the attribute fail loudly instead of silently dropping the host map.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpcore
+import httpx
+
+from medmij_stack.runtime.devpki import LeafFiles
+from medmij_stack.runtime.tls import client_context
+
+__all__ = ["LeafFiles", "make_async_client", "make_client"]
+
+
+def _normalise_hosts(hosts: Mapping[str, str] | None) -> dict[str, str]:
+    # DNS names compare case-insensitively, and httpcore hands us the URL host as written.
+    return {name.lower().rstrip("."): address for name, address in (hosts or {}).items()}
+
+
+class _MappedBackend(httpcore.SyncBackend):
+    """httpcore's blocking socket backend, connecting mapped hostnames to their fixed address."""
+
+    def __init__(self, hosts: Mapping[str, str]) -> None:
+        self._hosts = dict(hosts)
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        address = self._hosts.get(host.lower().rstrip("."), host)
+        return super().connect_tcp(address, port, timeout, local_address, socket_options)
+
+
+class _MappedAsyncBackend(httpcore.AnyIOBackend):
+    """httpcore's AnyIO backend (asyncio and trio), connecting mapped hostnames to their address."""
+
+    def __init__(self, hosts: Mapping[str, str]) -> None:
+        self._hosts = dict(hosts)
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        address = self._hosts.get(host.lower().rstrip("."), host)
+        return await super().connect_tcp(address, port, timeout, local_address, socket_options)
+
+
+def _pool_options(limits: httpx.Limits) -> dict[str, Any]:
+    return {
+        "max_connections": limits.max_connections,
+        "max_keepalive_connections": limits.max_keepalive_connections,
+        "keepalive_expiry": limits.keepalive_expiry,
+        "http1": True,
+        "http2": False,
+    }
+
+
+class _MappedHTTPTransport(httpx.HTTPTransport):
+    def __init__(self, context: ssl.SSLContext, hosts: Mapping[str, str]) -> None:
+        limits = httpx.Limits()
+        super().__init__(verify=context, trust_env=False, limits=limits)
+        if not isinstance(getattr(self, "_pool", None), httpcore.ConnectionPool):
+            raise RuntimeError("this httpx version builds its transport differently; adapt net.py")
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=context, network_backend=_MappedBackend(hosts), **_pool_options(limits)
+        )
+
+
+class _MappedAsyncHTTPTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, context: ssl.SSLContext, hosts: Mapping[str, str]) -> None:
+        limits = httpx.Limits()
+        super().__init__(verify=context, trust_env=False, limits=limits)
+        if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
+            raise RuntimeError("this httpx version builds its transport differently; adapt net.py")
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=context,
+            network_backend=_MappedAsyncBackend(hosts),
+            **_pool_options(limits),
+        )
+
+
+def _context(trust: Sequence[Path], cert: LeafFiles | None) -> ssl.SSLContext:
+    if cert is None:
+        return client_context(trust)
+    return client_context(trust, cert=cert.cert, key=cert.key)
+
+
+def make_client(
+    *,
+    trust: Sequence[Path],
+    cert: LeafFiles | None = None,
+    hosts: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+) -> httpx.Client:
+    """A blocking back-channel client.
+
+    ``trust``: CA PEM files server certificates must chain to (the Private root; never the system
+    store). ``cert``: this node's leaf, offered for mutual TLS. ``hosts``: hostname → IP address
+    overrides, e.g. ``{"pgo.localhost": "127.0.0.1"}``. ``timeout`` applies to connect, read,
+    write and pool waits alike. Redirects are never followed.
+    """
+    context = _context(trust, cert)
+    return httpx.Client(
+        transport=_MappedHTTPTransport(context, _normalise_hosts(hosts)),
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+def make_async_client(
+    *,
+    trust: Sequence[Path],
+    cert: LeafFiles | None = None,
+    hosts: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+) -> httpx.AsyncClient:
+    """The ``asyncio``/``trio`` twin of :func:`make_client`, with the same guarantees."""
+    context = _context(trust, cert)
+    return httpx.AsyncClient(
+        transport=_MappedAsyncHTTPTransport(context, _normalise_hosts(hosts)),
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=False,
+        trust_env=False,
+    )

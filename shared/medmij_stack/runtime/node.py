@@ -1,0 +1,153 @@
+"""A node's standing subscription to the MedMij lists, and its health report.
+
+Every node fetches the four lists from the Stelselnode at least every 900 seconds
+(UCI Opvragen Whitelist: "PGO Nodes en ZA Nodes betrekken minstens elke vijftien minuten
+de meest recente Whitelist"), validates each against its XSD, refuses a lower Volgnummer
+and keeps the last good list when a fetch or validation fails.
+
+Until the first Whitelist has arrived a node cannot judge any back-channel peer, so
+its gate refuses them all (fail closed) and its health says "starting".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import httpx
+
+from medmij_stack.protocol.lists import ListKind
+from medmij_stack.runtime.config import NodeSettings
+from medmij_stack.runtime.lists import ListSet
+from medmij_stack.runtime.net import make_async_client
+
+__all__ = ["ListSubscription"]
+
+log = logging.getLogger("medmij_stack.protocol.lists")
+
+# A node that has no lists yet retries quickly: the Stelselnode may still be starting.
+_FIRST_RETRY_SECONDS = 0.25
+# Failures in the first seconds of a node's life are expected (the Stelselnode starts
+# alongside it) and are logged quietly; after that, or once a list was held, loudly.
+_START_GRACE_SECONDS = 15.0
+
+
+class ListSubscription:
+    """Keeps a `ListSet` fresh from the Stelselnode in the background."""
+
+    def __init__(
+        self,
+        urls: Mapping[ListKind, str],
+        client_factory: Callable[[], httpx.AsyncClient],
+        *,
+        interval: float,
+        development: bool = False,
+    ) -> None:
+        self.urls = dict(urls)
+        self.lists = ListSet(development=development)
+        self._client_factory = client_factory
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self._users = 0
+        self.last_attempt: float | None = None
+        self._born = time.monotonic()
+        self.last_problems: dict[ListKind, str | None] = {}
+
+    @classmethod
+    def for_node(cls, settings: NodeSettings) -> ListSubscription:
+        """The subscription of a node, fetching over mutual TLS with the node's own certificate."""
+        return cls(
+            settings.lists,
+            lambda: make_async_client(
+                trust=settings.trust, cert=settings.identity, hosts=settings.hosts
+            ),
+            interval=settings.lists_refresh_seconds,
+            development=settings.development,
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: object) -> AsyncIterator[None]:
+        """An ASGI lifespan: refresh the lists while the app runs."""
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    @property
+    def ready(self) -> bool:
+        return all(self.lists.holder(kind).current is not None for kind in ListKind)
+
+    def whitelist(self) -> frozenset[str] | None:
+        """Hostnames on the current Whitelist, or None while none has been loaded."""
+        current = self.lists.whitelist.current
+        if current is None:
+            return None
+        return frozenset(h.lower() for h in current.hostnames)
+
+    async def refresh(self, client: httpx.AsyncClient) -> dict[ListKind, str | None]:
+        self.last_attempt = time.time()
+        problems = await self.lists.refresh(client, self.urls)
+        self.last_problems = problems
+        settling = time.monotonic() - self._born < _START_GRACE_SECONDS
+        for kind, problem in problems.items():
+            if problem is not None:
+                held = self.lists.holder(kind).current is not None
+                level = logging.DEBUG if settling and not held else logging.WARNING
+                log.log(level, "list %s not updated: %s", kind.filename, problem)
+        return problems
+
+    async def _run(self) -> None:
+        async with self._client_factory() as client:
+            while True:
+                with contextlib.suppress(Exception):
+                    await self.refresh(client)
+                await asyncio.sleep(self._interval if self.ready else _FIRST_RETRY_SECONDS)
+
+    async def start(self) -> None:
+        """Start refreshing (idempotent: several apps of one node may share it)."""
+        self._users += 1
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="medmij-list-refresh")
+
+    async def stop(self) -> None:
+        # Never below zero: a stop without its start must not cancel a later user's refresh.
+        self._users = max(0, self._users - 1)
+        if self._users <= 0 and self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def wait_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.ready and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return self.ready
+
+    def node_health(self, service: str, hostname: str) -> tuple[int, dict[str, Any]]:
+        """HTTP status and body of a node's /health: 503 until every list has arrived."""
+        body = {
+            "status": "ok" if self.ready else "starting",
+            "service": service,
+            "node": hostname,
+            "lists": self.health(),
+        }
+        return (200 if self.ready else 503), body
+
+    def health(self) -> dict[str, Any]:
+        """The lists part of a node's health report."""
+        report: dict[str, Any] = {}
+        for kind in ListKind:
+            current = self.lists.holder(kind).current
+            problem = self.last_problems.get(kind)
+            report[kind.name.lower()] = {
+                "volgnummer": None if current is None else current.volgnummer,
+                "tijdstempel": None if current is None else current.tijdstempel.isoformat(),
+                **({"problem": problem} if problem else {}),
+            }
+        return report
