@@ -1,0 +1,222 @@
+"""Reading a resource server's answer as FHIR JSON of the gegevensdienst's release.
+
+The PGO stores nothing it could not read as the FHIR release the gegevensdienst is
+published in: STU3 3.0.2 for BgZ (48), R4 4.0.1 for Vaccinaties (63). fhir.resources has
+both: ``fhir.resources.STU3``, and ``fhir.resources.R4B``, whose models are
+element-for-element those of R4 for every resource these services use (the resource
+server and the TestScript engine validate with the same two packages). The models forbid
+unknown elements, so an R4 resource in an STU3 answer, or the other way round, fails too.
+
+Readings taken:
+
+* JSON is read strictly: one UTF-8 JSON object, no ``NaN``/``Infinity`` (JSON has no such
+  numbers) and no member twice in one object (FHIR JSON never repeats a name, and a
+  second copy would hide the first from whoever reads it next).
+* A searchset's entries are judged by their ``search.mode``: ``match`` entries must be
+  of the searched type, ``include`` entries of a type the query's ``_include``s can
+  reach, ``outcome`` entries OperationOutcomes. An entry without a mode is read as
+  ``match`` or ``include``, whichever its type allows. OperationOutcome entries are
+  validated but are not health data, so they are not returned.
+* Error messages name where the problem is and what rule it broke, never the value:
+  they end up in logs and on screens, and the value may be a person's data.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Collection, Sequence
+from functools import cache
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+__all__ = [
+    "FhirContentError",
+    "FhirRelease",
+    "outcome_text",
+    "parse_json",
+    "read_resource",
+    "read_searchset",
+]
+
+FhirRelease = Literal["STU3", "R4"]
+
+_MODULES: dict[FhirRelease, str] = {"STU3": "fhir.resources.STU3", "R4": "fhir.resources.R4B"}
+_SHOWN_ERRORS = 3
+_OUTCOME = "OperationOutcome"
+
+
+class FhirContentError(ValueError):
+    """An answer that is not what the request asked for; the message says why."""
+
+
+def _no_constant(name: str) -> Any:
+    raise FhirContentError(f"not valid JSON: {name} is not a JSON number")
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in result:
+            raise FhirContentError(f"not valid FHIR JSON: member {name!r} appears twice")
+        result[name] = value
+    return result
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    """The JSON object in ``body``; FhirContentError when it is none."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FhirContentError(f"not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        raise FhirContentError("empty answer")
+    try:
+        data = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_members)
+    except json.JSONDecodeError as exc:
+        raise FhirContentError(
+            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise FhirContentError("not valid JSON: nested too deeply") from None
+    if not isinstance(data, dict):
+        raise FhirContentError(f"not a FHIR resource: the JSON is a {type(data).__name__}")
+    return data
+
+
+@cache
+def _model(release: FhirRelease, resource_type: str) -> Any | None:
+    module = importlib.import_module(_MODULES[release])
+    try:
+        return module.get_fhir_model_class(resource_type)
+    except (KeyError, ValueError, AttributeError, ImportError):
+        return None
+
+
+def _where(root: str, loc: Sequence[int | str]) -> str:
+    text = root
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part.endswith("__ext"):
+            text += f"._{part[:-5]}"
+        else:
+            text += f".{part}"
+    return text
+
+
+def _summary(root: str, exc: ValidationError) -> str:
+    # msg, not str(exc): pydantic's full text repeats the offending input value.
+    errors = exc.errors(include_url=False, include_input=False)
+    shown = [f"{_where(root, error['loc'])}: {error['msg']}" for error in errors[:_SHOWN_ERRORS]]
+    more = len(errors) - len(shown)
+    return "; ".join(shown) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _validate(data: dict[str, Any], release: FhirRelease, where: str) -> None:
+    resource_type = data.get("resourceType")
+    if not isinstance(resource_type, str) or not resource_type:
+        raise FhirContentError(f"{where}: no resourceType")
+    model = _model(release, resource_type)
+    if model is None or not resource_type[:1].isupper():
+        raise FhirContentError(f"{where}: {resource_type!r} is not a FHIR {release} resource type")
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        raise FhirContentError(
+            f"not valid FHIR {release}: {_summary(f'{where}({resource_type})', exc)}"
+        ) from None
+    except (ValueError, TypeError, KeyError) as exc:
+        # fhir.resources raises plain errors for some shapes (an unknown nested type).
+        raise FhirContentError(
+            f"not valid FHIR {release}: {where}({resource_type}): {type(exc).__name__}"
+        ) from None
+
+
+def read_resource(
+    data: dict[str, Any], release: FhirRelease, resource_type: str, resource_id: str
+) -> dict[str, Any]:
+    """``data`` as the answer to a read of ``resource_type/resource_id``; validated."""
+    found = data.get("resourceType")
+    if found != resource_type:
+        raise FhirContentError(f"the answer is a {found or 'JSON object'}, not a {resource_type}")
+    if data.get("id") != resource_id:
+        raise FhirContentError(f"the {resource_type} answered has another id than the one read")
+    _validate(data, release, "")
+    return data
+
+
+def outcome_text(data: dict[str, Any]) -> str:
+    """The issues of an OperationOutcome as one line: diagnostics, else details, else code."""
+    issues = data.get("issue")
+    texts = []
+    for issue in issues if isinstance(issues, list) else []:
+        if not isinstance(issue, dict):
+            continue
+        details = issue.get("details")
+        text = issue.get("diagnostics") or (
+            details.get("text") if isinstance(details, dict) else None
+        )
+        texts.append(str(text or issue.get("code") or "unspecified"))
+    return "; ".join(texts) or "no issues"
+
+
+def read_searchset(
+    data: dict[str, Any],
+    release: FhirRelease,
+    *,
+    matches: str,
+    includes: Collection[str] = (),
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The resources of a searchset Bundle, validated, and its ``next`` link (or None).
+
+    ``matches`` is the searched resource type, ``includes`` the types its ``_include``s
+    reach. Raises FhirContentError for anything else than a valid searchset of
+    ``release`` holding those types.
+    """
+    kind = data.get("resourceType")
+    if kind == _OUTCOME:
+        raise FhirContentError(f"the answer is an OperationOutcome: {outcome_text(data)}")
+    if kind != "Bundle":
+        raise FhirContentError(f"the answer is a {kind or 'JSON object'}, not a Bundle")
+    if data.get("type") != "searchset":
+        raise FhirContentError(f"the Bundle is of type {data.get('type')!r}, not 'searchset'")
+    _validate(data, release, "")
+    resources: list[dict[str, Any]] = []
+    for index, entry in enumerate(data.get("entry") or []):
+        resource = entry.get("resource")
+        if resource is None:
+            raise FhirContentError(f"Bundle.entry[{index}] has no resource")
+        resource_type = resource["resourceType"]
+        search = entry.get("search")
+        mode = search.get("mode") if isinstance(search, dict) else None
+        if mode == "outcome" or (mode is None and resource_type == _OUTCOME):
+            if resource_type != _OUTCOME:
+                raise FhirContentError(
+                    f"Bundle.entry[{index}] is an outcome entry, but a {resource_type}"
+                )
+            continue
+        allowed = {
+            "match": {matches},
+            "include": {matches, *includes},
+            None: {matches, *includes},
+        }.get(mode)
+        if allowed is None:
+            raise FhirContentError(f"Bundle.entry[{index}] has search mode {mode!r}")
+        if resource_type not in allowed:
+            shown = "match" if mode == "match" else "match or include"
+            raise FhirContentError(
+                f"Bundle.entry[{index}] is a {resource_type}, which this search cannot "
+                f"{shown} (expected {', '.join(sorted(allowed))})"
+            )
+        resources.append(resource)
+    return resources, _next_link(data)
+
+
+def _next_link(data: dict[str, Any]) -> str | None:
+    for link in data.get("link") or []:
+        if link.get("relation") == "next":
+            url = link.get("url")
+            return str(url) if url else None
+    return None
