@@ -25,6 +25,7 @@ from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 import medmij_stack.wiring.cli
+from medmij_stack.runtime.devpki import ensure_dev_pki
 from medmij_stack.wiring.cli import app
 from medmij_stack.wiring.publication import publication
 from medmij_stack.wiring.roles import Role, RoleInstance, listener_urls, role_instances
@@ -285,3 +286,35 @@ def test_with_nictiz_every_node_has_the_qualification_zorgaanbieder(
     )
     for role, effective in served.items():
         assert zorgaanbieders(effective) == zorgaanbieders(world), role
+
+
+README = PROJECT_ROOT / "README.md"
+
+
+def test_the_readme_copies_the_root_ca_out_of_the_certs_volume(
+    services: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    """The README's command reads the root CA from the path where `medmij certs` puts it,
+    in a service that mounts the `certs` volume there, with a plain `cat`."""
+    docker = README.read_text("utf-8").split("\n## Docker\n", 1)[1].split("\n## ", 1)[0]
+    commands = [
+        line.split()
+        for line in docker.splitlines()
+        if line.strip().startswith("docker compose run") and "root.pem" in line
+    ]
+    assert len(commands) == 1, docker
+    words = commands[0]
+    assert words[:3] == ["docker", "compose", "run"]
+    assert {"--rm", "--no-deps", "-T"} <= set(words)  # -T: no terminal, no CR in the file
+    entrypoint = words[words.index("--entrypoint") + 1]
+    assert entrypoint == "cat"
+    rest = words[words.index("--entrypoint") + 2 :]
+    service, path, redirect, target = rest
+    assert redirect == ">"
+    assert target.endswith(".pem")
+    # The service mounts the certs volume, and the file is where `medmij certs --out` puts it.
+    out = Path(medmij_params(services["certs"]["command"])["out"])
+    mounts = volume_mounts(services[service])
+    assert mounts[str(out)] == "certs"
+    pki = ensure_dev_pki(tmp_path / "certs", [])
+    assert Path(path) == out / pki.root_cert.relative_to(tmp_path / "certs")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from importlib.metadata import version
 from pathlib import Path
+from typing import cast
 
 import pytest
+import typer.main
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+from typer.core import TyperCommand, TyperGroup, TyperOption
 from typer.testing import CliRunner, Result
 
 from medmij_stack.runtime.devpki import load_certificate, load_certificates
@@ -191,3 +195,67 @@ def test_scripts_up_hands_its_arguments_to_medmij_up() -> None:
     assert done.returncode == 0, done.stderr
     assert "Usage: medmij up" in done.stdout
     assert "--world" in done.stdout
+
+
+def _commands() -> dict[str, TyperCommand]:
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    commands = {name: command for name, command in group.commands.items()}
+    assert all(isinstance(command, TyperCommand) for command in commands.values())
+    return cast("dict[str, TyperCommand]", commands)
+
+
+def _help_line(help_text: str, option: str) -> str:
+    # An option's own line starts with its name after two spaces; wrapped help is deeper.
+    entry = re.compile(rf"  {re.escape(option)}(?![\w-])")
+    lines = [line for line in help_text.splitlines() if entry.match(line)]
+    assert len(lines) == 1, (option, help_text)
+    return lines[0].strip()
+
+
+def _options(command: TyperCommand | TyperGroup) -> list[TyperOption]:
+    """Every option, --help included (it is made per context)."""
+    context = command.make_context("medmij", ["--help"], resilient_parsing=True)
+    return [param for param in command.get_params(context) if isinstance(param, TyperOption)]
+
+
+@pytest.mark.parametrize("name", [*sorted(_commands()), ""])
+def test_help_shows_every_on_off_option_as_a_flag_and_every_other_with_its_value(
+    name: str,
+) -> None:
+    """`--free-ports` is shown as a flag, not as `--free-ports <bool>`; the same for every
+    boolean option of every command (and --help itself), and a value option keeps its
+    placeholder, so the test cannot pass by showing no placeholders at all."""
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    command = _commands()[name] if name else group
+    result = run(*([name] if name else []), "--help")
+    assert result.exit_code == 0, result.output
+    shown = result.stdout
+    assert "<bool>" not in shown
+    assert "BOOLEAN" not in shown
+    options = _options(command)
+    assert any(option.opts == ["--help"] for option in options)
+    for option in options:
+        if option.hidden:
+            continue
+        line = _help_line(shown, option.opts[0])
+        names = " / ".join([", ".join(option.opts), *option.secondary_opts])
+        if option.is_flag:
+            # The names, then the help text: nothing that looks like a value in between.
+            assert re.match(rf"{re.escape(names)}(\s{{2,}}|$)", line), line
+        else:
+            assert re.match(rf"{re.escape(option.opts[0])} <[^>]+>", line), line
+
+
+@pytest.mark.parametrize("name", sorted(_commands()))
+def test_every_boolean_option_is_a_flag_that_takes_no_value(name: str) -> None:
+    command = _commands()[name]
+    for option in _options(command):
+        annotation = option.type_descriptor.annotation
+        if (annotation is bool or option.is_flag) and option.expose_value:
+            assert option.is_flag, (name, option.name)
+            assert option.is_bool_flag, (name, option.name)
+            # A flag that took a value would swallow the next option here.
+            context = command.make_context(name, [option.opts[0], "--help"], resilient_parsing=True)
+            assert context.params[option.name or ""] is True, (name, option.name)

@@ -37,6 +37,11 @@ app = typer.Typer(
     "MedMij lists, wired together over mutual TLS.",
     no_args_is_help=True,
     add_completion=False,
+    # Click's own help layout: Typer's rich layout shows every on/off flag with a value
+    # placeholder ("--free-ports <bool>", even "--help <bool>"), as if it took a value.
+    rich_markup_mode=None,
+    # Up to 120 columns when the terminal has them, so command summaries are not cut at 80.
+    context_settings={"max_content_width": 120},
 )
 console = Console()
 err = Console(stderr=True)
