@@ -87,11 +87,17 @@ def parse_json(body: bytes) -> dict[str, Any]:
 
 @cache
 def _model(release: FhirRelease, resource_type: str) -> Any | None:
+    """The model class of a resource type of ``release``; None for anything else."""
+    if not resource_type[:1].isupper():
+        return None
     module = importlib.import_module(_MODULES[release])
     try:
-        return module.get_fhir_model_class(resource_type)
+        model = module.get_fhir_model_class(resource_type)
+        resource = module.get_fhir_model_class("Resource")
     except (KeyError, ValueError, AttributeError, ImportError):
         return None
+    # Datatypes (Coding, HumanName) have model classes too, but are no resources.
+    return model if isinstance(model, type) and issubclass(model, resource) else None
 
 
 def _where(root: str, loc: Sequence[int | str]) -> str:
@@ -114,23 +120,24 @@ def _summary(root: str, exc: ValidationError) -> str:
     return "; ".join(shown) + (f" (and {more} more)" if more > 0 else "")
 
 
-def _validate(data: dict[str, Any], release: FhirRelease, where: str) -> None:
+def _validate(data: dict[str, Any], release: FhirRelease) -> None:
     resource_type = data.get("resourceType")
     if not isinstance(resource_type, str) or not resource_type:
-        raise FhirContentError(f"{where}: no resourceType")
+        raise FhirContentError("the answer has no resourceType")
     model = _model(release, resource_type)
-    if model is None or not resource_type[:1].isupper():
-        raise FhirContentError(f"{where}: {resource_type!r} is not a FHIR {release} resource type")
+    if model is None:
+        raise FhirContentError(f"{resource_type!r} is not a FHIR {release} resource type")
     try:
         model.model_validate(data)
     except ValidationError as exc:
         raise FhirContentError(
-            f"not valid FHIR {release}: {_summary(f'{where}({resource_type})', exc)}"
+            f"not valid FHIR {release}: {_summary(resource_type, exc)}"
         ) from None
     except (ValueError, TypeError, KeyError) as exc:
-        # fhir.resources raises plain errors for some shapes (an unknown nested type).
+        # fhir.resources raises plain errors for some shapes, e.g. an entry whose
+        # resourceType names no resource of the release.
         raise FhirContentError(
-            f"not valid FHIR {release}: {where}({resource_type}): {type(exc).__name__}"
+            f"not valid FHIR {release}: {resource_type} ({type(exc).__name__})"
         ) from None
 
 
@@ -143,7 +150,7 @@ def read_resource(
         raise FhirContentError(f"the answer is a {found or 'JSON object'}, not a {resource_type}")
     if data.get("id") != resource_id:
         raise FhirContentError(f"the {resource_type} answered has another id than the one read")
-    _validate(data, release, "")
+    _validate(data, release)
     return data
 
 
@@ -182,7 +189,8 @@ def read_searchset(
         raise FhirContentError(f"the answer is a {kind or 'JSON object'}, not a Bundle")
     if data.get("type") != "searchset":
         raise FhirContentError(f"the Bundle is of type {data.get('type')!r}, not 'searchset'")
-    _validate(data, release, "")
+    _known_entry_types(data, release)
+    _validate(data, release)
     resources: list[dict[str, Any]] = []
     for index, entry in enumerate(data.get("entry") or []):
         resource = entry.get("resource")
@@ -212,6 +220,18 @@ def read_searchset(
             )
         resources.append(resource)
     return resources, _next_link(data)
+
+
+def _known_entry_types(data: dict[str, Any], release: FhirRelease) -> None:
+    # fhir.resources answers an unknown entry type with a bare KeyError; say it plainly.
+    entries = data.get("entry")
+    for index, entry in enumerate(entries if isinstance(entries, list) else []):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        kind = resource.get("resourceType") if isinstance(resource, dict) else None
+        if isinstance(kind, str) and _model(release, kind) is None:
+            raise FhirContentError(
+                f"Bundle.entry[{index}].resource: {kind!r} is not a FHIR {release} resource type"
+            )
 
 
 def _next_link(data: dict[str, Any]) -> str | None:
