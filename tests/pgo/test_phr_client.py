@@ -221,3 +221,28 @@ def test_fetch_reaches_the_simulator_over_https_with_the_dev_pki(
         output, _ = process.communicate(timeout=180)
     assert process.returncode == 0, output[-4000:]
     assert last_line(output) == f"{sum(len(s.tests) for s in loaded)} passed, 0 failed"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--gegevensdienst", "99"], "--gegevensdienst '99' has no queries to run (choose 48, 63)"),
+        (["--gegevensdienst", "49"], "--gegevensdienst '49' has no queries to run (choose 48, 63)"),
+        (["--server", "ftp://fhir.test/fhir"], "--server needs an http(s) URL"),
+        (["--token", "Bearer a b"], "access_token is not an RFC 6750 bearer token"),
+        (["--cert", "pgo.pem"], "--cert and --key go together"),
+        (["--resolve", "fhir.test=127.0.0.1"], "--cert and --resolve need --ca"),
+        (["--resolve", "fhir.test"], "--resolve needs HOST=ADDRESS"),
+        (["--correlation-id", "flow-1"], "--correlation-id is not a UUID"),
+        (["--timeout", "0"], "--timeout and --max-bytes must be positive"),
+    ],
+)
+def test_fetch_refuses_wrong_usage_plainly(args: list[str], message: str) -> None:
+    """Exit 2 and one line saying what is wrong, before any request is made."""
+    defaults = {"--server": "http://127.0.0.1:9/fhir", "--token": "abc", "--gegevensdienst": "48"}
+    given = dict(zip(args[::2], args[1::2], strict=True))
+    result = fetch(*(item for pair in (defaults | given).items() for item in pair))
+    assert result.exit_code == 2, result.stdout
+    said = " ".join(result.stderr.split())
+    assert message in said
+    assert "Traceback" not in result.stdout + result.stderr

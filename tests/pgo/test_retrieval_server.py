@@ -9,6 +9,7 @@ patients what QUALIFICATION.md §2.2 and §2.3 say the scripts count.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner, Result
 
 from medmij_stack.pgo.retrieval import ServiceResult, retrieve_service
 from medmij_stack.protocol import catalogue
@@ -23,6 +25,7 @@ from medmij_stack.protocol.funnel import FailureReason, system_clock
 from medmij_stack.protocol.headers import new_id
 from medmij_stack.protocol.ketenlog import EventType, Record
 from medmij_stack.runtime.net import make_async_client
+from medmij_stack.wiring.cli import app
 from medmij_stack.zorgaanbieder.dataset import Dataset
 from medmij_stack.zorgaanbieder.sources.nictiz import load_nictiz
 from tests.zorgaanbieder import tiny
@@ -268,3 +271,54 @@ async def test_the_vaccinaties_counts_and_product_reads_of_the_nictiz_scripts(
     assert unmet(counted(search.resources), expected) == {}
     assert len(reads) == medications
     assert all(counted(read.resources) == Counter({"Medication": 1}) for read in reads)
+
+
+# -- medmij fetch, the engine's command line, on the same server -----------------------------
+
+
+def fetch_command(running: Running, dienst: str, token: str, *extra: str) -> Result:
+    dev_pki = running.pki
+    leaf = dev_pki.leaf(PGO)
+    return CliRunner().invoke(
+        app,
+        [
+            "fetch", "--server", running.base(ZIEKENHUIS, dienst), "--token", token,
+            "--gegevensdienst", dienst, "--ca", str(dev_pki.root_cert), "--cert", str(leaf.cert),
+            "--key", str(leaf.key), "--resolve", f"{RESOURCE}=127.0.0.1", *extra,
+        ],
+        prog_name="medmij",
+        env={"COLUMNS": "200"},
+    )  # fmt: skip
+
+
+def test_medmij_fetch_shows_each_query_over_mutual_tls(tiny_server: Running) -> None:
+    result = fetch_command(tiny_server, "48", f"Bearer {tiny.TOKEN_A_48}")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    [patient] = [line for line in lines if line.startswith("│ Patient ")]
+    assert "│  200 │ Patient 1, Practitioner 1" in patient
+    assert patient.rstrip().endswith("│ ok     │")
+    # A's eleven resources but the older body weight, which $lastn leaves out.
+    assert lines[-1] == (
+        "28 queries: 28 succeeded, 0 failed; 10 resources (Condition 1, Encounter 1, "
+        "Immunization 1, Medication 1, MedicationStatement 1, Observation 2, Patient 1, "
+        "Practitioner 1, Specimen 1)"
+    )
+
+
+def test_medmij_fetch_exits_1_naming_why_a_query_failed(tiny_server: Running) -> None:
+    table = fetch_command(tiny_server, "63", tiny.TOKEN_A_48)  # a BgZ token at Vaccinaties
+    assert table.exit_code == 1
+    assert "resource-fout: HTTP 403 insufficient_scope" in table.stdout
+    assert table.stdout.splitlines()[-1] == "1 queries: 0 succeeded, 1 failed; 0 resources (none)"
+    as_json = fetch_command(tiny_server, "63", tiny.TOKEN_A_48, "--json")
+    assert as_json.exit_code == 1
+    report = json.loads(as_json.stdout)
+    assert (report["gegevensdienst"], report["succeeded"], report["failed"]) == ("63", 0, 1)
+    [query] = report["queries"]
+    assert (query["name"], query["status"], query["failure"]) == (
+        "Vaccination",
+        403,
+        "resource-fout",
+    )
+    assert query["detail"].startswith("HTTP 403 insufficient_scope")
