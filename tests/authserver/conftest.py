@@ -1,8 +1,8 @@
 """A small MedMij world over real HTTPS, built the way `medmij up` builds it.
 
-One test world (stack.world): two whitelisted PGOs on the OCL, one PGO on the OCL but not
-on the Whitelist, and two DVAs of ours, one with optional and one with required PKCE. The
-Stelselnode and both authorisation servers are the real apps from ``stack.roles``; the
+One test world (medmij_stack.wiring.world): two whitelisted PGOs on the OCL, one PGO on the OCL but
+not on the Whitelist, and two DVAs of ours, one with optional and one with required PKCE. The
+Stelselnode and both authorisation servers are the real apps from ``medmij_stack.wiring.roles``; the
 resource node is a small fake that answers the beschikbaarheidstoets of
 medmij_stack.protocol.dva_contract behind the real Whitelist gate, so the authorisation server is
 tested without the resource server. Every server listens on 127.0.0.1 with the dev PKI and
@@ -35,7 +35,12 @@ from medmij_stack.protocol.dva_contract import (
     AvailabilityAnswer,
     AvailabilityQuestion,
 )
-from medmij_stack.runtime.asgi_tls import ASGIApp, ClientCertificateGate, uvicorn_config
+from medmij_stack.runtime.asgi_tls import (
+    ASGIApp,
+    ClientCertificateGate,
+    admitted_hostnames,
+    uvicorn_config,
+)
 from medmij_stack.runtime.devpki import DevPKI, LeafFiles, ensure_dev_pki
 from medmij_stack.runtime.net import make_client
 from medmij_stack.runtime.tls import server_context
@@ -171,7 +176,11 @@ class FakeResourceNode:
         async def beschikbaarheid(request: Request) -> JSONResponse:
             question = AvailabilityQuestion.from_json(json.loads(await request.body()))
             self.questions.append(
-                (question, request.headers.get("x-correlation-id"), request.state.medmij_peer)
+                (
+                    question,
+                    request.headers.get("x-correlation-id"),
+                    admitted_hostnames(request.scope),
+                )
             )
             if self.down:
                 return JSONResponse({"error": "storing"}, status_code=500)
@@ -267,7 +276,8 @@ def build_world(base: Path) -> tuple[World, DevPKI]:
 
 @contextmanager
 def running_authservers(world: World, pki: DevPKI, data_dir: Path) -> Iterator[dict[str, Listener]]:
-    """Both authorisation servers of the world, built by stack.roles, serving until exit."""
+    """Both authorisation servers of the world, built by medmij_stack.wiring.roles, serving until
+    exit."""
     channels: dict[str, Listener] = {}
     for dva in world.ours():
         front, back = listeners_for(Role.AUTHSERVER, world, pki, data_dir, instance=dva.id)

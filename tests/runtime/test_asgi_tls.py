@@ -25,6 +25,7 @@ from medmij_stack.runtime.asgi_tls import (
     TLSH11Protocol,
     TLSHttpToolsProtocol,
     TLSUvicornConfig,
+    admitted_hostnames,
     peer_certificate,
     uvicorn_config,
 )
@@ -53,7 +54,7 @@ def _app(server: Server) -> Starlette:
         cert = peer_certificate(request.scope)
         return JSONResponse(
             {
-                "peer": sorted(request.state.medmij_peer),
+                "peer": sorted(admitted_hostnames(request.scope)),
                 "client_cert_name": tls["client_cert_name"],
                 "client_cert_chain": tls["client_cert_chain"],
                 "client_cert_error": tls["client_cert_error"],
@@ -387,9 +388,22 @@ async def test_gate_reads_the_standard_extension_from_other_servers(dev_pki: Dev
     scope = _scope(chain=[_pem(dev_pki.leaf("pgo.localhost"))])
     await gate(scope, recorder.receive, recorder.send)
     assert recorder.reached == [scope]
-    assert scope["state"]["medmij_peer"] == frozenset({"pgo.localhost"})
+    assert admitted_hostnames(scope) == frozenset({"pgo.localhost"})
     cert = peer_certificate(scope)
     assert cert is not None
+
+
+async def test_a_request_that_passed_no_gate_has_no_admitted_names(dev_pki: DevPKI) -> None:
+    # An exempt path carries a certificate, but nobody checked it against the Whitelist.
+    recorder = _Recorder()
+    gate = ClientCertificateGate(
+        recorder.app, whitelist=lambda: {"pgo.localhost"}, exempt_paths=("/token",)
+    )
+    scope = _scope(chain=[_pem(dev_pki.leaf("pgo.localhost"))])
+    await gate(scope, recorder.receive, recorder.send)
+    assert recorder.reached == [scope]
+    assert admitted_hostnames(scope) == frozenset()
+    assert admitted_hostnames({"type": "http", "state": {"medmij_peer": ["forged"]}}) == frozenset()
 
 
 async def test_gate_uses_the_services_own_refusal(dev_pki: DevPKI) -> None:

@@ -16,7 +16,11 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .errors import FORM_ENCODING_REQUIRED, QUERY_PARAMETERS_REFUSED, ascii_description
+from medmij_stack.protocol.oauth_errors import ascii_description
+from medmij_stack.runtime.asgi_tls import admitted_hostnames
+from medmij_stack.runtime.backchannel import UnreadableRequest, read_body
+
+from .errors import FORM_ENCODING_REQUIRED, QUERY_PARAMETERS_REFUSED
 from .oauth.requests import Incoming
 from .oauth.server import OAuthResponse
 
@@ -25,14 +29,11 @@ __all__ = [
     "back_channel_request",
     "bounded_body",
     "front_channel_request",
-    "oauth_error",
-    "peer",
     "render",
 ]
 
 MAX_BODY_BYTES = 16 * 1024  # an OAuth request body is a few hundred bytes
 _MAX_FIELDS = 50
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class BadInput(Exception):
@@ -44,13 +45,6 @@ class BadInput(Exception):
         self.status = status
 
 
-def oauth_error(status: int, error: str, description: str) -> JSONResponse:
-    """An RFC 6749 5.2 error answer."""
-    return JSONResponse(
-        {"error": error, "error_description": description}, status_code=status, headers=_NO_STORE
-    )
-
-
 def render(response: OAuthResponse) -> Response:
     headers = {k: v for k, v in response.headers if k.lower() != "content-type"}
     if isinstance(response.body, dict):
@@ -58,26 +52,13 @@ def render(response: OAuthResponse) -> Response:
     return Response(response.body, status_code=response.status, headers=headers)
 
 
-def peer(request: Request) -> frozenset[str]:
-    """The host names the Whitelist gate found in the caller's certificate (none if not gated)."""
-    state = request.scope.get("state") or {}
-    names = state.get("medmij_peer")
-    return names if isinstance(names, frozenset) else frozenset()
-
-
 async def bounded_body(request: Request) -> bytes:
     """The request body, refused (413) beyond MAX_BODY_BYTES whether or not it was declared."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        raise BadInput("Invalid request: the request body is too large.", status=413)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BadInput("Invalid request: the request body is too large.", status=413)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_body(request, max_bytes=MAX_BODY_BYTES)
+    except UnreadableRequest as unreadable:
+        description = f"Invalid request: {unreadable.description}."
+        raise BadInput(description, status=unreadable.status) from None
 
 
 async def back_channel_request(request: Request) -> Incoming:
@@ -102,7 +83,7 @@ async def back_channel_request(request: Request) -> Incoming:
         uri=str(request.url),
         headers=dict(request.headers),
         params=params,
-        peer=peer(request),
+        peer=admitted_hostnames(request.scope),
     )
     repeated = incoming.repeated()
     if repeated is not None:

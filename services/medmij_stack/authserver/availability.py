@@ -15,14 +15,11 @@ Any failure to get a clear answer is a :class:`TechnicalFault` (the person sees 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from urllib.parse import urlsplit
-
 import httpx
 
 from medmij_stack.protocol.dva_contract import AvailabilityAnswer, AvailabilityQuestion
 from medmij_stack.protocol.headers import Tracing
-from medmij_stack.runtime.tls import PeerRefused, check_hostnames
+from medmij_stack.runtime.backchannel import CallFailed, Whitelist, post
 
 from .errors import TechnicalFault
 
@@ -34,34 +31,24 @@ class AvailabilityCheck:
         self,
         url: str,
         client: httpx.Client,
-        whitelist: Callable[[], Collection[str] | None],
+        whitelist: Whitelist,
     ) -> None:
         self.url = url
-        self._host = (urlsplit(url).hostname or "").lower()
         self._client = client
         self._whitelist = whitelist
 
     def ask(self, question: AvailabilityQuestion, tracing: Tracing) -> tuple[str, ...]:
         """The asked gegevensdiensten the resource server has data for, in the asked order."""
         try:
-            check_hostnames(frozenset({self._host}), self._whitelist())
-        except PeerRefused as refused:
-            raise TechnicalFault(f"beschikbaarheidstoets not asked: {refused.reason}") from None
-        try:
-            response = self._client.post(
-                self.url, json=question.to_json(), headers=tracing.headers()
-            )
-        except httpx.HTTPError as exc:
-            raise TechnicalFault(f"beschikbaarheidstoets unreachable: {exc!r}") from None
-        if response.status_code != 200:
-            raise TechnicalFault(f"beschikbaarheidstoets answered HTTP {response.status_code}")
-        try:
-            data = response.json()
-            if not isinstance(data, dict):
-                raise ValueError("not a JSON object")
-            answer = AvailabilityAnswer.from_json(data)
-        except ValueError as exc:
-            raise TechnicalFault(f"beschikbaarheidstoets answer unreadable: {exc}") from None
+            answer = post(
+                self._client,
+                self.url,
+                json=question.to_json(),
+                headers=tracing.headers(),
+                whitelist=self._whitelist,
+            ).read(AvailabilityAnswer.from_json)
+        except CallFailed as failed:
+            raise TechnicalFault(f"beschikbaarheidstoets {failed}") from failed
         available = set(answer.beschikbaar)
         return tuple(g for g in question.gegevensdiensten if g in available)
 

@@ -27,10 +27,12 @@ from starlette.concurrency import run_in_threadpool
 
 from medmij_stack.protocol.headers import Tracing, lenient_from
 from medmij_stack.protocol.ketenlog import ErrorInfo, EventType, RequestInfo, ResponseInfo
+from medmij_stack.protocol.oauth_errors import ACCESS_DENIED, INVALID_REQUEST, SERVER_ERROR
 from medmij_stack.runtime.asgi_tls import ASGIApp, Receive, Scope, Send
+from medmij_stack.runtime.oauth_errors import oauth_error_response
 
 from . import paths
-from .adapter import BadInput, back_channel_request, oauth_error, render
+from .adapter import BadInput, back_channel_request, render
 from .eventlog import Trail
 from .grants import GrantInfo
 from .oauth.metadata import authorization_server_metadata
@@ -106,10 +108,7 @@ def gate_refusal(dva: Dva) -> Callable[[Scope, str], ASGIApp]:
     """The gate's answer to a peer it refuses: OAuth-shaped ``access_denied``, recorded."""
 
     def refuse(scope: Scope, reason: str) -> ASGIApp:
-        body = {"error": "access_denied", "error_description": reason}
-        response = JSONResponse(
-            body, status_code=403, headers={"Cache-Control": "no-store", "Pragma": "no-cache"}
-        )
+        response = oauth_error_response(403, ACCESS_DENIED, reason)
         path = scope.get("path", "")
 
         async def respond(scope: Scope, receive: Receive, send: Send) -> None:
@@ -119,7 +118,7 @@ def gate_refusal(dva: Dva) -> Callable[[Scope, str], ASGIApp]:
                 }
                 tracing, _ = lenient_from(headers, {})
                 trail = _received(dva, path, tracing, None, None)
-                _answered(trail, path, tracing, 403, body)
+                _answered(trail, path, tracing, 403, json.loads(bytes(response.body)))
                 await run_in_threadpool(trail.flush, dva.ketenlog)
             await response(scope, receive, send)
 
@@ -134,7 +133,9 @@ def mount_back(app: FastAPI, dva: Dva) -> None:
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.error("unexpected error at %s", request.url.path, exc_info=exc)
-        return oauth_error(500, "server_error", "The authorization server failed; try again.")
+        return oauth_error_response(
+            500, SERVER_ERROR, "The authorization server failed; try again."
+        )
 
     app.add_exception_handler(Exception, unexpected)
 
@@ -164,7 +165,7 @@ def mount_back(app: FastAPI, dva: Dva) -> None:
         try:
             incoming = await back_channel_request(request)
         except BadInput as bad:
-            response = oauth_error(bad.status, "invalid_request", bad.description)
+            response = oauth_error_response(bad.status, INVALID_REQUEST, bad.description)
             trail = _received(dva, path, tracing, None, None)
             _answered(trail, path, tracing, bad.status, json.loads(bytes(response.body)))
             await run_in_threadpool(trail.flush, dva.ketenlog)

@@ -47,6 +47,7 @@ import httpx
 
 from medmij_stack.protocol.headers import Tracing
 from medmij_stack.protocol.persons import elfproef
+from medmij_stack.runtime.backchannel import CallFailed, post_async
 
 from .errors import TechnicalFault
 
@@ -136,19 +137,19 @@ class ArtifactResolutionClient:
         # waits for open connections before the lifespan closes this client).
         headers = {**tracing.headers(), "Connection": "close"}
         try:
-            response = await self._client.post(
-                self.url, json={"artifact": artifact}, headers=headers
+            # No Whitelist here: DigiD is not a MedMij participant (see the class docstring).
+            answer = await post_async(
+                self._client,
+                self.url,
+                json={"artifact": artifact},
+                headers=headers,
+                expect=(200, 404, 410),
             )
-        except httpx.HTTPError as exc:
-            raise TechnicalFault(f"artifact resolution unreachable: {exc!r}") from None
-        if response.status_code in (404, 410):
-            return None
-        if response.status_code != 200:
-            raise TechnicalFault(f"artifact resolution answered HTTP {response.status_code}")
-        try:
-            return Resolution.from_json(response.json())
-        except ValueError as exc:
-            raise TechnicalFault(f"artifact resolution answer unreadable: {exc}") from None
+            if answer.status != 200:
+                return None
+            return answer.read(Resolution.from_json)
+        except CallFailed as failed:
+            raise TechnicalFault(f"artifact resolution {failed}") from failed
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -20,7 +20,6 @@ authorisation server records its side of the exchange itself.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -29,10 +28,14 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select, update
 from starlette.concurrency import run_in_threadpool
 
+from medmij_stack.protocol.oauth_errors import ACCESS_DENIED, INVALID_REQUEST, NO_STORE
 from medmij_stack.protocol.persons import TestPerson, elfproef
+from medmij_stack.runtime.asgi_tls import admitted_hostnames
+from medmij_stack.runtime.backchannel import UnreadableRequest, read_json_object
+from medmij_stack.runtime.oauth_errors import oauth_error_response
 
 from . import credentials, paths
-from .adapter import BadInput, bounded_body, peer
+from .adapter import MAX_BODY_BYTES
 from .db import Database
 from .digid import MAX_ARTIFACT_LENGTH, Outcome, Resolution
 from .tables import DigidArtifact
@@ -40,7 +43,6 @@ from .tables import DigidArtifact
 __all__ = ["ARTIFACT_TTL", "DigidSimulator", "Unresolvable", "mount_artifact_resolution"]
 
 ARTIFACT_TTL = timedelta(minutes=5)
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class Unresolvable(StrEnum):
@@ -110,24 +112,12 @@ class DigidSimulator:
         return Resolution(flow_id=flow_id, outcome=Outcome(outcome), bsn=bsn)
 
 
-def _error(status: int, error: str, description: str) -> JSONResponse:
-    return JSONResponse(
-        {"error": error, "error_description": description}, status_code=status, headers=_NO_STORE
-    )
-
-
 async def _artifact(request: Request) -> str:
-    """The artifact of an ArtifactResolve body; BadInput when the body is not one."""
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != "application/json":
-        raise BadInput("Invalid request: the body must be application/json.")
-    try:
-        data = json.loads(await bounded_body(request))
-    except ValueError:
-        raise BadInput("Invalid request: the body is not JSON.") from None
-    artifact = data.get("artifact") if isinstance(data, dict) else None
+    """The artifact of an ArtifactResolve body; UnreadableRequest when the body is not one."""
+    data = await read_json_object(request, max_bytes=MAX_BODY_BYTES)
+    artifact = data.get("artifact")
     if not isinstance(artifact, str) or not 0 < len(artifact) <= MAX_ARTIFACT_LENGTH:
-        raise BadInput('Invalid request: give {"artifact": "<SAMLart>"}.')
+        raise UnreadableRequest("give the artifact: {'artifact': '<SAMLart>'}")
     return artifact
 
 
@@ -140,18 +130,21 @@ def mount_artifact_resolution(app: FastAPI, simulator: DigidSimulator, own_hostn
 
     @app.post(paths.DIGID_ARTIFACT_RESOLUTION, include_in_schema=False)
     async def artifact_resolution(request: Request) -> Response:
-        if own not in peer(request):
-            return _error(
-                403, "access_denied", "Only this DVA's own nodes may resolve DigiD artifacts."
+        if own not in admitted_hostnames(request.scope):
+            return oauth_error_response(
+                403, ACCESS_DENIED, "Only this DVA's own nodes may resolve DigiD artifacts."
             )
         try:
             artifact = await _artifact(request)
-        except BadInput as bad:
-            return _error(bad.status, "invalid_request", bad.description)
+        except UnreadableRequest as bad:
+            description = f"Invalid request: {bad.description}."
+            return oauth_error_response(bad.status, INVALID_REQUEST, description)
         answer = await run_in_threadpool(simulator.resolve_once, artifact)
         if answer is Unresolvable.UNKNOWN:
-            return _error(404, "unknown_artifact", "No such artifact was issued.")
+            return oauth_error_response(404, "unknown_artifact", "No such artifact was issued.")
         if answer is Unresolvable.GONE:
-            return _error(410, "artifact_gone", "The artifact was resolved before, or expired.")
+            return oauth_error_response(
+                410, "artifact_gone", "The artifact was resolved before, or expired."
+            )
         assert isinstance(answer, Resolution)
-        return JSONResponse(answer.to_json(), headers=_NO_STORE)
+        return JSONResponse(answer.to_json(), headers=dict(NO_STORE))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from medmij_stack.protocol.persons import test_persons
-from medmij_stack.runtime.net import make_async_client, make_client
+from medmij_stack.runtime.backchannel import node_async_client, node_client
 from medmij_stack.runtime.node import ListSubscription
 
 from . import paths
@@ -60,10 +60,8 @@ class Dva:
         )
         # The resource server and DigiD's artifact resolution are called with this node's
         # own certificate (back channel).
-        client = make_client(trust=settings.trust, cert=settings.identity, hosts=settings.hosts)
-        digid_client = make_async_client(
-            trust=settings.trust, cert=settings.identity, hosts=settings.hosts
-        )
+        client = node_client(settings)
+        digid_client = node_async_client(settings)
         return cls(
             settings=settings,
             lists=lists,

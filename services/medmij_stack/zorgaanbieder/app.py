@@ -29,7 +29,7 @@ from starlette.responses import Response
 
 from medmij_stack.protocol.dva_contract import AVAILABILITY_PATH
 from medmij_stack.runtime.asgi_tls import ASGIApp, ClientCertificateGate, Scope
-from medmij_stack.runtime.net import make_async_client
+from medmij_stack.runtime.backchannel import node_async_client
 from medmij_stack.runtime.node import ListSubscription
 
 from .access import AccessResolver
@@ -155,9 +155,7 @@ def create_app(
     if settings.introspection_url is not None:
 
         def client() -> httpx.AsyncClient:
-            return make_async_client(
-                trust=settings.trust, cert=settings.identity, hosts=settings.hosts, timeout=5.0
-            )
+            return node_async_client(settings, timeout=5.0)
 
         introspector = Introspector(
             settings.introspection_url,

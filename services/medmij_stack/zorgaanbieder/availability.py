@@ -14,7 +14,6 @@ refused with ``403 access_denied``.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Collection
 
@@ -23,6 +22,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from medmij_stack.protocol.dva_contract import AvailabilityAnswer, AvailabilityQuestion
+from medmij_stack.protocol.oauth_errors import ACCESS_DENIED, INVALID_REQUEST
+from medmij_stack.runtime.asgi_tls import admitted_hostnames
+from medmij_stack.runtime.backchannel import UnreadableRequest, read_json_object
+from medmij_stack.runtime.oauth_errors import oauth_error_response
 
 from .endpoints import Endpoints
 from .records import Records
@@ -31,14 +34,6 @@ __all__ = ["Availability"]
 
 _MAX_BODY = 64 * 1024
 _BSN = re.compile(r"[0-9]{9}")
-
-
-def _refuse(status: int, error: str, description: str) -> JSONResponse:
-    return JSONResponse(
-        {"error": error, "error_description": description},
-        status_code=status,
-        headers={"Cache-Control": "no-store"},
-    )
 
 
 class Availability:
@@ -55,27 +50,26 @@ class Availability:
 
     async def answer(self, request: Request) -> JSONResponse:
         """The endpoint: a question in, the gegevensdiensten with data out."""
-        peer: frozenset[str] = request.scope.get("state", {}).get("medmij_peer", frozenset())
-        if self._askers.isdisjoint(peer):
-            return _refuse(
-                403, "access_denied", "only this DVA's authorisation server may ask this"
+        if self._askers.isdisjoint(admitted_hostnames(request.scope)):
+            return oauth_error_response(
+                403, ACCESS_DENIED, "only this DVA's authorisation server may ask this"
             )
-        body = await request.body()
-        if len(body) > _MAX_BODY:
-            return _refuse(413, "invalid_request", "the question is too large")
         try:
-            data = json.loads(body)
-            if not isinstance(data, dict):
-                raise ValueError("not a JSON object")
+            # Content-Type is not checked: only our own authorisation server asks, with JSON.
+            data = await read_json_object(request, max_bytes=_MAX_BODY, media_type=None)
             question = AvailabilityQuestion.from_json(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return _refuse(400, "invalid_request", f"not a beschikbaarheidstoets question: {exc}")
+        except UnreadableRequest as unreadable:
+            description = f"not a beschikbaarheidstoets question: {unreadable.description}"
+            return oauth_error_response(unreadable.status, INVALID_REQUEST, description)
+        except ValueError as exc:
+            description = f"not a beschikbaarheidstoets question: {exc}"
+            return oauth_error_response(400, INVALID_REQUEST, description)
         if not _BSN.fullmatch(question.bsn):
-            return _refuse(400, "invalid_request", "bsn must be nine digits")
+            return oauth_error_response(400, INVALID_REQUEST, "bsn must be nine digits")
         zorgaanbieder = self._endpoints.zorgaanbieder(question.zorgaanbieder)
         if zorgaanbieder is None:
-            return _refuse(
-                404, "invalid_request", f"{question.zorgaanbieder[:60]} is not served here"
+            return oauth_error_response(
+                404, INVALID_REQUEST, f"{question.zorgaanbieder[:60]} is not served here"
             )
         asked = tuple(g for g in question.gegevensdiensten if g in zorgaanbieder.gegevensdiensten)
         beschikbaar: tuple[str, ...] = ()

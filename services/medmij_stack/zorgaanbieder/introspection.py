@@ -25,13 +25,13 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import httpx
 
 from medmij_stack.protocol.dva_contract import Introspection
-from medmij_stack.runtime.tls import PeerRefused, check_hostnames
+from medmij_stack.runtime.backchannel import CallFailed, Whitelist, post_async
 
 from .errors import AuthServerUnavailable
 
@@ -49,7 +49,7 @@ class Introspector:
         client_factory: Callable[[], httpx.AsyncClient],
         *,
         cache_seconds: float = 5.0,
-        whitelist: Callable[[], Collection[str] | None] | None = None,
+        whitelist: Whitelist | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.url = url
@@ -61,7 +61,6 @@ class Introspector:
         self._clock = clock
         self._cache: OrderedDict[bytes, tuple[float, Introspection]] = OrderedDict()
         self._pending: dict[bytes, asyncio.Task[Introspection]] = {}
-        self.calls = 0  # introspection requests actually sent, for tests and measurement
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -115,35 +114,16 @@ class Introspector:
             self._cache.popitem(last=False)
 
     async def _ask(self, token: str) -> Introspection:
-        if self._whitelist is not None:
-            try:
-                check_hostnames(frozenset({self.host}), self._whitelist())
-            except PeerRefused as refused:
-                raise AuthServerUnavailable(
-                    f"the authorisation server cannot be asked: {refused.reason}"
-                ) from refused
         if self._client is None:
             self._client = self._client_factory()
-        self.calls += 1
         try:
-            response = await self._client.post(self.url, data={"token": token})
-        except httpx.HTTPError as exc:
-            raise AuthServerUnavailable(
-                f"the authorisation server did not answer ({type(exc).__name__}); try again"
-            ) from exc
-        if response.status_code != 200:
-            raise AuthServerUnavailable(
-                f"the authorisation server answered HTTP {response.status_code}; try again"
+            answer = await post_async(
+                self._client, self.url, form={"token": token}, whitelist=self._whitelist
             )
-        try:
-            body = response.json()
-            if not isinstance(body, dict):
-                raise ValueError("not a JSON object")
-            answer = Introspection.from_json(body)
-        except ValueError as exc:
-            raise AuthServerUnavailable(
-                "the authorisation server's answer could not be read; try again"
-            ) from exc
-        if answer.active and answer.exp is not None and answer.exp <= self._clock():
-            return Introspection(active=False)
-        return answer
+            introspection = answer.read(Introspection.from_json)
+        except CallFailed as failed:
+            # Not asked (Whitelist), no answer, a status other than 200, an unreadable body.
+            message = f"the authorisation server {failed}; try again"
+            raise AuthServerUnavailable(message) from failed
+        expired = introspection.exp is not None and introspection.exp <= self._clock()
+        return Introspection(active=False) if introspection.active and expired else introspection

@@ -23,7 +23,8 @@ adds three pieces:
 * :func:`uvicorn_config` — a ``uvicorn.Config`` that serves with *our* ``ssl.SSLContext`` (from
   :func:`medmij_stack.runtime.tls.server_context`) instead of one uvicorn builds from file names,
   which cannot pin the minimum TLS version or the cipher list, and with the protocol subclass above.
-* :class:`ClientCertificateGate` — ASGI middleware applying the Whitelist rule per request.
+* :class:`ClientCertificateGate` — ASGI middleware applying the Whitelist rule per request;
+  :func:`admitted_hostnames` is how an app behind it reads whom it admitted.
 
 Spec rule and the reading taken (UCI Opvragen Whitelist, quoted in MEDMIJ.md §4; core.tls.300-304,
 core.tls.314): the node that is the TLS server checks the client's CN/SANs against the current
@@ -51,7 +52,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Collection, MutableMapping
@@ -61,6 +61,8 @@ import uvicorn
 from cryptography import x509
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from medmij_stack.protocol.oauth_errors import ACCESS_DENIED
+from medmij_stack.runtime.oauth_errors import oauth_error_response
 from medmij_stack.runtime.tls import PeerRefused, check_hostnames, check_peer, peer_hostnames
 
 try:
@@ -82,6 +84,7 @@ __all__ = [
     "TLSH11Protocol",
     "TLSHttpToolsProtocol",
     "TLSUvicornConfig",
+    "admitted_hostnames",
     "peer_certificate",
     "peer_certificate_der",
     "tls_extension",
@@ -325,25 +328,13 @@ def peer_certificate(scope: Scope) -> x509.Certificate | None:
 
 # --- the gate ----------------------------------------------------------------------------------
 
+# Where the gate leaves the admitted peer's host names: scope["state"], which Starlette shows as
+# request.state, so the name stays readable as request.state.medmij_peer.
+_PEER = "medmij_peer"
+
 
 def _default_refusal(scope: Scope, reason: str) -> ASGIApp:
-    body = json.dumps({"error": "access_denied", "error_description": reason}).encode()
-
-    async def respond(scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 403,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-    return respond
+    return oauth_error_response(403, ACCESS_DENIED, reason)
 
 
 class ClientCertificateGate:
@@ -367,12 +358,14 @@ class ClientCertificateGate:
     * neither the certificate's CN nor a DNS SAN is on the Whitelist (case-insensitive) → refused.
 
     ``whitelist`` is called per request so that the most recent Whitelist always applies.
-    Otherwise the request goes on with ``scope["state"]["medmij_peer"]`` = the peer's host names
-    (a frozenset, lower case), so an app can bind e.g. an OAuth ``client_id`` to it.
+    Otherwise the request goes on with the peer's host names (a frozenset, lower case) in its
+    scope, which :func:`admitted_hostnames` reads, so an app can bind e.g. an OAuth ``client_id``
+    to it.
 
     A refusal is answered by ``refuse(scope, reason)``, which returns the ASGI response to send
     (services render OAuth or FHIR OperationOutcome errors); the default is a 403 with
-    ``{"error": "access_denied", "error_description": reason}``. WebSocket requests are refused
+    ``{"error": "access_denied", "error_description": reason}``
+    (:func:`medmij_stack.runtime.oauth_errors.oauth_error_response`). WebSocket requests are refused
     by closing with code 1008 (policy violation). Lifespan events pass untouched.
     """
 
@@ -414,8 +407,19 @@ class ClientCertificateGate:
             else:
                 await self.refuse(scope, refused.reason)(scope, receive, send)
             return
-        scope.setdefault("state", {})["medmij_peer"] = names
+        scope.setdefault("state", {})[_PEER] = names
         await self.app(scope, receive, send)
+
+
+def admitted_hostnames(scope: Scope) -> frozenset[str]:
+    """The host names the gate found in this request's client certificate.
+
+    Empty when the request did not pass a :class:`ClientCertificateGate` (an exempt path, or
+    an app served without one): no name was checked, so none may be trusted.
+    """
+    state = scope.get("state") or {}
+    names = state.get(_PEER)
+    return names if isinstance(names, frozenset) else frozenset()
 
 
 @functools.lru_cache(maxsize=1024)

@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 
 from medmij_stack.protocol.lists import ListKind
+from medmij_stack.runtime.backchannel import node_async_client
 from medmij_stack.runtime.config import NodeSettings
 from medmij_stack.runtime.lists import ListSet
-from medmij_stack.runtime.net import make_async_client
 
 __all__ = ["ListSubscription"]
 
@@ -62,9 +62,7 @@ class ListSubscription:
         """The subscription of a node, fetching over mutual TLS with the node's own certificate."""
         return cls(
             settings.lists,
-            lambda: make_async_client(
-                trust=settings.trust, cert=settings.identity, hosts=settings.hosts
-            ),
+            lambda: node_async_client(settings),
             interval=settings.lists_refresh_seconds,
             development=settings.development,
         )
