@@ -1,4 +1,5 @@
-"""The protocol core does no I/O, and the linter holds that boundary by itself."""
+"""The protocol core does no I/O and services never import each other: the linter holds
+both boundaries by itself (ruff.toml in the core and in each service)."""
 
 from __future__ import annotations
 
@@ -63,3 +64,27 @@ def test_the_core_as_it_stands_passes_the_rule() -> None:
         check=False,
     )
     assert whole.returncode == 0, whole.stdout
+
+
+@pytest.mark.parametrize(
+    ("service", "other"),
+    [
+        ("pgo", "authserver"),
+        ("pgo", "zorgaanbieder"),
+        ("authserver", "zorgaanbieder"),
+        ("zorgaanbieder", "authserver"),
+        ("stelselnode", "pgo"),
+        ("authserver", "wiring"),
+    ],
+)
+def test_the_linter_refuses_a_service_importing_another(service: str, other: str) -> None:
+    where = ROOT / "services" / "medmij_stack" / service / "new_module.py"
+    result = ruff(f"from medmij_stack.{other} import x\n\n__all__ = ['x']\n", where)
+    assert result.returncode == 1
+    assert "TID251" in result.stdout
+
+
+def test_the_wiring_may_import_every_service() -> None:
+    where = ROOT / "services" / "medmij_stack" / "wiring" / "new_module.py"
+    source = "from medmij_stack.pgo import app\n\n__all__ = ['app']\n"
+    assert ruff(source, where).returncode == 0

@@ -1,4 +1,4 @@
-"""`python -m stack` is the `medmij` command."""
+"""`python -m medmij_stack.wiring` is the `medmij` command."""
 
 from .cli import app
 

@@ -11,8 +11,8 @@ Per zorgaanbieder of the settings (that is, of the world):
   and who is where come from :func:`medmij_stack.protocol.persons.test_persons` and
   :func:`medmij_stack.protocol.persons.assign_zorgaanbieders` with the world's seed and its ordered
   list of sharing zorgaanbieders, exactly as the world computes them
-  (``stack.world.World.person_zorgaanbieders``), so the DigiD simulator and this node agree
-  on who has data where without reading each other's databases.
+  (``medmij_stack.wiring.world.World.person_zorgaanbieders``), so the DigiD simulator and this node
+  agree on who has data where without reading each other's databases.
 
 Loading happens before the node serves (in the app's lifespan). The store skips a dataset
 whose version it already holds, so a restart with unchanged data is quick.

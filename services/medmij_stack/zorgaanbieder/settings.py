@@ -1,6 +1,6 @@
 """Settings of the DVA resource server (read once, immutable).
 
-The stack fills them from the world (``stack.roles``); a container can give them as
+The stack fills them from the world (``medmij_stack.wiring.roles``); a container can give them as
 ``MEDMIJ_ZORGAANBIEDER_*`` environment variables, complex ones as JSON.
 """
 

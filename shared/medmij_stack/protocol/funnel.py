@@ -87,7 +87,7 @@ class FailureReason(StrEnum):
     """The beschikbaarheidstoets was negative, where the PGO can know it (its own records)."""
     INVALID_REQUEST = "ongeldig-verzoek"
     """The DVA refused the authorization request, or the callback was malformed or forged."""
-    TOKEN_ERROR = "token-fout"
+    TOKEN_ERROR = "token-fout"  # noqa: S105 - a reason, not a secret
     """The token endpoint refused the code or could not be reached."""
     RESOURCE_ERROR = "resource-fout"
     """A resource request failed: an HTTP error status, a timeout or no connection."""

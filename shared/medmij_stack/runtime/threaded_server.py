@@ -2,7 +2,7 @@
 
 For the places that serve an ASGI app next to other work in the same process: the
 PHR-Client simulator of ``medmij qualify-client`` and the test servers. ``medmij serve``
-itself runs its servers on the main thread (``stack.runner``).
+itself runs its servers on the main thread (``medmij_stack.wiring.runner``).
 """
 
 from __future__ import annotations

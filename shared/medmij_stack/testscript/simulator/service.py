@@ -8,7 +8,7 @@ the response asserts can be evaluated afterwards.
 
 This module knows no web framework: :meth:`Simulator.handle` takes a method, a path
 below a FHIR base, the query pairs and the headers, and returns status, headers and
-body. ``stack.qualify_server`` puts it behind Starlette.
+body. ``medmij_stack.wiring.qualify_server`` puts it behind Starlette.
 
 Errors are FHIR ``OperationOutcome``s: 401 without a known token, 404 for an unknown
 resource type or id, 405 for anything but GET.
@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.testscript.exchange import Exchange, HttpRequest, HttpResponse, ParsedBody, header
 from medmij_stack.testscript.fhirxml import json_to_xml_bytes
-from medmij_stack.testscript.model import FhirVersion
 from medmij_stack.testscript.simulator.fixtures import FixtureStore, TokenRegistry
 from medmij_stack.testscript.simulator.search import SearchRequest, read, search
 from medmij_stack.testscript.structure import structure_for
@@ -126,7 +126,8 @@ class Simulator:
         store = self._store(version, patient)
         if store is None:
             return 404, _outcome(
-                "not-found", f"the token's patient {patient} is not in the {version} fixtures"
+                "not-found",
+                f"the token's patient {patient} is not in the {version.release} fixtures",
             )
         parts = [part for part in path.strip("/").split("/") if part]
         structure = structure_for(version)
