@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from lxml import etree
 
 from medmij_stack.testscript import (
@@ -11,7 +12,9 @@ from medmij_stack.testscript import (
     ScriptResult,
     read_testscript,
 )
+from medmij_stack.testscript.model import Assert
 from medmij_stack.testscript.reports import html_report, junit_xml, mask_tokens
+from medmij_stack.testscript.results import AssertResult, Outcome, Step, TestOutcome, TestResult
 from medmij_stack.testscript.simulator import evaluate_client_script
 
 from .conftest import ENGINE_R4, engine_simulator, simulator_client
@@ -92,3 +95,66 @@ def test_reports_never_show_a_whole_bearer_token() -> None:
     assert "authorization: Bearer engine-t…" in page  # the request headers
     assert "request header Authorization is &#39;Bearer engine-t…&#39;" in page
     assert "request header Authorization is 'Bearer engine-t…'" in junit
+
+
+def _test(*outcomes: Outcome) -> TestResult:
+    steps: list[Step] = [
+        AssertResult(Assert(description=f"check {n}"), outcome, f"{outcome.value} here")
+        for n, outcome in enumerate(outcomes)
+    ]
+    return TestResult(test=None, title="t", steps=steps)
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "partly"),
+    [
+        ((Outcome.PASS, Outcome.PASS), False),
+        ((Outcome.PASS, Outcome.PARTIAL), True),  # a profile only partly validated
+        ((Outcome.NOT_CHECKED,), True),  # an assert the runner cannot evaluate
+        ((Outcome.WARNING, Outcome.PARTIAL), True),
+        ((Outcome.WARNING,), False),
+        ((Outcome.PARTIAL, Outcome.FAIL), False),  # failed: that is what it is
+        ((Outcome.NOT_CHECKED, Outcome.ERROR), False),
+    ],
+)
+def test_a_passed_test_is_partly_checked_when_any_check_was_not_done_in_full(
+    outcomes: tuple[Outcome, ...], partly: bool
+) -> None:
+    test = _test(*outcomes)
+    assert test.partly_checked is partly
+    assert [step.outcome for step in test.unchecked] == [
+        outcome for outcome in outcomes if outcome in (Outcome.PARTIAL, Outcome.NOT_CHECKED)
+    ]
+
+
+def test_both_reports_mark_and_count_the_partly_checked_passes_apart() -> None:
+    every = results()
+    basics = every[0]
+    partly = [test.title for test in basics.all_tests() if test.partly_checked]
+    assert partly == ["Search immunizations", "Read the patient as XML"]
+    assert basics.partly_checked_count() == 2
+    assert basics.count(TestOutcome.PASSED) == 4  # still passed, counted apart as well
+    # engine-must-fail has a not-checked assert in a failed test: no partly checked pass.
+    assert every[1].partly_checked_count() == 0
+
+    root = etree.fromstring(junit_xml(every))
+    suites = root.findall("testsuite")
+    counts = [
+        suite.find("properties/property[@name='partlyChecked']").get("value")  # type: ignore[union-attr]
+        for suite in suites
+    ]
+    assert counts == ["2", "0"]
+    for case in suites[0].findall("testcase"):
+        marked = case.find("properties/property[@name='checked']")
+        if case.get("name") in partly:
+            assert marked is not None
+            assert marked.get("value") == "partly"
+            out = case.findtext("system-out") or ""
+            assert out.startswith("PASS* passed, but 1 check(s) not or only partly done")
+        else:
+            assert marked is None
+
+    page = html_report(every)
+    assert page.count('<span class="badge partial">geslaagd*, deels gecontroleerd</span>') == 2
+    assert '<td class="partial">2</td>' in page  # the totals table
+    assert '(waarvan <span class="partial">2 deels gecontroleerd</span>)' in page

@@ -144,16 +144,43 @@ def test_a_correct_server_passes_and_gets_both_reports(tmp_path: Path) -> None:
         )  # fmt: skip
     assert result.exit_code == 0, result.stdout
     assert last_line(result) == "4 passed, 0 failed"
+    lines = result.stdout.splitlines()
+    # Two tests passed with a profile only partly validated: PASS*, with the check under it,
+    # and counted apart on the line before the last (which CI tools read, so it stays alone).
     assert (
-        "PASS  engine-basics › Search immunizations  (1 check(s) not or only partly done)"
-        in result.stdout
+        "PASS* engine-basics › Search immunizations  (1 check(s) not or only partly done)" in lines
     )
+    assert (
+        "PASS* engine-basics › Read the patient as XML  (1 check(s) not or only partly done)"
+        in lines
+    )
+    assert "PASS  engine-basics › Content of the last response" in lines
+    assert "PASS  engine-basics › Read the medication of the first immunization" in lines
+    assert lines[-2] == "(2 of the passed only partly checked: marked * above)"
+    starred = lines.index(
+        "PASS* engine-basics › Read the patient as XML  (1 check(s) not or only partly done)"
+    )
+    assert lines[starred + 1].startswith(
+        "      ~ Confirm that the patient conforms to the base Patient.: no errors in what was "
+        "checked"
+    )
+    assert "not checked: 3 item(s)" in lines[starred + 1]
     junit = etree.parse(str(tmp_path / "junit.xml")).getroot()
     assert (junit.get("tests"), junit.get("failures"), junit.get("errors")) == ("4", "0", "0")
+    partly = [
+        case.get("name")
+        for case in junit.iter("testcase")
+        if case.find("properties/property[@name='checked'][@value='partly']") is not None
+    ]
+    assert partly == ["Search immunizations", "Read the patient as XML"]
+    suite = junit.find("testsuite")
+    assert suite is not None
+    assert suite.find("properties/property[@name='partlyChecked']").get("value") == "2"  # type: ignore[union-attr]
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert f"GET {url}/r4/Immunization?vaccine-code=" in page
     assert "HTTP 200" in page
     assert "geslaagd" in page
+    assert page.count("geslaagd*, deels gecontroleerd</span>") == 2
     # The token given with --var is in neither report, only its first characters.
     assert "authorization: Bearer engine-t…" in page
     for text in (page, (tmp_path / "junit.xml").read_text(encoding="utf-8"), result.stdout):
@@ -206,7 +233,7 @@ def test_a_self_link_without_a_parameter_is_a_warning_naming_it() -> None:
     with serving(server.app) as url:
         result = run("qualify", "--server", f"{url}/r4", "--scripts", str(BASICS))
     assert result.exit_code == 0
-    assert "WARN  engine-basics › Search immunizations  (1 warning(s)" in result.stdout
+    assert "WARN* engine-basics › Search immunizations  (1 warning(s)" in result.stdout
     assert (
         "! Confirm that the parameters in the request URL are all handled by the server, by "
         "inspecting the self link.: The requested parameter _include=Immunization:performer "
@@ -516,7 +543,10 @@ def test_qualify_client_judges_each_scenario_on_its_own_patients_request() -> No
         "--timeout", "30",
     ) as process, httpx.Client() as pgo:  # fmt: skip
         wait_until_up(pgo, url)
-        includes = [("_include", "Immunization:patient"), ("_include", "Immunization:performer")]
+        includes: list[tuple[str, str | int | float | bool | None]] = [
+            ("_include", "Immunization:patient"),
+            ("_include", "Immunization:performer"),
+        ]
         anna = {"Authorization": "Bearer engine-token-anna"}
         assert pgo.get(f"{url}/r4/Immunization", params=includes, headers=anna).status_code == 200
         bram = {"Authorization": "Bearer engine-token-bram"}

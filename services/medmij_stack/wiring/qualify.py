@@ -3,7 +3,10 @@
 ``qualify`` runs every XIS-Server script under ``--scripts`` against a FHIR server (ours
 or anyone's), shows a live progress line, prints each test with the failing assert and
 its request, writes JUnit XML and an HTML report, and ends with the line
-``N passed, N failed``; it exits 1 when anything failed, 2 on wrong usage.
+``N passed, N failed``; it exits 1 when anything failed, 2 on wrong usage. A passed test
+of which a check was not or only partly done (a profile only partly validated, an
+assert the runner cannot evaluate) is shown as ``PASS*`` with those checks under it, and
+counted on the line before the last.
 
 ``qualify-client`` plays the server for the PHR-Client scripts: it serves the Nictiz
 fixtures for the token's patient under ``/stu3`` and ``/r4``, records what the client
@@ -186,9 +189,7 @@ def _request_line(exchange: Exchange) -> str:
 def _print_test(out: Console, script: TestScript, test: TestResult, verbose: bool) -> None:
     name = mask_tokens(f"{script.id or script.path.stem} › {test.title}")
     warnings = [step for step in test.asserts if step.outcome is Outcome.WARNING]
-    unchecked = [
-        step for step in test.asserts if step.outcome in (Outcome.PARTIAL, Outcome.NOT_CHECKED)
-    ]
+    unchecked = test.unchecked
     notes = []
     if warnings:
         notes.append(f"{len(warnings)} warning(s)")
@@ -216,14 +217,18 @@ def _print_test(out: Console, script: TestScript, test: TestResult, verbose: boo
                 shown = step.exchange
     else:
         label = "[yellow]WARN[/yellow]" if warnings else "[green]PASS[/green]"
-        out.print(f"{label}  {name}{suffix}")
+        # A pass with a check not or only partly done is no full pass: PASS* (or WARN*),
+        # with the checks that were not done in full under it.
+        star = "*" if test.partly_checked else " "
+        out.print(f"{label}{star} {name}{suffix}")
     for step in warnings:
         out.print(f"      ! {_step_text(step)}", markup=False)
-    if verbose:
+    if test.partly_checked or verbose:
         for step in unchecked:
             out.print(f"      ~ {_step_text(step)}", markup=False)
-            for item in step.not_checked:
-                out.print(f"          not checked: {mask_tokens(item)}", markup=False)
+            if verbose:
+                for item in step.not_checked:
+                    out.print(f"          not checked: {mask_tokens(item)}", markup=False)
 
 
 class _Live:
@@ -280,6 +285,10 @@ def _finish(
         )
     passed = sum(result.count(TestOutcome.PASSED) for result in results)
     failed = sum(result.count(TestOutcome.FAILED) for result in results) + len(broken)
+    partly = sum(result.partly_checked_count() for result in results)
+    if partly:
+        console.print(f"({partly} of the passed only partly checked: marked * above)", markup=False)
+    # Always the last line, alone: CI tools read "N passed, N failed" from it.
     console.print(f"{passed} passed, {failed} failed", markup=False)
     if failed:
         raise typer.Exit(1)

@@ -4,7 +4,9 @@ An assert has one of seven outcomes. Two of them exist so that nothing is report
 passed that was not checked: ``partial`` (what was checked found nothing wrong, and the
 result lists what was not checked) and ``not checked`` (the runner cannot evaluate this
 kind of assert at all). Neither makes a test fail, and both are counted and shown
-everywhere a pass is.
+everywhere a pass is. A passed test with such an assert is ``partly checked``
+(:attr:`TestResult.partly_checked`): it counts as passed, and every report marks it and
+counts it apart.
 
 A test fails when an assert fails (``fail``), an assert or operation could not be
 evaluated (``error``), and is skipped only when the setup stopped the script. A failing
@@ -46,6 +48,9 @@ class TestOutcome(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     SKIPPED = "skipped"
+
+
+_UNCHECKED = (Outcome.PARTIAL, Outcome.NOT_CHECKED)
 
 
 @dataclass
@@ -101,6 +106,16 @@ class TestResult:
         return sum(1 for step in self.asserts if step.outcome is outcome)
 
     @property
+    def unchecked(self) -> list[AssertResult]:
+        """The asserts that were only partly checked or not checked at all."""
+        return [step for step in self.asserts if step.outcome in _UNCHECKED]
+
+    @property
+    def partly_checked(self) -> bool:
+        """Passed, but not every check was done in full: no proof that all is right."""
+        return self.outcome is TestOutcome.PASSED and bool(self.unchecked)
+
+    @property
     def failures(self) -> list[Step]:
         return [step for step in self.steps if step.outcome in (Outcome.FAIL, Outcome.ERROR)]
 
@@ -132,3 +147,8 @@ class ScriptResult:
 
     def assert_count(self, outcome: Outcome) -> int:
         return sum(test.count(outcome) for test in self.all_tests())
+
+    def partly_checked_count(self) -> int:
+        """Passed tests of which a check was only partly done or not done (counted in
+        `count(TestOutcome.PASSED)` as well)."""
+        return sum(1 for test in self.all_tests() if test.partly_checked)

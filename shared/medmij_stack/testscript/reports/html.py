@@ -61,6 +61,8 @@ TEST_NL = {
     TestOutcome.FAILED: "mislukt",
     TestOutcome.SKIPPED: "overgeslagen",
 }
+PARTLY_CHECKED_NL = "geslaagd*, deels gecontroleerd"
+"""A passed test of which a check was not or only partly done (``TestResult.partly_checked``)."""
 
 
 def _pretty(body: bytes | None) -> str:
@@ -137,8 +139,10 @@ def html_report(
                 {
                     "title": test.title,
                     "id": test.test.id if test.test else None,
-                    "outcome": test.outcome.value,
-                    "outcome_nl": TEST_NL[test.outcome],
+                    "outcome": "partial" if test.partly_checked else test.outcome.value,
+                    "outcome_nl": PARTLY_CHECKED_NL
+                    if test.partly_checked
+                    else TEST_NL[test.outcome],
                     "skipped_reason": test.skipped_reason,
                     "steps": [_step(step) for step in test.steps],
                 }
@@ -152,6 +156,7 @@ def html_report(
                 "server": result.base_url,
                 "seconds": round(result.seconds, 1),
                 "passed": result.count(TestOutcome.PASSED),
+                "partly_checked": result.partly_checked_count(),
                 "failed": result.count(TestOutcome.FAILED),
                 "skipped": result.count(TestOutcome.SKIPPED),
                 "partial": result.assert_count(Outcome.PARTIAL),
@@ -161,7 +166,15 @@ def html_report(
                 "tests": tests,
             }
         )
-    counted = ("passed", "failed", "skipped", "partial", "not_checked", "warnings")
+    counted = (
+        "passed",
+        "partly_checked",
+        "failed",
+        "skipped",
+        "partial",
+        "not_checked",
+        "warnings",
+    )
     totals = {key: sum(int(item[key]) for item in scripts) for key in counted}
     moment = (when or datetime.now().astimezone()).strftime("%d-%m-%Y %H:%M")
     return _environment.get_template("report.html").render(

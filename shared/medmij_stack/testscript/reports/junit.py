@@ -4,8 +4,11 @@ One ``testsuite`` per script, one ``testcase`` per test (and per setup or teardo
 did something). A failed assert is a ``failure``; an assert or operation that could not
 be evaluated is an ``error``; a test skipped after a failed setup is ``skipped``.
 Warnings, partly checked and not checked asserts go to the test case's ``system-out``,
-with each request line, so nothing unchecked looks like a plain pass. Bearer tokens are
-shown masked (:mod:`medmij_stack.testscript.reports.masking`).
+with each request line, so nothing unchecked looks like a plain pass. A passed test with
+such an assert (``TestResult.partly_checked``, ``PASS*`` on the console) has the property
+``checked`` = ``partly`` and a first ``system-out`` line saying so; each suite counts them
+in its property ``partlyChecked``. Bearer tokens are shown masked
+(:mod:`medmij_stack.testscript.reports.masking`).
 """
 
 from __future__ import annotations
@@ -36,6 +39,11 @@ def _label(step: AssertResult | OperationResult) -> str:
 
 def _out_lines(test: TestResult) -> list[str]:
     lines = []
+    if test.partly_checked:
+        lines.append(
+            f"PASS* passed, but {len(test.unchecked)} check(s) not or only partly done "
+            "(listed below): no proof that everything is right"
+        )
     for step in test.steps:
         if isinstance(step, OperationResult) and step.exchange is not None:
             request = step.exchange.request
@@ -66,6 +74,9 @@ def _case(parent: etree._Element, script: ScriptResult, test: TestResult) -> tup
     if test.outcome is TestOutcome.SKIPPED:
         etree.SubElement(case, "skipped", message=test.skipped_reason or "skipped")
         return 0, 0, 1
+    if test.partly_checked:
+        properties = etree.SubElement(case, "properties")
+        etree.SubElement(properties, "property", name="checked", value="partly")
     if errors:
         node = etree.SubElement(case, "error", message=_label(errors[0]), type="error")
         node.text = "\n".join(f"{_label(step)}: {step.message}" for step in errors)
@@ -106,6 +117,7 @@ def junit_xml(results: Sequence[ScriptResult], *, name: str = "medmij qualify") 
             ("server", result.base_url),
             ("fhirVersion", result.script.fhir_version.value),
             ("role", result.script.role.value),
+            ("partlyChecked", str(result.partly_checked_count())),
         ):
             etree.SubElement(properties, "property", name=key, value=text)
         counts = [0, 0, 0, 0]
