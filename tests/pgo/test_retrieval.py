@@ -806,3 +806,18 @@ async def test_arguments_no_request_can_be_made_with_are_refused(
                 arguments.pop("dienst"),
                 **arguments,
             )
+
+
+async def test_a_failing_sink_ends_the_retrieval_with_its_own_exception(
+    mock: Any, dva: FakeDva
+) -> None:
+    def broken(record: Record) -> None:
+        raise RuntimeError("ketenlog table is gone")
+
+    mock.route(host=HOST).mock(side_effect=dva)
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(RuntimeError, match="ketenlog table is gone"):
+            await retrieve_service(
+                client, BASE_48, TOKEN, catalogue.get("48"), correlation_id=FLOW, clock=clock,
+                sink=broken,
+            )  # fmt: skip

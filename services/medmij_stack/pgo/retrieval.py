@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -129,7 +129,7 @@ class ServiceResult:
         return _unique(resource for result in self.queries for resource in result.resources)
 
 
-def _unique(resources: Any) -> tuple[dict[str, Any], ...]:
+def _unique(resources: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
     seen: set[tuple[str, str]] = set()
     kept: list[dict[str, Any]] = []
     for resource in resources:
@@ -441,9 +441,14 @@ class _Retrieval:
             async with limiter:
                 results[index] = await self.run(query)
 
-        async with anyio.create_task_group() as group:
-            for index, query in enumerate(queries):
-                group.start_soon(one, index, query)
+        try:
+            async with anyio.create_task_group() as group:
+                for index, query in enumerate(queries):
+                    group.start_soon(one, index, query)
+        except BaseExceptionGroup as failed:
+            # Only the caller's sink raises here (every other failure is a result), often in
+            # several queries at once: hand on the first, as the sink raised it.
+            raise failed.exceptions[0] from None
         return [result for result in results if result is not None]
 
 
@@ -485,7 +490,8 @@ async def retrieve_service(
     roots); ``resource_base`` is the ResourceEndpointuri from the ZAL (``…/fhir``).
     Queries run ``concurrency`` at a time; the catalogue's first, then the reads their
     answers lead to. Failures are results, not exceptions: ValueError is raised only for
-    arguments no request could be made with.
+    arguments no request could be made with, and an exception of ``sink`` (the PGO's own
+    storage failing) ends the retrieval with that exception.
     """
     release = dienst.fhir_release
     if not dienst.queries or release is None:
