@@ -48,6 +48,7 @@ from lxml import etree
 from sqlalchemy import create_engine, text
 
 from medmij_stack.protocol import catalogue
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.zorgaanbieder.dataset import Dataset, EndpointKey, PatientRecord
 from medmij_stack.zorgaanbieder.store import Repository, SearchRequest
 from medmij_stack.zorgaanbieder.store.compartment import owner
@@ -115,10 +116,10 @@ def dataset(fixtures: list[dict[str, Any]], patients: int, full: bool) -> Datase
     own = [
         r
         for r in fixtures
-        if owner("3.0", r) == TEMPLATE_PATIENT and (full or r["id"] in CORE_RECORD)
+        if owner(FhirVersion.STU3, r) == TEMPLATE_PATIENT and (full or r["id"] in CORE_RECORD)
     ]
     own_refs = {f"{r['resourceType']}/{r['id']}" for r in own}
-    shared = [r for r in fixtures if owner("3.0", r) is None]
+    shared = [r for r in fixtures if owner(FhirVersion.STU3, r) is None]
     # Per template resource: the top-level members that point at the patient's resources.
     rewritten = [[k for k, v in r.items() if _mentions(v, own_refs)] for r in own]
     resources: list[dict[str, Any]] = list(shared)
@@ -135,7 +136,7 @@ def dataset(fixtures: list[dict[str, Any]], patients: int, full: bool) -> Datase
         records.append(PatientRecord(TEMPLATE_PATIENT + suffix))
     return Dataset(
         endpoint=ENDPOINT,
-        fhir_version="3.0",
+        fhir_version=FhirVersion.STU3,
         resources=tuple(resources),
         patients=tuple(records),
         source=f"benchmark:helleman x {patients}",

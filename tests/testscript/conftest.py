@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from medmij_stack.testscript import FhirVersion
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.testscript.simulator import FixtureStore, Simulator, TokenRegistry
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -47,7 +47,7 @@ def nictiz_simulator(nictiz: Path) -> Simulator:
     stores: dict[FhirVersion, list[FixtureStore]] = {}
     for version in FhirVersion:
         for folder in sorted(
-            (nictiz / "output" / version.value).glob("*/*/*/_reference/resources")
+            (nictiz / "output" / version.release).glob("*/*/*/_reference/resources")
         ):
             stores.setdefault(version, []).append(FixtureStore.load([folder], version))
     tokens = TokenRegistry.read(nictiz / "Configuration" / "QualificationTokens.json")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medmij_stack.testscript import FhirVersion, Outcome, ScriptResult, TestOutcome, read_testscript
+from medmij_stack.protocol.fhir import FhirVersion
+from medmij_stack.testscript import Outcome, ScriptResult, TestOutcome, read_testscript
 from medmij_stack.testscript.simulator import (
     Simulator,
     evaluate_client_script,

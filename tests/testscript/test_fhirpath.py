@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from medmij_stack.testscript import FhirPath, FhirPathError, FhirVersion, discover, read_testscript
+from medmij_stack.protocol.fhir import FhirVersion
+from medmij_stack.testscript import FhirPath, FhirPathError, discover, read_testscript
 from medmij_stack.testscript.fhirpath import as_boolean
 from medmij_stack.testscript.simulator import SearchRequest, search
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from medmij_stack.testscript import FhirVersion
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.testscript.exchange import parse_body
 from medmij_stack.testscript.fhirxml import json_to_xml_bytes, parse_xml, xml_to_json
 from medmij_stack.testscript.structure import structure_for
@@ -57,7 +57,7 @@ def test_every_nictiz_fixture_converts_like_fhir_resources(nictiz: Path) -> None
     total = 0
     for version in FhirVersion:
         for folder in sorted(
-            (nictiz / "output" / version.value).glob("*/*/*/_reference/resources")
+            (nictiz / "output" / version.release).glob("*/*/*/_reference/resources")
         ):
             total += _check_folder(folder, version)
     assert total >= 176

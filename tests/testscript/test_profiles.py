@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from medmij_stack.testscript import FhirVersion, ProfileRegistry, ProfileValidator
+from medmij_stack.protocol.fhir import FhirVersion
+from medmij_stack.testscript import ProfileRegistry, ProfileValidator
 from medmij_stack.testscript.profiles import validate_base
 from medmij_stack.testscript.simulator import FixtureStore, SearchRequest, search
 
@@ -252,7 +253,7 @@ def test_every_nictiz_fixture_conforms_to_its_profiles(nictiz: Path, fhir_profil
     validator = ProfileValidator(ProfileRegistry(fhir_profiles))
     checked = 0
     for version in FhirVersion:
-        folders = sorted((nictiz / "output" / version.value).glob("*/*/*/_reference/resources"))
+        folders = sorted((nictiz / "output" / version.release).glob("*/*/*/_reference/resources"))
         for folder in folders:
             for resource in FixtureStore.load([folder], version).resources.values():
                 base = f"http://hl7.org/fhir/StructureDefinition/{resource['resourceType']}"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.testscript import (
-    FhirVersion,
     HttpxTransport,
     Runner,
     ScriptResult,

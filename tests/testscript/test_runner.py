@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.testscript import (
     HttpxTransport,
     Outcome,
@@ -28,7 +29,7 @@ R4_BASE = "http://fhir.test/r4"
 
 def run(script_path: Any, mutate: Mutate | None = None, **options: Any) -> ScriptResult:
     script = read_testscript(script_path)
-    base = R4_BASE if script.fhir_version.value == "R4" else "http://fhir.test/stu3"
+    base = R4_BASE if script.fhir_version is FhirVersion.R4 else "http://fhir.test/stu3"
     with simulator_client(engine_simulator(), mutate) as client:
         return Runner(HttpxTransport(client), base, **options).run(script)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from medmij_stack.testscript import FhirVersion
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.testscript.exchange import parse_body
 from medmij_stack.testscript.simulator import Simulator
 from medmij_stack.testscript.structure import structure_for
@@ -30,7 +30,7 @@ def ask(
     accept: str = "application/fhir+json",
 ) -> tuple[int, dict[str, Any]]:
     headers = [("accept", accept)] + ([("authorization", token)] if token else [])
-    base = f"http://fhir.test/{version.value.lower()}"
+    base = f"http://fhir.test/{version.release.lower()}"
     reply = simulator.handle(version, method, base, path, params or [], headers, f"{base}/{path}")
     parsed = parse_body(reply.body, reply.content_type, structure_for(version))
     assert parsed.resource is not None, parsed.problems

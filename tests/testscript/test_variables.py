@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.testscript import (
     Assert,
-    FhirVersion,
     Operation,
     Role,
     ScriptTest,

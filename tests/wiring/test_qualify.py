@@ -30,12 +30,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 from typer.testing import CliRunner, Result
 
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.runtime.asgi_tls import uvicorn_config
 from medmij_stack.runtime.devpki import ensure_dev_pki
 from medmij_stack.runtime.net import make_client
 from medmij_stack.runtime.threaded_server import listening_socket, serving_in_thread
 from medmij_stack.runtime.tls import server_context
-from medmij_stack.testscript import FhirVersion
 from medmij_stack.testscript.simulator import FixtureStore, Simulator, TokenRegistry
 from medmij_stack.wiring.cli import app
 
@@ -364,7 +364,7 @@ def nictiz_server(nictiz: Path) -> FhirServer:
     stores: dict[FhirVersion, list[FixtureStore]] = {}
     for version in FhirVersion:
         for folder in sorted(
-            (nictiz / "output" / version.value).glob("*/*/*/_reference/resources")
+            (nictiz / "output" / version.release).glob("*/*/*/_reference/resources")
         ):
             stores.setdefault(version, []).append(FixtureStore.load([folder], version))
     tokens = TokenRegistry.read(nictiz / "Configuration" / "QualificationTokens.json")

@@ -10,13 +10,13 @@ tests such as ``$this.is(Coding)`` match nothing and every check passes vacuousl
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from fhirpathpy import evaluate
 from fhirpathpy.models import models
 
-Release = Literal["stu3", "r4"]
+from medmij_stack.protocol.fhir import FhirVersion
 
 _OID = r"'^urn:oid:[0-2](\\.(0|[1-9]\\d*))*$'"
 _UUID = r"'^urn:uuid:[A-Fa-f\\d]{8}-[A-Fa-f\\d]{4}-[A-Fa-f\\d]{4}-[A-Fa-f\\d]{4}-[A-Fa-f\\d]{12}$'"
@@ -88,17 +88,18 @@ GENERIC_ASSERTS: tuple[tuple[str, str], ...] = (
 )
 
 
-def fhirpath(resource: dict[str, Any], expression: str, release: Release) -> list[Any]:
-    result: list[Any] = evaluate(resource, expression, {}, models[release])
+def fhirpath(resource: dict[str, Any], expression: str, version: FhirVersion) -> list[Any]:
+    # fhirpathpy names its models by release in lower case: "stu3", "r4".
+    result: list[Any] = evaluate(resource, expression, {}, models[version.release.lower()])
     return result
 
 
-def generic_failures(bundle: dict[str, Any], release: Release) -> list[str]:
+def generic_failures(bundle: dict[str, Any], version: FhirVersion) -> list[str]:
     """The generic asserts this Bundle fails (none, for a good server)."""
     return [
         name
         for name, expression in GENERIC_ASSERTS
-        if fhirpath(bundle, expression, release) != [True]
+        if fhirpath(bundle, expression, version) != [True]
     ]
 
 

@@ -21,11 +21,12 @@ from urllib.parse import quote
 import httpx
 from lxml import etree
 
-from .qualification import Release, fhirpath, params_missing_from_self_link
+from medmij_stack.protocol.fhir import FhirVersion
+
+from .qualification import fhirpath, params_missing_from_self_link
 
 _F = "{http://hl7.org/fhir}"
 _ACCEPT = {"json": "application/fhir+json", "xml": "application/fhir+xml"}
-_MODELS = {"stu3": "fhir.resources.STU3", "r4": "fhir.resources.R4B"}
 _VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
 
@@ -130,11 +131,11 @@ def _encode(params: str) -> str:
 class ScriptRun:
     """One script against one FHIR base, with one client."""
 
-    def __init__(self, path: Path, base: str, client: httpx.Client, release: Release) -> None:
+    def __init__(self, path: Path, base: str, client: httpx.Client, version: FhirVersion) -> None:
         self.tree = etree.parse(str(path))
         self.base = base
         self.client = client
-        self.release = release
+        self.version = version
         self.responses: dict[str, Response] = {}
         self.last: Response | None = None
         self.defaults: dict[str, str] = {}
@@ -160,7 +161,7 @@ class ScriptRun:
             expression, source = self.expressions[name]
             response = self.responses[source]
             assert response.body is not None, f"{source} has no body"
-            [result] = fhirpath(response.body, self.substitute(expression), self.release)
+            [result] = fhirpath(response.body, self.substitute(expression), self.version)
             return str(result)
 
         return _VARIABLE.sub(one, text)
@@ -175,7 +176,9 @@ class ScriptRun:
 
         root = etree.fromstring(response.content)
         resource_type = etree.QName(root).localname
-        model = importlib.import_module(_MODELS[self.release]).get_fhir_model_class(resource_type)
+        model = importlib.import_module(self.version.models_package).get_fhir_model_class(
+            resource_type
+        )
         parsed: dict[str, Any] = json.loads(
             model.model_validate_xml(response.content).model_dump_json()
         )
@@ -221,7 +224,7 @@ class ScriptRun:
                 outcome.failures.append(f"{where}: not in the self link: {missing}")
         elif assertion.kind == "expression":
             assert assertion.expression is not None
-            result = fhirpath(last.body or {}, self.substitute(assertion.expression), self.release)
+            result = fhirpath(last.body or {}, self.substitute(assertion.expression), self.version)
             if assertion.value is not None:
                 ok = bool(result) and str(result[0]) == self.substitute(assertion.value)
             else:

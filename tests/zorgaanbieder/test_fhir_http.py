@@ -24,6 +24,7 @@ from fhir.resources.STU3.bundle import Bundle as BundleSTU3
 from fhir.resources.STU3.capabilitystatement import CapabilityStatement as CapabilitySTU3
 
 from medmij_stack.protocol import catalogue
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.protocol.persons import TestPerson
 from medmij_stack.zorgaanbieder.dataset import Dataset
 
@@ -105,7 +106,7 @@ def test_patient_search_is_a_searchset_of_the_tokens_patient_with_its_practition
     assert bundle["link"] == [
         {"relation": "self", "url": f"{base}/Patient?_include=Patient:general-practitioner"}
     ]
-    assert generic_failures(bundle, "stu3") == []
+    assert generic_failures(bundle, FhirVersion.STU3) == []
 
 
 def test_lastn_gives_the_latest_per_code_and_says_lastn_in_its_self_link(
@@ -131,7 +132,7 @@ def test_every_bgz_query_passes_the_generic_asserts(
     response = get(client, url)
     assert response.status_code == 200, response.text
     bundle = response.json()
-    assert generic_failures(bundle, "stu3") == []
+    assert generic_failures(bundle, FhirVersion.STU3) == []
     assert params_missing_from_self_link(url, bundle) == []
     assert bundle["total"] == sum(1 for _, mode in entries(bundle) if mode == "match")
     assert BundleSTU3.model_validate(bundle).type == "searchset"
@@ -163,7 +164,7 @@ def test_vaccinaties_search_and_the_medication_read_the_script_makes(
         ("Patient/pat-a", "include"),
     ]
     assert bundle["link"][0]["url"].startswith(f"{base}/Immunization?")
-    assert generic_failures(bundle, "r4") == []
+    assert generic_failures(bundle, FhirVersion.R4) == []
     assert params_missing_from_self_link(url, bundle) == []
     BundleR4.model_validate(bundle)
     # The Vaccinaties script's own expression for the URL of the first Medication.
@@ -178,7 +179,7 @@ def test_vaccinaties_search_and_the_medication_read_the_script_makes(
         bundle,
         f"Bundle.link.where(relation='self').url.replaceMatches('Immunization[/?].*$','')"
         f" + {product}",
-        "r4",
+        FhirVersion.R4,
     )
     assert medication_url == f"{base}/Medication/mmr-1"
     medication = get(client, medication_url, tiny.TOKEN_A_63)
@@ -194,7 +195,7 @@ def test_a_person_without_matching_records_gets_an_empty_searchset(
     assert bundle["type"] == "searchset"
     assert bundle["total"] == 0
     assert "entry" not in bundle
-    assert generic_failures(bundle, "stu3") == []
+    assert generic_failures(bundle, FhirVersion.STU3) == []
 
 
 # --- one token, one patient, one endpoint ---------------------------------------------
@@ -307,7 +308,7 @@ def test_json_or_xml_as_asked(
     assert as_json["link"][0]["url"].endswith(
         f"/Patient?_include=Patient:general-practitioner{query}"
     )
-    assert generic_failures(as_json, "stu3") == []
+    assert generic_failures(as_json, FhirVersion.STU3) == []
 
 
 def test_xml_of_every_vaccinaties_resource_reads_back_as_the_same_resource(

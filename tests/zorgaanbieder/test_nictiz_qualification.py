@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from medmij_stack.protocol import catalogue
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.zorgaanbieder.dataset import Dataset
 from medmij_stack.zorgaanbieder.sources.nictiz import load_nictiz
 
@@ -40,7 +41,7 @@ from .nictiz_expected import (
     Expected,
     unmet,
 )
-from .qualification import Release, generic_failures, params_missing_from_self_link
+from .qualification import generic_failures, params_missing_from_self_link
 from .scripts import ScriptRun
 
 ZA = "kwalificatie@medmij"
@@ -115,9 +116,9 @@ def test_the_nictiz_server_script_passes(
     running: Running, client: httpx.Client, nictiz_root: Path, script: str
 ) -> None:
     path = nictiz_root / script
-    release: Release = "stu3" if script.startswith(BGZ) else "r4"
-    base = running.base(ZA, "48" if release == "stu3" else "63")
-    outcome = ScriptRun(path, base, client, release).run()
+    version = FhirVersion.STU3 if script.startswith(BGZ) else FhirVersion.R4
+    base = running.base(ZA, "48" if version is FhirVersion.STU3 else "63")
+    outcome = ScriptRun(path, base, client, version).run()
     assert outcome.failures == []
     assert outcome.requests >= 1
     assert outcome.checked >= 8 * outcome.requests  # status, type and FHIRPath per request
@@ -137,7 +138,7 @@ def test_bgz_counts_per_query(
     for query in catalogue.get("48").queries:
         url = f"{base}/{encoded(query.path)}"
         _, bundle = fetch(client, url, token)
-        assert generic_failures(bundle, "stu3") == [], query.name
+        assert generic_failures(bundle, FhirVersion.STU3) == [], query.name
         assert params_missing_from_self_link(url, bundle) == [], query.name
         if query.name not in expected:
             continue  # not asked by this set's scripts
@@ -176,7 +177,7 @@ def test_vaccinaties_counts_and_every_medication_read(
     if fmt == "xml":
         bundle = json.loads(Bundle.model_validate_xml(response.content).model_dump_json())
     assert unmet(counts(bundle), expected) == {}
-    assert generic_failures(bundle, "r4") == []
+    assert generic_failures(bundle, FhirVersion.R4) == []
     self_link = bundle["link"][0]["url"]
     assert self_link.startswith(f"{base}/Immunization?")
     read = 0
@@ -219,7 +220,9 @@ def test_the_script_runner_does_fail_a_server_that_answers_wrongly(
 ) -> None:
     # The same script against another zorgaanbieder's BgZ: the token does not open it.
     script = nictiz_root / SCRIPTS[0]
-    outcome = ScriptRun(script, running.base("ziekenhuis@medmij", "48"), client, "stu3").run()
+    outcome = ScriptRun(
+        script, running.base("ziekenhuis@medmij", "48"), client, FhirVersion.STU3
+    ).run()
     assert sum(": HTTP 403" in failure for failure in outcome.failures) == 28  # every test
 
 

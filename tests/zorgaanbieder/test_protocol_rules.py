@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from medmij_stack.protocol import catalogue
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.protocol.persons import elfproef
 from medmij_stack.zorgaanbieder.capability import capabilities_for, capability_statement
 from medmij_stack.zorgaanbieder.errors import (
@@ -23,52 +24,58 @@ from medmij_stack.zorgaanbieder.store.searchparams import INCLUDES, TOKEN_PARAMS
 @pytest.mark.parametrize(
     ("accept", "version", "expected"),
     [
-        (None, "3.0", Format.JSON),
-        ("", "3.0", Format.JSON),
-        ("*/*", "4.0", Format.JSON),
-        ("application/fhir+xml;q=0.5, application/fhir+json;q=0.9", "3.0", Format.JSON),
-        ("application/fhir+json;q=0, application/fhir+xml", "3.0", Format.XML),
-        ("text/xml", "3.0", Format.XML),
-        ("application/fhir+xml; fhirVersion=3.0.2", "3.0", Format.XML),
-        ('application/fhir+json; fhirVersion="4.0"', "4.0", Format.JSON),
-        ("text/html,application/xhtml+xml", "3.0", Format.JSON),
-        ("application/fhir+json; q=zeer", "3.0", Format.JSON),  # unreadable q: skipped, default
-        ("APPLICATION/FHIR+XML", "4.0", Format.XML),
+        (None, FhirVersion.STU3, Format.JSON),
+        ("", FhirVersion.STU3, Format.JSON),
+        ("*/*", FhirVersion.R4, Format.JSON),
+        ("application/fhir+xml;q=0.5, application/fhir+json;q=0.9", FhirVersion.STU3, Format.JSON),
+        ("application/fhir+json;q=0, application/fhir+xml", FhirVersion.STU3, Format.XML),
+        ("text/xml", FhirVersion.STU3, Format.XML),
+        ("application/fhir+xml; fhirVersion=3.0.2", FhirVersion.STU3, Format.XML),
+        ('application/fhir+json; fhirVersion="4.0"', FhirVersion.R4, Format.JSON),
+        ("text/html,application/xhtml+xml", FhirVersion.STU3, Format.JSON),
+        (
+            "application/fhir+json; q=zeer",
+            FhirVersion.STU3,
+            Format.JSON,
+        ),  # unreadable q: skipped, default
+        ("APPLICATION/FHIR+XML", FhirVersion.R4, Format.XML),
     ],
 )
-def test_accept_chooses_the_format(accept: str | None, version: str, expected: Format) -> None:
+def test_accept_chooses_the_format(
+    accept: str | None, version: FhirVersion, expected: Format
+) -> None:
     assert negotiate(accept, None, version) is expected
 
 
 @pytest.mark.parametrize(
     ("accept", "version"),
     [
-        ("application/fhir+json; fhirVersion=4.0", "3.0"),
-        ("application/fhir+json; fhirVersion=3.0", "4.0"),
-        ("application/fhir+json; fhirVersion=3", "3.0"),
-        ("application/fhir+json; fhirVersion=4.01", "4.0"),
-        ("*/*; fhirVersion=1.0", "3.0"),
+        ("application/fhir+json; fhirVersion=4.0", FhirVersion.STU3),
+        ("application/fhir+json; fhirVersion=3.0", FhirVersion.R4),
+        ("application/fhir+json; fhirVersion=3", FhirVersion.STU3),
+        ("application/fhir+json; fhirVersion=4.01", FhirVersion.R4),
+        ("*/*; fhirVersion=1.0", FhirVersion.STU3),
     ],
 )
-def test_only_other_fhir_versions_is_unsupported(accept: str, version: str) -> None:
+def test_only_other_fhir_versions_is_unsupported(accept: str, version: FhirVersion) -> None:
     with pytest.raises(UnsupportedVersion, match="Requested FHIR version not supported"):
         negotiate(accept, None, version)
 
 
 def test_format_parameter_wins_and_is_strict() -> None:
-    assert negotiate("application/fhir+xml", "json", "3.0") is Format.JSON
-    assert negotiate(None, "application/fhir+xml", "4.0") is Format.XML
-    assert negotiate(None, "application/fhir+json; fhirVersion=4.0", "4.0") is Format.JSON
+    assert negotiate("application/fhir+xml", "json", FhirVersion.STU3) is Format.JSON
+    assert negotiate(None, "application/fhir+xml", FhirVersion.R4) is Format.XML
+    assert negotiate(None, "application/fhir+json; fhirVersion=4.0", FhirVersion.R4) is Format.JSON
     with pytest.raises(UnsupportedVersion):
-        negotiate(None, "application/fhir+json; fhirVersion=4.0", "3.0")
+        negotiate(None, "application/fhir+json; fhirVersion=4.0", FhirVersion.STU3)
     with pytest.raises(NotAcceptable):
-        negotiate(None, "ttl", "3.0")
+        negotiate(None, "ttl", FhirVersion.STU3)
     with pytest.raises(NotAcceptable):
-        negotiate(None, "", "3.0")
+        negotiate(None, "", FhirVersion.STU3)
 
 
 def test_content_type_names_the_version() -> None:
-    assert content_type(Format.XML, "4.0") == "application/fhir+xml; fhirVersion=4.0"
+    assert content_type(Format.XML, FhirVersion.R4) == "application/fhir+xml; fhirVersion=4.0"
 
 
 def test_www_authenticate_is_rfc_6750() -> None:

@@ -27,6 +27,7 @@ from lxml import etree
 
 from medmij_stack.protocol import catalogue
 from medmij_stack.protocol.dva_contract import AVAILABILITY_PATH
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.runtime.net import make_client
 from medmij_stack.wiring.publication import publication
 from medmij_stack.wiring.world import World
@@ -36,7 +37,7 @@ from tests.conftest import SHARED_DATA
 
 from .authserver_fake import FakeAuthserver
 from .conftest import AUTHSERVER, RESOURCE, Running, Start
-from .qualification import Release, generic_failures, params_missing_from_self_link
+from .qualification import generic_failures, params_missing_from_self_link
 
 NICTIZ = SHARED_DATA / "nictiz-testscripts"
 
@@ -156,8 +157,8 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def _release(endpoint: EndpointKey) -> Release:
-    return "stu3" if endpoint.gegevensdienst == "48" else "r4"
+def _version(endpoint: EndpointKey) -> FhirVersion:
+    return FhirVersion.STU3 if endpoint.gegevensdienst == "48" else FhirVersion.R4
 
 
 def test_the_crawl_covered_every_served_endpoint_and_got_only_200s(crawl: Crawl) -> None:
@@ -174,7 +175,7 @@ def test_every_bundle_passes_the_generic_qualification_asserts(crawl: Crawl) -> 
     failures = []
     for answer in crawl.bundles():
         bundle = answer.json()
-        failed = generic_failures(bundle, _release(answer.endpoint))
+        failed = generic_failures(bundle, _version(answer.endpoint))
         failed += params_missing_from_self_link(answer.url, bundle)
         matches = [e for e in bundle.get("entry", []) if e["search"]["mode"] == "match"]
         if bundle["total"] != len(matches):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.protocol.persons import TestPerson
 from medmij_stack.zorgaanbieder.dataset import (
     Dataset,
@@ -203,7 +204,7 @@ def bgz(zorgaanbieder: str, a: TestPerson, b: TestPerson) -> Dataset:
     ]
     return Dataset(
         endpoint=EndpointKey(zorgaanbieder, "48"),
-        fhir_version="3.0",
+        fhir_version=FhirVersion.STU3,
         resources=tuple(resources),
         patients=(PatientRecord("pat-a", a.bsn), PatientRecord("pat-b", b.bsn)),
         source="test:tiny-bgz",
@@ -306,7 +307,7 @@ def vaccinaties(zorgaanbieder: str, a: TestPerson, b: TestPerson) -> Dataset:
     ]
     return Dataset(
         endpoint=EndpointKey(zorgaanbieder, "63"),
-        fhir_version="4.0",
+        fhir_version=FhirVersion.R4,
         resources=tuple(resources),
         patients=(PatientRecord("pat-a", a.bsn), PatientRecord("pat-b", b.bsn)),
         source="test:tiny-vaccinaties",

@@ -30,6 +30,7 @@ import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.runtime.net import LeafFiles, make_client
 from medmij_stack.runtime.threaded_server import (
     ServerDidNotStart,
@@ -39,7 +40,6 @@ from medmij_stack.runtime.threaded_server import (
 from medmij_stack.runtime.tls import server_context
 from medmij_stack.testscript import (
     Exchange,
-    FhirVersion,
     HttpxTransport,
     Outcome,
     ProfileRegistry,
@@ -101,8 +101,8 @@ def _servers(items: Sequence[str]) -> dict[FhirVersion | None, str]:
         version: FhirVersion | None = None
         url = item
         head, equals, rest = item.partition("=")
-        if equals and head.upper() in (v.value for v in FhirVersion):
-            version, url = FhirVersion(head.upper()), rest
+        if equals and (named := FhirVersion.from_release(head)):
+            version, url = named, rest
         if not url.startswith(("http://", "https://")):
             raise _fail(f"--server needs an http(s) URL, got {item!r}")
         servers[version] = url.rstrip("/")
@@ -112,9 +112,9 @@ def _servers(items: Sequence[str]) -> dict[FhirVersion | None, str]:
 def _release(value: str | None) -> FhirVersion | None:
     if value is None:
         return None
-    for version in FhirVersion:
-        if value.upper() == version.value:
-            return version
+    version = FhirVersion.from_release(value)
+    if version is not None:
+        return version
     raise _fail(f"--fhir-version is STU3 or R4, got {value!r}")
 
 
@@ -361,7 +361,7 @@ def qualify(
     _warn_unknown(loaded, overrides)
     for script in loaded:
         if script.fhir_version not in servers and None not in servers:
-            raise _fail(f"no --server for the {script.fhir_version} script {script.path}")
+            raise _fail(f"no --server for the {script.fhir_version.release} script {script.path}")
     validator = ProfileValidator(registry)
     total = sum(len(script.tests) for script in loaded)
     results: list[ScriptResult] = []
@@ -495,9 +495,9 @@ def qualify_client(
     tls = (tls_cert, tls_key) if tls_cert is not None and tls_key is not None else None
     with _serving(simulator, host, port, tls) as bound:
         shown = f"[{host}]" if ":" in host else host
-        for version in sorted(stores, key=lambda item: item.value):
+        for version in sorted(stores, key=lambda item: item.release):
             console.print(
-                f"FHIR base for {version} clients: {scheme}://{shown}:{bound}{BASE_PATHS[version]}",
+                f"FHIR base for {version.release} clients: {scheme}://{shown}:{bound}{BASE_PATHS[version]}",
                 markup=False,
             )
         console.print(f"{len(loaded)} PHR-Client script(s); point your client at the base above.")

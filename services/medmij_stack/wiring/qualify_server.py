@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from medmij_stack.testscript import FhirVersion
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.testscript.simulator import Simulator
 
 __all__ = ["BASE_PATHS", "create_simulator_app"]

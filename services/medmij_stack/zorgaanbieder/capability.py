@@ -20,13 +20,12 @@ from datetime import date
 from typing import Any
 
 from medmij_stack.protocol.catalogue import Gegevensdienst
+from medmij_stack.protocol.fhir import FhirVersion
 
-from .dataset import FhirVersion
 from .store.searchparams import INCLUDES, TOKEN_PARAMS
 
 __all__ = ["Capabilities", "capabilities_for", "capability_statement"]
 
-_FULL_VERSION: Mapping[str, str] = {"3.0": "3.0.2", "4.0": "4.0.1"}
 _LASTN = "$lastn"
 _LASTN_DEFINITION = "http://hl7.org/fhir/OperationDefinition/Observation-lastn"
 
@@ -53,9 +52,9 @@ class Capabilities:
 
 def capabilities_for(dienst: Gegevensdienst) -> Capabilities:
     """The capabilities of a served gegevensdienst, from its catalogue entry."""
-    if dienst.fhir_version not in _FULL_VERSION:
+    fhir_version = dienst.fhir_version
+    if fhir_version is None:
         raise ValueError(f"gegevensdienst {dienst.id} has no FHIR version this server speaks")
-    fhir_version: FhirVersion = "3.0" if dienst.fhir_version == "3.0" else "4.0"
     resources: dict[str, _ResourceCapability] = {}
 
     def entry(resource_type: str) -> _ResourceCapability:
@@ -103,7 +102,7 @@ def capability_statement(
     published: date,
 ) -> dict[str, Any]:
     """The CapabilityStatement JSON of one endpoint (STU3 or R4 by the gegevensdienst)."""
-    r4 = capabilities.fhir_version == "4.0"
+    r4 = capabilities.fhir_version is FhirVersion.R4
     resources: list[dict[str, Any]] = []
     for resource_type, found in capabilities.resources.items():
         interactions = [{"code": "read"}] if found.read else []
@@ -158,7 +157,7 @@ def capability_statement(
             "description": f"{zorgaanbieder}, gegevensdienst {dienst.id}",
             "url": base,
         },
-        "fhirVersion": _FULL_VERSION[capabilities.fhir_version],
+        "fhirVersion": capabilities.fhir_version.full,
         "format": ["json", "xml"],
         "rest": [rest],
     }

@@ -10,11 +10,11 @@ one dataset, so that a token for one gegevensdienst can never reach another's da
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-__all__ = ["Dataset", "EndpointKey", "FhirVersion", "PatientRecord", "QualificationToken"]
+from medmij_stack.protocol.fhir import FhirVersion
 
-FhirVersion = Literal["3.0", "4.0"]
+__all__ = ["Dataset", "EndpointKey", "PatientRecord", "QualificationToken"]
 
 
 @dataclass(frozen=True, order=True)

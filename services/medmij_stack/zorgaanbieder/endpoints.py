@@ -1,7 +1,7 @@
 """The FHIR bases this node serves: one per zorgaanbieder and gegevensdienst of the ZAL.
 
 The ZAL lists a ResourceEndpointuri per (zorgaanbieder, gegevensdienst); the world
-(``stack.world.Dva.resource_path``) makes it ``<node>/<zorgaanbieder without
+(``medmij_stack.wiring.world.Dva.resource_path``) makes it ``<node>/<zorgaanbieder without
 @medmij>/<gegevensdienstId>/fhir``, and this module answers exactly those paths. Each
 base speaks one FHIR version (catalogue: 48 is 3.0, 63 is 4.0) and holds one dataset, so a
 token for one gegevensdienst can never read another's records.
@@ -15,10 +15,11 @@ from datetime import date
 from typing import Any
 
 from medmij_stack.protocol import catalogue
+from medmij_stack.protocol.fhir import FhirVersion
 
 from .behaviour import Behaviour
 from .capability import Capabilities, capabilities_for, capability_statement
-from .dataset import EndpointKey, FhirVersion
+from .dataset import EndpointKey
 from .errors import NotFound
 from .settings import ServedZorgaanbieder, ZorgaanbiederSettings
 

@@ -27,6 +27,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from medmij_stack.protocol.fhir import FhirVersion
+
 from .access import Access, AccessResolver, bearer_token
 from .answers import AnswerCache
 from .endpoints import Endpoints, ServedEndpoint
@@ -47,7 +49,7 @@ _QUERY_SAFE = "".join(c for c in string.printable if not c.isspace() and c not i
 _BSN_SYSTEM = "NamingSystem/bsn"
 
 
-def error_response(error: FhirError, fmt: Format, fhir_version: str | None) -> Response:
+def error_response(error: FhirError, fmt: Format, fhir_version: FhirVersion | None) -> Response:
     """A refusal: status, OperationOutcome in the negotiated format, WWW-Authenticate."""
     media = content_type(fmt, fhir_version) if fhir_version else "application/fhir+json"
     return Response(

@@ -19,11 +19,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .dataset import FhirVersion
+from medmij_stack.protocol.fhir import FhirVersion
 
 __all__ = ["FhirXmlError", "XmlFragments", "resource_xml"]
-
-_PACKAGES: Mapping[str, str] = {"3.0": "fhir.resources.STU3", "4.0": "fhir.resources.R4B"}
 
 
 class FhirXmlError(ValueError):
@@ -31,10 +29,10 @@ class FhirXmlError(ValueError):
 
 
 @cache
-def _model(fhir_version: str, resource_type: str) -> Any:
+def _model(fhir_version: FhirVersion, resource_type: str) -> Any:
     import importlib
 
-    package = importlib.import_module(_PACKAGES[fhir_version])
+    package = importlib.import_module(fhir_version.models_package)
     try:
         return package.get_fhir_model_class(resource_type)
     except ValueError as exc:

@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from medmij_stack.protocol.fhir import FhirVersion
+
 from .errors import NotAcceptable, UnsupportedVersion
 
 __all__ = ["Format", "content_type", "lenient_handling", "negotiate"]
@@ -48,7 +50,7 @@ _BY_NAME = {
 _WILDCARDS = frozenset({"*/*", "application/*"})
 
 
-def content_type(fmt: Format, fhir_version: str) -> str:
+def content_type(fmt: Format, fhir_version: FhirVersion) -> str:
     """The Content-Type of a FHIR answer, e.g. ``application/fhir+json; fhirVersion=3.0``."""
     return f"{_MEDIA[fmt]}; fhirVersion={fhir_version}"
 
@@ -98,12 +100,12 @@ def _parse_range(text: str) -> _Range | None:
     return _Range(name, q, params)
 
 
-def _version_ok(rng: _Range, fhir_version: str) -> bool:
+def _version_ok(rng: _Range, fhir_version: FhirVersion) -> bool:
     wanted = rng.params.get("fhirversion")
-    return wanted is None or wanted == fhir_version or wanted.startswith(fhir_version + ".")
+    return wanted is None or FhirVersion.from_number(wanted) is fhir_version
 
 
-def negotiate(accept: str | None, format_param: str | None, fhir_version: str) -> Format:
+def negotiate(accept: str | None, format_param: str | None, fhir_version: FhirVersion) -> Format:
     """The format to answer in; UnsupportedVersion or NotAcceptable when none will do."""
     if format_param is not None:
         rng = _parse_range(format_param)

@@ -21,7 +21,8 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 from xml.sax.saxutils import quoteattr
 
-from .dataset import FhirVersion
+from medmij_stack.protocol.fhir import FhirVersion
+
 from .errors import FhirError
 from .fhir_xml import XmlFragments, resource_xml
 from .negotiation import Format

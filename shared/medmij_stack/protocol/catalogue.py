@@ -48,8 +48,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Literal
 from urllib.parse import unquote
+
+from .fhir import FhirRelease, FhirVersion
 
 __all__ = [
     "CATALOGUE",
@@ -65,10 +66,6 @@ __all__ = [
 #: A GegevensdienstId: the GNL allows any string of 1-30 characters; every id ever issued is
 #: a decimal number, and the scope grammar needs it free of "~", "/" and spaces.
 GEGEVENSDIENST_ID_PATTERN = re.compile(r"[0-9]{1,30}")
-
-FhirRelease = Literal["STU3", "R4"]
-
-_RELEASES: Mapping[str, FhirRelease] = {"3.0": "STU3", "4.0": "R4"}
 
 # The catalogue says these ended on this date (cloudcosmonaut/Medmij.Contract, 2021).
 _ENDED_2022 = date(2022, 4, 30)
@@ -122,7 +119,7 @@ class Gegevensdienst:
     id: str
     naam: str
     functie: Functie
-    fhir_version: str | None = None
+    fhir_version: FhirVersion | None = None
     systeemrollen: tuple[str, ...] = ()
     queries: tuple[Query, ...] = ()
     reads: tuple[str, ...] = ()
@@ -139,9 +136,7 @@ class Gegevensdienst:
     @property
     def fhir_release(self) -> FhirRelease | None:
         """``STU3`` or ``R4`` for the FHIR version, None when unknown."""
-        if self.fhir_version is None:
-            return None
-        return _RELEASES.get(self.fhir_version)
+        return None if self.fhir_version is None else self.fhir_version.release
 
     def query(self, name: str) -> Query:
         """The query with this name; KeyError when the service has none by that name."""
@@ -350,7 +345,7 @@ def _v(
     naam: str,
     *systeemrollen: str,
     functie: Functie = Functie.VERZAMELEN,
-    fhir_version: str | None = "3.0",
+    fhir_version: FhirVersion | None = FhirVersion.STU3,
     ended: date | None = None,
 ) -> Gegevensdienst:
     return Gegevensdienst(
@@ -389,7 +384,7 @@ _ENTRIES: tuple[Gegevensdienst, ...] = (
         id="48",
         naam="Basisgegevens zorg (BgZ 3.0)",
         functie=Functie.VERZAMELEN,
-        fhir_version="3.0",
+        fhir_version=FhirVersion.STU3,
         systeemrollen=("MM-3.0-BZB-FHIR",),
         queries=_BGZ_QUERIES,
         reads=("Patient", "Practitioner", "PractitionerRole", "Organization"),
@@ -414,7 +409,7 @@ _ENTRIES: tuple[Gegevensdienst, ...] = (
         id="63",
         naam="Vaccinaties (1.0)",
         functie=Functie.VERZAMELEN,
-        fhir_version="4.0",
+        fhir_version=FhirVersion.R4,
         systeemrollen=("MM-1.0-VAB-FHIR",),
         queries=_VACCINATIE_QUERIES,
         # CapabilityStatement imm-RetrieveServe, in its order; the Cert script reads the

@@ -21,7 +21,6 @@ from medmij_stack.testscript.exchange import Exchange, HttpRequest, HttpResponse
 from medmij_stack.testscript.fhirpath import FhirPath
 from medmij_stack.testscript.model import (
     Assert,
-    FhirVersion,
     Operation,
     Role,
     ScriptTest,
@@ -48,7 +47,6 @@ __all__ = [
     "Exchange",
     "FhirPath",
     "FhirPathError",
-    "FhirVersion",
     "HttpRequest",
     "HttpResponse",
     "HttpxTransport",

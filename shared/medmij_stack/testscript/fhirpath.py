@@ -34,8 +34,8 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.testscript.errors import FhirPathError
-from medmij_stack.testscript.model import FhirVersion
 
 __all__ = ["FhirPath", "as_boolean", "install_shims", "result_text"]
 

@@ -86,7 +86,7 @@ def xml_to_json(
     resource_type = _local(element)
     result: dict[str, Any] = {"resourceType": resource_type}
     if not structure.is_resource_type(resource_type):
-        sink.append(f"{resource_type}: not a FHIR {structure.version} resource type")
+        sink.append(f"{resource_type}: not a FHIR {structure.version.release} resource type")
     result.update(_complex(element, resource_type, resource_type, structure, sink))
     return result
 

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from medmij_stack.protocol.fhir import FhirVersion
+
 __all__ = [
     "Action",
     "Assert",
-    "FhirVersion",
     "Fixture",
     "Operation",
     "RequestHeader",
@@ -27,13 +28,6 @@ __all__ = [
     "TestScript",
     "Variable",
 ]
-
-
-class FhirVersion(StrEnum):
-    """The FHIR release of the exchange a script tests (not of the TestScript syntax)."""
-
-    STU3 = "STU3"
-    R4 = "R4"
 
 
 class Role(StrEnum):
@@ -196,7 +190,7 @@ class TestScript:
     name: str | None
     title: str | None
     description: str | None
-    fhir_version: FhirVersion
+    fhir_version: FhirVersion  # of the exchange the script tests, not of its own syntax
     role: Role
     variables: tuple[Variable, ...] = ()
     fixtures: tuple[Fixture, ...] = ()

@@ -20,12 +20,12 @@ from pathlib import Path
 
 from lxml import etree
 
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.testscript.errors import ScriptError
 from medmij_stack.testscript.fhirxml import FHIR_NS, parse_xml
 from medmij_stack.testscript.model import (
     Action,
     Assert,
-    FhirVersion,
     Fixture,
     Operation,
     RequestHeader,
@@ -101,14 +101,11 @@ def read_properties(folder: Path) -> dict[str, object]:
 
 def _version_from(path: Path, properties: dict[str, object]) -> FhirVersion | None:
     declared = properties.get("fhirVersion")
-    if isinstance(declared, str):
-        for version in FhirVersion:
-            if declared.upper() == version.value:
-                return version
+    if isinstance(declared, str) and (version := FhirVersion.from_release(declared)):
+        return version
     for part in reversed(path.parts):
-        for version in FhirVersion:
-            if part.upper() == version.value:
-                return version
+        if version := FhirVersion.from_release(part):
+            return version
     return None
 
 

@@ -18,11 +18,9 @@ from typing import Any
 
 from fhir_core.utils import determine_version_prefix, get_fhir_type_name, is_list_type
 
-from medmij_stack.testscript.model import FhirVersion
+from medmij_stack.protocol.fhir import FhirVersion
 
 __all__ = ["ElementInfo", "Structure", "structure_for"]
-
-_MODULES = {FhirVersion.STU3: "fhir.resources.STU3", FhirVersion.R4: "fhir.resources.R4B"}
 
 _INTEGER_TYPES = frozenset({"integer", "positiveInt", "unsignedInt", "integer64"})
 _PRIMITIVES = frozenset(
@@ -79,7 +77,7 @@ class Structure:
 
     def __init__(self, version: FhirVersion) -> None:
         self.version = version
-        self._module: ModuleType = importlib.import_module(_MODULES[version])
+        self._module: ModuleType = importlib.import_module(version.models_package)
         self._prefix = determine_version_prefix(self._module.__name__)
         self._elements: dict[str, dict[str, ElementInfo]] = {}
 

@@ -19,6 +19,7 @@ import pytest
 from fhir.resources import R4B, STU3
 from lxml import etree
 
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.zorgaanbieder.dataset import Dataset, QualificationToken
 from medmij_stack.zorgaanbieder.sources.nictiz import (
     ENVIRONMENT_VARIABLE,
@@ -67,8 +68,8 @@ def _key(document: Any) -> tuple[str, str]:
 
 def test_one_dataset_per_standard_for_the_zorgaanbieder(loaded: dict[str, Dataset]) -> None:
     assert sorted(loaded) == ["48", "63"]
-    assert loaded["48"].fhir_version == "3.0"
-    assert loaded["63"].fhir_version == "4.0"
+    assert loaded["48"].fhir_version is FhirVersion.STU3
+    assert loaded["63"].fhir_version is FhirVersion.R4
     for dataset in loaded.values():
         assert dataset.endpoint.zorgaanbieder == "kwalificatie@medmij"
         assert dataset.source.startswith("nictiz:")

@@ -18,11 +18,12 @@ from lxml import etree
 
 from medmij_stack.protocol import catalogue
 from medmij_stack.protocol.catalogue import Query
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.protocol.persons import TestPerson, test_persons
 from medmij_stack.zorgaanbieder.dataset import Dataset
 from medmij_stack.zorgaanbieder.sources.synthetic import synthetic_datasets
 from medmij_stack.zorgaanbieder.sources.synthetic.context import make_id, reference_date
-from tests.zorgaanbieder.qualification import Release, generic_failures
+from tests.zorgaanbieder.qualification import generic_failures
 
 SEED = 20
 ZORGAANBIEDER = "ziekenhuis@medmij"
@@ -79,8 +80,8 @@ def _records(dataset: Dataset) -> dict[str, list[dict[str, Any]]]:
 
 
 def test_one_dataset_per_gegevensdienst_with_every_person(complete: dict[str, Dataset]) -> None:
-    assert complete["48"].fhir_version == "3.0"
-    assert complete["63"].fhir_version == "4.0"
+    assert complete["48"].fhir_version is FhirVersion.STU3
+    assert complete["63"].fhir_version is FhirVersion.R4
     for gegevensdienst, dataset in complete.items():
         assert dataset.fhir_version == catalogue.get(gegevensdienst).fhir_version
         assert dataset.endpoint.zorgaanbieder == ZORGAANBIEDER
@@ -213,16 +214,18 @@ def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize(("gegevensdienst", "release"), [("48", "stu3"), ("63", "r4")])
+@pytest.mark.parametrize(
+    ("gegevensdienst", "version"), [("48", FhirVersion.STU3), ("63", FhirVersion.R4)]
+)
 def test_records_pass_the_generic_qualification_asserts(
-    complete: dict[str, Dataset], gegevensdienst: str, release: Release
+    complete: dict[str, Dataset], gegevensdienst: str, version: FhirVersion
 ) -> None:
     dataset = complete[gegevensdienst]
     pool = [r for r in dataset.resources if r["resourceType"] not in ("Patient",)]
     records = _records(dataset)
     for record in dataset.patients[:8]:
         bundle = _searchset(records[record.patient_id] + pool[:60])
-        assert generic_failures(bundle, release) == []
+        assert generic_failures(bundle, version) == []
 
 
 def test_every_reference_resolves_and_has_a_display(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.zorgaanbieder.dataset import (
     Dataset,
     EndpointKey,
@@ -306,7 +307,7 @@ def bgz_resources() -> list[Resource]:
 def bgz_dataset(version: str = "v1", resources: list[Resource] | None = None) -> Dataset:
     return Dataset(
         endpoint=BGZ,
-        fhir_version="3.0",
+        fhir_version=FhirVersion.STU3,
         resources=tuple(bgz_resources() if resources is None else resources),
         patients=(PatientRecord("pat-a", BSN_A), PatientRecord("pat-b", BSN_B)),
         source="test:bgz",
@@ -375,7 +376,7 @@ def vaccinatie_resources() -> list[Resource]:
 def vaccinatie_dataset(version: str = "v1") -> Dataset:
     return Dataset(
         endpoint=VACCINATIES,
-        fhir_version="4.0",
+        fhir_version=FhirVersion.R4,
         resources=tuple(vaccinatie_resources()),
         patients=(PatientRecord("pat-r", BSN_R), PatientRecord("pat-decoy")),
         source="test:vaccinaties",

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.zorgaanbieder.store.compartment import owner
 from medmij_stack.zorgaanbieder.store.indexing import (
     all_references,
@@ -93,7 +94,7 @@ def test_tokens_of_codes_codings_and_concepts() -> None:
         "status": "finished",
         "class": {"system": "http://hl7.org/fhir/v3/ActCode", "code": "IMP"},
     }
-    assert tokens("3.0", encounter) == {
+    assert tokens(FhirVersion.STU3, encounter) == {
         ("status", "", "finished"),
         ("class", "http://hl7.org/fhir/v3/ActCode", "IMP"),
     }
@@ -106,11 +107,14 @@ def test_tokens_of_codes_codings_and_concepts() -> None:
             {"text": "only text"},
         ],
     }
-    assert tokens("4.0", request_r4) == {
+    assert tokens(FhirVersion.R4, request_r4) == {
         ("status", "", "active"),
         ("category", "http://snomed.info/sct", "16076005"),
     }
-    assert tokens("3.0", {"resourceType": "Organization", "id": "o", "active": True}) == set()
+    assert (
+        tokens(FhirVersion.STU3, {"resourceType": "Organization", "id": "o", "active": True})
+        == set()
+    )
 
 
 def test_lastn_code_is_the_set_of_codings() -> None:
@@ -124,20 +128,20 @@ def test_lastn_code_is_the_set_of_codings() -> None:
 @pytest.mark.parametrize(
     ("version", "resource", "expected"),
     [
-        ("3.0", {"resourceType": "Patient", "id": "p"}, "p"),
+        (FhirVersion.STU3, {"resourceType": "Patient", "id": "p"}, "p"),
         (
-            "3.0",
+            FhirVersion.STU3,
             {"resourceType": "Observation", "id": "o", "subject": {"reference": "Patient/p"}},
             "p",
         ),
         (
-            "3.0",
+            FhirVersion.STU3,
             {"resourceType": "Observation", "id": "o", "subject": {"reference": "Group/g"}},
             None,
         ),
-        ("3.0", {"resourceType": "Observation", "id": "o"}, None),
+        (FhirVersion.STU3, {"resourceType": "Observation", "id": "o"}, None),
         (
-            "3.0",
+            FhirVersion.STU3,
             {
                 "resourceType": "Coverage",
                 "id": "c",
@@ -147,7 +151,7 @@ def test_lastn_code_is_the_set_of_codings() -> None:
             "p",
         ),
         (
-            "3.0",
+            FhirVersion.STU3,
             {
                 "resourceType": "Appointment",
                 "id": "a",
@@ -159,25 +163,33 @@ def test_lastn_code_is_the_set_of_codings() -> None:
             },
             "p",
         ),
-        ("3.0", {"resourceType": "Specimen", "id": "s"}, None),
-        ("3.0", {"resourceType": "Device", "id": "d", "patient": {"reference": "Patient/p"}}, "p"),
-        ("3.0", {"resourceType": "Organization", "id": "o"}, None),
+        (FhirVersion.STU3, {"resourceType": "Specimen", "id": "s"}, None),
         (
-            "3.0",
+            FhirVersion.STU3,
+            {"resourceType": "Device", "id": "d", "patient": {"reference": "Patient/p"}},
+            "p",
+        ),
+        (FhirVersion.STU3, {"resourceType": "Organization", "id": "o"}, None),
+        (
+            FhirVersion.STU3,
             {"resourceType": "ProcedureRequest", "id": "r", "subject": {"reference": "Patient/p"}},
             "p",
         ),
         (
-            "4.0",
+            FhirVersion.R4,
             {"resourceType": "ServiceRequest", "id": "r", "subject": {"reference": "Patient/p"}},
             "p",
         ),
         (
-            "4.0",
+            FhirVersion.R4,
             {"resourceType": "Immunization", "id": "i", "patient": {"reference": "Patient/p"}},
             "p",
         ),
-        ("4.0", {"resourceType": "Immunization", "id": "i", "patient": {"reference": "#p"}}, None),
+        (
+            FhirVersion.R4,
+            {"resourceType": "Immunization", "id": "i", "patient": {"reference": "#p"}},
+            None,
+        ),
     ],
 )
 def test_owner(version: str, resource: dict[str, object], expected: str | None) -> None:

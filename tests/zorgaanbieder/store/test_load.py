@@ -10,6 +10,7 @@ import threading
 import pytest
 from sqlalchemy import create_engine, text
 
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.zorgaanbieder.dataset import (
     Dataset,
     EndpointKey,
@@ -151,7 +152,7 @@ def test_available_names_the_gegevensdiensten_with_more_than_a_patient(
     repository.load(bgz_dataset())
     only_patient = Dataset(
         endpoint=EndpointKey("ziekenhuis@medmij", "63"),
-        fhir_version="4.0",
+        fhir_version=FhirVersion.R4,
         resources=(resource("Patient", "pat-a"),),
         patients=(PatientRecord("pat-a", BSN_A),),
         source="test",

@@ -23,10 +23,10 @@ from fhir.resources import R4B, STU3
 from lxml import etree
 
 from medmij_stack.protocol import catalogue
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.zorgaanbieder.dataset import (
     Dataset,
     EndpointKey,
-    FhirVersion,
     PatientRecord,
     QualificationToken,
 )
@@ -61,10 +61,10 @@ IMM_CERT = EndpointKey("qualificatie@medmij", "63")
 IMM_TEST = EndpointKey("qualificatie-test@medmij", "63")
 
 _SETS: dict[EndpointKey, tuple[str, FhirVersion]] = {
-    BGZ_CERT: ("output/STU3/BgZ-3-0/MedMij/Cert/_reference/resources", "3.0"),
-    BGZ_TEST: ("output/STU3/BgZ-3-0/MedMij/Test/_reference/resources", "3.0"),
-    IMM_CERT: ("output/R4/Immunization-2-0/MedMij/Cert/_reference/resources", "4.0"),
-    IMM_TEST: ("output/R4/Immunization-2-0/MedMij/Test/_reference/resources", "4.0"),
+    BGZ_CERT: ("output/STU3/BgZ-3-0/MedMij/Cert/_reference/resources", FhirVersion.STU3),
+    BGZ_TEST: ("output/STU3/BgZ-3-0/MedMij/Test/_reference/resources", FhirVersion.STU3),
+    IMM_CERT: ("output/R4/Immunization-2-0/MedMij/Cert/_reference/resources", FhirVersion.R4),
+    IMM_TEST: ("output/R4/Immunization-2-0/MedMij/Test/_reference/resources", FhirVersion.R4),
 }
 
 
@@ -84,7 +84,7 @@ def _read_fixture(path: Path, fhir_version: FhirVersion, today: date) -> dict[st
     )
     data = text.encode("utf-8")
     resource_type = etree.QName(etree.fromstring(data)).localname
-    models = STU3 if fhir_version == "3.0" else R4B  # R4B's models equal R4 here (§6.2)
+    models = STU3 if fhir_version is FhirVersion.STU3 else R4B  # R4B's models equal R4 here
     model = models.get_fhir_model_class(resource_type).model_validate_xml(data)
     content: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
     return content

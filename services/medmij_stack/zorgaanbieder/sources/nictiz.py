@@ -29,6 +29,7 @@ Errors::
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import re
@@ -36,15 +37,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from lxml import etree
 from pydantic import ValidationError
 
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.zorgaanbieder.dataset import (
     Dataset,
     EndpointKey,
-    FhirVersion,
     PatientRecord,
     QualificationToken,
 )
@@ -98,7 +99,6 @@ class _Standard:
     name: str
     gegevensdienst: str
     fhir_version: FhirVersion
-    release: Literal["STU3", "R4B"]
     folder: str
     scripts: frozenset[str]  # qualificationScript values, lower case
 
@@ -107,16 +107,14 @@ _STANDARDS = (
     _Standard(
         "BgZ-3-0",
         "48",
-        "3.0",
-        "STU3",
+        FhirVersion.STU3,
         "output/STU3/BgZ-3-0/MedMij",
         frozenset({"medmij bgz", "medmij bgz test"}),
     ),
     _Standard(
         "Immunization-2-0",
         "63",
-        "4.0",
-        "R4B",
+        FhirVersion.R4,
         "output/R4/Immunization-2-0/MedMij",
         frozenset({"medmij immunisatie"}),
     ),
@@ -191,7 +189,7 @@ def _dataset(
     tokens: Sequence[_TokenEntry],
     reference: str,
 ) -> Dataset:
-    resources = _collect(root / standard.folder, standard.release, today)
+    resources = _collect(root / standard.folder, standard.fhir_version, today)
     patient_ids = [r["id"] for r in resources if r["resourceType"] == "Patient"]
     own = [t for t in tokens if t.script in standard.scripts and t.patient_id in patient_ids]
     bsn_of = {t.patient_id: t.bsn for t in own if t.bsn is not None}
@@ -208,13 +206,13 @@ def _dataset(
     )
 
 
-def _collect(folder: Path, release: Literal["STU3", "R4B"], today: date) -> list[dict[str, Any]]:
+def _collect(folder: Path, fhir_version: FhirVersion, today: date) -> list[dict[str, Any]]:
     """Every fixture of Cert then Test, in file-name order, duplicates merged."""
     by_key: dict[tuple[str, str], tuple[Path, dict[str, Any]]] = {}
     ordered: list[dict[str, Any]] = []
     for part in _PARTS:
         for path in sorted((folder / part / _RESOURCES).glob("*.xml")):
-            resource = _read_fixture(path, release, today)
+            resource = _read_fixture(path, fhir_version, today)
             key = (resource["resourceType"], resource["id"])
             earlier = by_key.get(key)
             if earlier is None:
@@ -269,15 +267,11 @@ def _parser() -> etree.XMLParser:
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
-def _model_class(release: Literal["STU3", "R4B"], resource_type: str) -> Any:
-    if release == "STU3":
-        from fhir.resources.STU3 import get_fhir_model_class
-    else:
-        from fhir.resources.R4B import get_fhir_model_class
-    return get_fhir_model_class(resource_type)
+def _model_class(fhir_version: FhirVersion, resource_type: str) -> Any:
+    return importlib.import_module(fhir_version.models_package).get_fhir_model_class(resource_type)
 
 
-def _read_fixture(path: Path, release: Literal["STU3", "R4B"], today: date) -> dict[str, Any]:
+def _read_fixture(path: Path, fhir_version: FhirVersion, today: date) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -296,13 +290,17 @@ def _read_fixture(path: Path, release: Literal["STU3", "R4B"], today: date) -> d
     if name.namespace != _FHIR_NS:
         raise NictizFixtureError(f"{path}: root element {name.text} is not a FHIR resource")
     try:
-        model_class = _model_class(release, name.localname)
+        model_class = _model_class(fhir_version, name.localname)
     except (KeyError, ValueError, LookupError) as exc:
-        raise NictizFixtureError(f"{path}: {name.localname} is not a {release} resource") from exc
+        raise NictizFixtureError(
+            f"{path}: {name.localname} is not a {fhir_version.release} resource"
+        ) from exc
     try:
         model = model_class.model_validate_xml(data, xmlparser=_parser())
     except (ValidationError, ValueError) as exc:
-        raise NictizFixtureError(f"{path}: not a valid {release} {name.localname}: {exc}") from exc
+        raise NictizFixtureError(
+            f"{path}: not a valid {fhir_version.release} {name.localname}: {exc}"
+        ) from exc
     resource: dict[str, Any] = json.loads(model.model_dump_json())
     if not isinstance(resource.get("id"), str) or not resource["id"]:
         raise NictizFixtureError(f"{path}: the {name.localname} has no id")

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from medmij_stack.zorgaanbieder.dataset import FhirVersion
+from medmij_stack.protocol.fhir import FhirVersion
 
 from .indexing import references_at
 from .searchparams import Path
@@ -93,8 +93,8 @@ _R4_ONLY: Mapping[str, Path] = {
 
 #: Per FHIR version: resource type → the path of the reference to the owning Patient.
 OWNER_PATHS: Mapping[FhirVersion, Mapping[str, Path]] = {
-    "3.0": {**_COMMON, **_STU3_ONLY},
-    "4.0": {**_COMMON, **_R4_ONLY},
+    FhirVersion.STU3: {**_COMMON, **_STU3_ONLY},
+    FhirVersion.R4: {**_COMMON, **_R4_ONLY},
 }
 
 #: Types that are never in a patient compartment: served only through a patient's

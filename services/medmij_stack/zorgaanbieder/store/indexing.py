@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from medmij_stack.zorgaanbieder.dataset import FhirVersion
+from medmij_stack.protocol.fhir import FhirVersion
 
 from .searchparams import TOKEN_PARAMS, Path
 from .tables import NO_SYSTEM

@@ -38,8 +38,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.runtime.database import WRITE, make_engine, migrate
-from medmij_stack.zorgaanbieder.dataset import Dataset, EndpointKey, FhirVersion
+from medmij_stack.zorgaanbieder.dataset import Dataset, EndpointKey
 
 from . import indexing
 from .loading import DatasetError, PreparedDataset, prepare, token_digest
@@ -385,7 +386,7 @@ class Repository:
         ).one_or_none()
         if row is None:
             return None
-        version: FhirVersion = "4.0" if row.fhir_version == "4.0" else "3.0"
+        version = FhirVersion.R4 if row.fhir_version == FhirVersion.R4 else FhirVersion.STU3
         return int(row.id), version
 
     def search(

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from medmij_stack.zorgaanbieder.dataset import FhirVersion
+from medmij_stack.protocol.fhir import FhirVersion
 
 from .compartment import is_known_type
 from .searchparams import INCLUDES, PATIENT_PARAMS, TOKEN_PARAMS, IncludeSpec

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from medmij_stack.zorgaanbieder.dataset import FhirVersion
+from medmij_stack.protocol.fhir import FhirVersion
 
 __all__ = [
     "INCLUDES",
@@ -81,11 +81,11 @@ _TOKENS_COMMON: Mapping[str, Mapping[str, Path]] = {
 
 #: Per FHIR version: resource type → search parameter → path of the indexed element.
 TOKEN_PARAMS: Mapping[FhirVersion, Mapping[str, Mapping[str, Path]]] = {
-    "3.0": {
+    FhirVersion.STU3: {
         **_TOKENS_COMMON,
         "ProcedureRequest": {"category": _CATEGORY, "code": _CODE, "status": _STATUS},
     },
-    "4.0": {
+    FhirVersion.R4: {
         **_TOKENS_COMMON,
         "Flag": {"category": _CATEGORY, "status": _STATUS},
         "ServiceRequest": {"category": _CATEGORY, "code": _CODE, "status": _STATUS},
@@ -129,7 +129,7 @@ _INCLUDES_COMMON = dict(
 
 #: Per FHIR version: `Source:param` → what to include.
 INCLUDES: Mapping[FhirVersion, Mapping[str, IncludeSpec]] = {
-    "3.0": {
+    FhirVersion.STU3: {
         **_INCLUDES_COMMON,
         **dict(
             (
@@ -150,7 +150,7 @@ INCLUDES: Mapping[FhirVersion, Mapping[str, IncludeSpec]] = {
             )
         ),
     },
-    "4.0": {
+    FhirVersion.R4: {
         **_INCLUDES_COMMON,
         **dict(
             (

@@ -20,13 +20,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from medmij_stack.testscript.model import FhirVersion
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.testscript.profiles.report import ValidationReport
 from medmij_stack.testscript.structure import Structure, structure_for
 
 __all__ = ["BASE_NOT_CHECKED", "validate_base"]
-
-_MODULES = {FhirVersion.STU3: "fhir.resources.STU3", FhirVersion.R4: "fhir.resources.R4B"}
 
 BASE_NOT_CHECKED = (
     "base FHIR invariants (ele-1, dom-2, bdl-* and the other FHIRPath constraints of the "
@@ -52,13 +50,13 @@ def validate_base(resource: dict[str, Any], version: FhirVersion) -> ValidationR
     report = ValidationReport()
     resource_type = str(resource.get("resourceType", ""))
     structure = structure_for(version)
-    module = importlib.import_module(_MODULES[version])
+    module = importlib.import_module(version.models_package)
     try:
         model = module.get_fhir_model_class(resource_type)
     except (KeyError, ValueError):
-        report.error(resource_type or "(root)", f"not a FHIR {version} resource type")
+        report.error(resource_type or "(root)", f"not a FHIR {version.release} resource type")
         return report
-    report.checked.append(f"{resource_type}: base FHIR {version}")
+    report.checked.append(f"{resource_type}: base FHIR {version.release}")
     try:
         model.model_validate(resource)
     except ValidationError as exc:
@@ -70,11 +68,11 @@ def validate_base(resource: dict[str, Any], version: FhirVersion) -> ValidationR
                 continue
             report.error(_location(resource_type, tuple(error["loc"])), message)
     except (ValueError, TypeError) as exc:
-        report.error(resource_type, f"not readable as FHIR {version}: {exc}")
+        report.error(resource_type, f"not readable as FHIR {version.release}: {exc}")
     _walk(resource, resource_type, resource_type, structure, report)
     report.rules_checked += 1
     for line in BASE_NOT_CHECKED:
-        report.skip(f"{line} ({version})")
+        report.skip(f"{line} ({version.release})")
     return report
 
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from lxml import etree
 
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.testscript.fhirxml import FHIR_NS, parse_xml, xml_to_json
-from medmij_stack.testscript.model import FhirVersion
 from medmij_stack.testscript.structure import structure_for
 
 __all__ = ["ProfileRegistry"]

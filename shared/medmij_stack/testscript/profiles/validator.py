@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from medmij_stack.testscript.model import FhirVersion
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.testscript.profiles.base import validate_base
 from medmij_stack.testscript.profiles.registry import ProfileRegistry
 from medmij_stack.testscript.profiles.report import ValidationReport

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from medmij_stack.testscript.model import FhirVersion
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.testscript.profiles.registry import ProfileRegistry
 
 __all__ = ["Expansion", "expand"]

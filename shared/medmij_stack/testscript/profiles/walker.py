@@ -39,9 +39,9 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.testscript.errors import FhirPathError
 from medmij_stack.testscript.fhirpath import FhirPath
-from medmij_stack.testscript.model import FhirVersion
 from medmij_stack.testscript.profiles.elements import (
     canonicals,
     contains_pattern,

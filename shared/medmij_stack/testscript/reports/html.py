@@ -151,7 +151,7 @@ def html_report(
             {
                 "label": result.script.label,
                 "path": str(result.script.path),
-                "version": result.script.fhir_version.value,
+                "version": result.script.fhir_version.release,
                 "role": result.script.role.value,
                 "server": result.base_url,
                 "seconds": round(result.seconds, 1),

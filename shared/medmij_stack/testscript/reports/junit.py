@@ -115,7 +115,7 @@ def junit_xml(results: Sequence[ScriptResult], *, name: str = "medmij qualify") 
         properties = etree.SubElement(suite, "properties")
         for key, text in (
             ("server", result.base_url),
-            ("fhirVersion", result.script.fhir_version.value),
+            ("fhirVersion", result.script.fhir_version.release),
             ("role", result.script.role.value),
             ("partlyChecked", str(result.partly_checked_count())),
         ):

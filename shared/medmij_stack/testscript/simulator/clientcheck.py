@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qsl, urlsplit
 
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.testscript.asserts import AssertContext, evaluate_assert
 from medmij_stack.testscript.errors import VariableError
 from medmij_stack.testscript.exchange import Exchange
 from medmij_stack.testscript.fhirpath import FhirPath
-from medmij_stack.testscript.model import FhirVersion, Operation, ScriptTest, TestScript
+from medmij_stack.testscript.model import Operation, ScriptTest, TestScript
 from medmij_stack.testscript.profiles import ProfileValidator
 from medmij_stack.testscript.results import (
     AssertResult,

@@ -18,8 +18,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.testscript.fhirxml import parse_xml, xml_to_json
-from medmij_stack.testscript.model import FhirVersion
 from medmij_stack.testscript.structure import structure_for
 from medmij_stack.testscript.variables import fill_dates
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from medmij_stack.testscript.model import FhirVersion
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.testscript.simulator.fixtures import FixtureStore
 from medmij_stack.testscript.structure import structure_for
 

@@ -25,8 +25,9 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.protocol.persons import TestPerson
-from medmij_stack.zorgaanbieder.dataset import Dataset, EndpointKey, FhirVersion, PatientRecord
+from medmij_stack.zorgaanbieder.dataset import Dataset, EndpointKey, PatientRecord
 
 from .bgz import bgz_records
 from .context import reference_date
@@ -35,7 +36,7 @@ from .r4_vaccination import vaccination_records
 __all__ = ["GEGEVENSDIENSTEN", "synthetic_datasets"]
 
 #: The gegevensdiensten the generator can fill, with their FHIR version (as in the catalogue).
-GEGEVENSDIENSTEN: dict[str, FhirVersion] = {"48": "3.0", "63": "4.0"}
+GEGEVENSDIENSTEN: dict[str, FhirVersion] = {"48": FhirVersion.STU3, "63": FhirVersion.R4}
 
 
 def synthetic_datasets(
