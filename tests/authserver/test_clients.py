@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from medmij_stack.authserver.errors import ascii_description
 from medmij_stack.authserver.oauth.clients import OclClient, redirect_uri_problem
 from medmij_stack.protocol.lists import OAuthclient
+from medmij_stack.protocol.oauth_errors import ascii_description
 
 
 @pytest.mark.parametrize(

@@ -16,16 +16,14 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from medmij_stack.protocol.oauth_errors import ascii_description
 from medmij_stack.runtime.asgi_tls import admitted_hostnames
 from medmij_stack.runtime.backchannel import UnreadableRequest, read_body
 
-from .errors import FORM_ENCODING_REQUIRED, QUERY_PARAMETERS_REFUSED
+from .errors import FORM_ENCODING_REQUIRED, QUERY_PARAMETERS_REFUSED, InvalidRequest
 from .oauth.requests import Incoming
 from .oauth.server import OAuthResponse
 
 __all__ = [
-    "BadInput",
     "back_channel_request",
     "bounded_body",
     "front_channel_request",
@@ -36,15 +34,6 @@ MAX_BODY_BYTES = 16 * 1024  # an OAuth request body is a few hundred bytes
 _MAX_FIELDS = 50
 
 
-class BadInput(Exception):
-    """A back-channel request that is refused before OAuth looks at it."""
-
-    def __init__(self, description: str, *, status: int = 400) -> None:
-        super().__init__(description)
-        self.description = description
-        self.status = status
-
-
 def render(response: OAuthResponse) -> Response:
     headers = {k: v for k, v in response.headers if k.lower() != "content-type"}
     if isinstance(response.body, dict):
@@ -53,21 +42,24 @@ def render(response: OAuthResponse) -> Response:
 
 
 async def bounded_body(request: Request) -> bytes:
-    """The request body, refused (413) beyond MAX_BODY_BYTES whether or not it was declared."""
+    """The request body, refused (413) beyond MAX_BODY_BYTES whether or not it was declared.
+
+    Raises InvalidRequest: a back-channel request refused before OAuth looks at it.
+    """
     try:
         return await read_body(request, max_bytes=MAX_BODY_BYTES)
     except UnreadableRequest as unreadable:
         description = f"Invalid request: {unreadable.description}."
-        raise BadInput(description, status=unreadable.status) from None
+        raise InvalidRequest(description, status=unreadable.status) from None
 
 
 async def back_channel_request(request: Request) -> Incoming:
     """A POST to the token, revocation or introspection endpoint, read strictly."""
     if request.url.query:
-        raise BadInput(QUERY_PARAMETERS_REFUSED)
+        raise InvalidRequest(QUERY_PARAMETERS_REFUSED)
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != "application/x-www-form-urlencoded":
-        raise BadInput(FORM_ENCODING_REQUIRED)
+        raise InvalidRequest(FORM_ENCODING_REQUIRED)
     body = await bounded_body(request)
     try:
         params = parse_qsl(
@@ -77,7 +69,7 @@ async def back_channel_request(request: Request) -> Incoming:
             errors="strict",
         )
     except (UnicodeDecodeError, ValueError):
-        raise BadInput("Invalid request: the body is not UTF-8 form data.") from None
+        raise InvalidRequest("Invalid request: the body is not UTF-8 form data.") from None
     incoming = Incoming(
         method=request.method,
         uri=str(request.url),
@@ -87,7 +79,7 @@ async def back_channel_request(request: Request) -> Incoming:
     )
     repeated = incoming.repeated()
     if repeated is not None:
-        raise BadInput(ascii_description(f"Invalid request: parameter {repeated} is repeated."))
+        raise InvalidRequest(f"Invalid request: parameter {repeated} is repeated.")
     return incoming
 
 

@@ -21,7 +21,7 @@ from medmij_stack.runtime.asgi_tls import ClientCertificateGate
 from medmij_stack.runtime.node import ListSubscription
 
 from . import paths
-from .backchannel import gate_refusal, mount_back
+from .backchannel import mount_back
 from .digid_simulator import mount_artifact_resolution
 from .runtime import Dva
 from .screens import mount_front
@@ -66,7 +66,7 @@ def create_apps(settings: AuthserverSettings) -> Channels:
     front = app("DVA autorisatieserver", settings.front_hostname)
     mount_front(front, dva)
     back = app("DVA autorisatieserver (backchannel)", settings.hostname)
-    mount_back(back, dva)
+    back_channel = mount_back(back, dva)
     mount_artifact_resolution(back, dva.digid, settings.hostname)
     # Back channel: only whitelisted nodes (Whitelist rule; see medmij_stack.runtime.asgi_tls),
     # except the health report and the public RFC 8414 metadata.
@@ -74,6 +74,6 @@ def create_apps(settings: AuthserverSettings) -> Channels:
         back,
         whitelist=subscription.whitelist,
         exempt_paths=("/health", paths.METADATA),
-        refuse=gate_refusal(dva),
+        refuse=back_channel.gate_refusal(),
     )
     return Channels(front, gate)

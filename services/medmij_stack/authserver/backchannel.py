@@ -1,25 +1,31 @@
 """The back channel: token, revocation and introspection endpoints, and the metadata.
 
 Every request here has passed the Whitelist gate
-(medmij_stack.runtime.asgi_tls.ClientCertificateGate): mutual TLS with a certificate that chains to
-the trusted root and whose CN or SAN is on the current Whitelist. The gate's refusal
-(``access_denied``) is recorded in the ketenlog like any other answer.
-``/.well-known/oauth-authorization-server`` is exempt from the gate, like ``/health``: it is public
-metadata (RFC 8414) that adds nothing the ZAL does not already publish, and the front channel links
-to it for people without a client certificate.
+(medmij_stack.runtime.asgi_tls.ClientCertificateGate): mutual TLS with a certificate that
+chains to the trusted root and whose CN or SAN is on the current Whitelist.
+``/.well-known/oauth-authorization-server`` is exempt from the gate, like ``/health``: it is
+public metadata (RFC 8414) that adds nothing the ZAL does not already publish, and the
+front channel links to it for people without a client certificate.
 
 Endpoint handlers read the body strictly (:mod:`authserver.adapter`), then run authlib
-(synchronous, with database calls) in the thread pool, and record
-``receive_…_request`` and ``send_…_response`` / ``send_…_error`` with the MedMij-Request-ID
-as ``request.id`` and the X-Correlation-ID as ``trace_id`` (core.tknint.208).
+(synchronous, with database calls) in the thread pool. Each request is one
+:class:`Exchange`, which records ``receive_…_request`` and ``send_…_response`` /
+``send_…_error`` with the MedMij-Request-ID as ``request.id`` and the X-Correlation-ID as
+``trace_id`` (core.tknint.208), in the person's session once the code or token names it.
+
+Every refusal (a body refused before OAuth reads it, an authlib refusal, the Whitelist
+gate's ``access_denied``, the DigiD simulator's) is a
+:class:`~authserver.errors.BackChannelError`, rendered by :meth:`BackChannel.refusal`, the
+one exception handler of this app, as an RFC 6749 5.2 body
+(:func:`medmij_stack.runtime.oauth_errors.oauth_error_response`). A fault of our own is a
+``500 server_error`` with nothing of the fault in it, and is logged, not recorded.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -27,20 +33,20 @@ from starlette.concurrency import run_in_threadpool
 
 from medmij_stack.protocol.headers import Tracing, lenient_from
 from medmij_stack.protocol.ketenlog import ErrorInfo, EventType, RequestInfo, ResponseInfo
-from medmij_stack.protocol.oauth_errors import ACCESS_DENIED, INVALID_REQUEST, SERVER_ERROR
-from medmij_stack.runtime.asgi_tls import ASGIApp, Receive, Scope, Send
+from medmij_stack.runtime.asgi_tls import ASGIApp, Receive, Refusal, Scope, Send
 from medmij_stack.runtime.oauth_errors import oauth_error_response
 
 from . import paths
-from .adapter import BadInput, back_channel_request, render
-from .eventlog import Trail
+from .adapter import back_channel_request, render
+from .errors import AccessDenied, BackChannelError, DvaError, ServerError
+from .eventlog import Ketenlog, Trail
 from .grants import GrantInfo
 from .oauth.metadata import authorization_server_metadata
 from .oauth.requests import Incoming, MedMijRequest
 from .oauth.server import OAuthResponse
 from .runtime import Dva
 
-__all__ = ["gate_refusal", "mount_back"]
+__all__ = ["BackChannel", "Exchange", "mount_back"]
 
 log = logging.getLogger(__name__)
 
@@ -69,121 +75,155 @@ _EVENTS = {
 }
 
 
-def _received(
-    dva: Dva, path: str, tracing: Tracing, client_id: str | None, grant_type: str | None
-) -> Trail:
-    trail = Trail(location=dva.settings.hostname, trace_id=tracing.correlation_id)
-    trail.add(
-        _EVENTS[path].received,
-        request=RequestInfo(
-            id=tracing.request_id,
-            method="POST",
+@dataclass
+class Exchange:
+    """One request to the token, revocation or introspection endpoint, for the ketenlog."""
+
+    uri: str
+    hostname: str
+    events: _Events
+    tracing: Tracing
+    trail: Trail
+    _received: bool = field(default=False, repr=False)
+
+    @classmethod
+    def start(cls, dva: Dva, path: str, headers: Mapping[str, str]) -> Exchange:
+        tracing, problems = lenient_from(headers, {})
+        for problem in problems:
+            log.info("%s: %s", path, problem)
+        hostname = dva.settings.hostname
+        return cls(
             uri=dva.settings.issuer + path,
-            client_id=client_id,
-            server_id=dva.settings.hostname,
-            grant_type=grant_type,
-        ),
-    )
-    return trail
-
-
-def _answered(trail: Trail, path: str, tracing: Tracing, status: int, body: object) -> None:
-    events = _EVENTS[path]
-    if status == 200:
-        trail.add(events.answered, response=ResponseInfo(id=tracing.request_id, status=status))
-        return
-    error = body if isinstance(body, dict) else {}
-    trail.add(
-        events.failed,
-        error=ErrorInfo(
-            code=str(error.get("error", "other")),
-            description=error.get("error_description"),
-            request_id=tracing.request_id,
-            status=status,
-        ),
-    )
-
-
-def gate_refusal(dva: Dva) -> Callable[[Scope, str], ASGIApp]:
-    """The gate's answer to a peer it refuses: OAuth-shaped ``access_denied``, recorded."""
-
-    def refuse(scope: Scope, reason: str) -> ASGIApp:
-        response = oauth_error_response(403, ACCESS_DENIED, reason)
-        path = scope.get("path", "")
-
-        async def respond(scope: Scope, receive: Receive, send: Send) -> None:
-            if path in _EVENTS:
-                headers = {
-                    k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])
-                }
-                tracing, _ = lenient_from(headers, {})
-                trail = _received(dva, path, tracing, None, None)
-                _answered(trail, path, tracing, 403, json.loads(bytes(response.body)))
-                await run_in_threadpool(trail.flush, dva.ketenlog)
-            await response(scope, receive, send)
-
-        return respond
-
-    return refuse
-
-
-def mount_back(app: FastAPI, dva: Dva) -> None:
-    """Put the back-channel endpoints on the back-channel app."""
-    metadata = authorization_server_metadata(dva.settings)
-
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.error("unexpected error at %s", request.url.path, exc_info=exc)
-        return oauth_error_response(
-            500, SERVER_ERROR, "The authorization server failed; try again."
+            hostname=hostname,
+            events=_EVENTS[path],
+            tracing=tracing,
+            trail=Trail(location=hostname, trace_id=tracing.correlation_id),
         )
 
-    app.add_exception_handler(Exception, unexpected)
+    def receive(self, client_id: str | None = None, grant_type: str | None = None) -> None:
+        """The request arrived (recorded once, with what its body names when it was read)."""
+        if self._received:
+            return
+        self._received = True
+        self.trail.add(
+            self.events.received,
+            request=RequestInfo(
+                id=self.tracing.request_id,
+                method="POST",
+                uri=self.uri,
+                client_id=client_id,
+                server_id=self.hostname,
+                grant_type=grant_type,
+            ),
+        )
+
+    def in_session_of(self, grant: GrantInfo | None) -> None:
+        """The code or token presented belongs to a consent: record in the person's session."""
+        if grant is not None:
+            self.trail.bind_session(grant.session_id)
+
+    def answered(self) -> None:
+        self.receive()
+        response = ResponseInfo(id=self.tracing.request_id, status=200)
+        self.trail.add(self.events.answered, response=response)
+
+    def refused(self, error: BackChannelError) -> None:
+        self.receive()
+        self.trail.add(
+            self.events.failed,
+            error=ErrorInfo(
+                code=error.error,
+                description=error.description,
+                request_id=self.tracing.request_id,
+                status=error.status,
+            ),
+        )
+
+    def flush(self, ketenlog: Ketenlog) -> None:
+        self.trail.flush(ketenlog)
+
+
+class BackChannel:
+    """The back-channel endpoints of one DVA, and the one renderer of their refusals."""
+
+    def __init__(self, dva: Dva) -> None:
+        self.dva = dva
+
+    async def refusal(self, request: Request, exc: Exception) -> Response:
+        """The app's one exception handler; the Whitelist gate answers through it too."""
+        if not isinstance(exc, BackChannelError):
+            # A fault of our own, not of the request: the peer learns nothing of it.
+            log.error("unexpected error at %s", request.url.path, exc_info=exc)
+            error: BackChannelError = ServerError("The authorization server failed; try again.")
+            return oauth_error_response(error.status, error.oauth)
+        exchange = getattr(request.state, "exchange", None)
+        if isinstance(exchange, Exchange):
+            exchange.refused(exc)
+            await run_in_threadpool(exchange.flush, self.dva.ketenlog)
+        return oauth_error_response(exc.status, exc.oauth)
+
+    def gate_refusal(self) -> Refusal:
+        """The Whitelist gate's answer to a peer it refuses: ``access_denied``, recorded."""
+
+        def refuse(scope: Scope, reason: str) -> ASGIApp:
+            async def respond(scope: Scope, receive: Receive, send: Send) -> None:
+                request = Request(scope, receive)
+                if request.url.path in _EVENTS:
+                    exchange = Exchange.start(self.dva, request.url.path, request.headers)
+                    request.state.exchange = exchange
+                response = await self.refusal(request, AccessDenied(reason))
+                await response(scope, receive, send)
+
+            return respond
+
+        return refuse
+
+    async def handle(
+        self, request: Request, path: str, endpoint: Callable[[MedMijRequest], OAuthResponse]
+    ) -> Response:
+        request.state.exchange = exchange = Exchange.start(self.dva, path, request.headers)
+        incoming = await back_channel_request(request)
+        return await run_in_threadpool(self.run, exchange, incoming, endpoint)
 
     def run(
-        path: str,
+        self,
+        exchange: Exchange,
         incoming: Incoming,
-        tracing: Tracing,
         endpoint: Callable[[MedMijRequest], OAuthResponse],
     ) -> Response:
         request = MedMijRequest(incoming)
-        payload = request.payload
-        trail = _received(dva, path, tracing, payload.client_id, payload.grant_type)
-        answer = endpoint(request)
-        grant = request.medmij.get("grant")
-        if isinstance(grant, GrantInfo):
-            trail.bind_session(grant.session_id)
-        _answered(trail, path, tracing, answer.status, answer.body)
-        trail.flush(dva.ketenlog)
+        exchange.receive(request.payload.client_id, request.payload.grant_type)
+        try:
+            answer = endpoint(request)
+        finally:
+            grant = request.medmij.get("grant")
+            exchange.in_session_of(grant if isinstance(grant, GrantInfo) else None)
+        exchange.answered()
+        exchange.flush(self.dva.ketenlog)
         return render(answer)
 
-    async def handle(
-        request: Request, path: str, endpoint: Callable[[MedMijRequest], OAuthResponse]
-    ) -> Response:
-        tracing, problems = lenient_from(request.headers, {})
-        for problem in problems:
-            log.info("%s: %s", path, problem)
-        try:
-            incoming = await back_channel_request(request)
-        except BadInput as bad:
-            response = oauth_error_response(bad.status, INVALID_REQUEST, bad.description)
-            trail = _received(dva, path, tracing, None, None)
-            _answered(trail, path, tracing, bad.status, json.loads(bytes(response.body)))
-            await run_in_threadpool(trail.flush, dva.ketenlog)
-            return response
-        return await run_in_threadpool(run, path, incoming, tracing, endpoint)
+
+def mount_back(app: FastAPI, dva: Dva) -> BackChannel:
+    """Put the back-channel endpoints and their refusal handler on the back-channel app."""
+    back = BackChannel(dva)
+    metadata = authorization_server_metadata(dva.settings)
+    app.add_exception_handler(DvaError, back.refusal)
+    app.add_exception_handler(Exception, back.refusal)
 
     @app.post(paths.TOKEN, include_in_schema=False)
     async def token(request: Request) -> Response:
-        return await handle(request, paths.TOKEN, dva.oauth.token_response)
+        return await back.handle(request, paths.TOKEN, dva.oauth.token_response)
 
     @app.post(paths.REVOKE, include_in_schema=False)
     async def revoke(request: Request) -> Response:
-        return await handle(request, paths.REVOKE, dva.oauth.revocation_response)
+        return await back.handle(request, paths.REVOKE, dva.oauth.revocation_response)
 
     @app.post(paths.INTROSPECT, include_in_schema=False)
     async def introspect(request: Request) -> Response:
-        return await handle(request, paths.INTROSPECT, dva.oauth.introspection_response)
+        return await back.handle(request, paths.INTROSPECT, dva.oauth.introspection_response)
 
     @app.get(paths.METADATA, include_in_schema=False)
     def well_known() -> JSONResponse:
         return JSONResponse(metadata, headers={"Cache-Control": "public, max-age=300"})
+
+    return back

@@ -28,16 +28,16 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select, update
 from starlette.concurrency import run_in_threadpool
 
-from medmij_stack.protocol.oauth_errors import ACCESS_DENIED, INVALID_REQUEST, NO_STORE
+from medmij_stack.protocol.oauth_errors import NO_STORE
 from medmij_stack.protocol.persons import TestPerson, elfproef
 from medmij_stack.runtime.asgi_tls import admitted_hostnames
 from medmij_stack.runtime.backchannel import UnreadableRequest, read_json_object
-from medmij_stack.runtime.oauth_errors import oauth_error_response
 
 from . import credentials, paths
 from .adapter import MAX_BODY_BYTES
 from .db import Database
 from .digid import MAX_ARTIFACT_LENGTH, Outcome, Resolution
+from .errors import AccessDenied, ArtifactGone, InvalidRequest, UnknownArtifact
 from .tables import DigidArtifact
 
 __all__ = ["ARTIFACT_TTL", "DigidSimulator", "Unresolvable", "mount_artifact_resolution"]
@@ -113,11 +113,14 @@ class DigidSimulator:
 
 
 async def _artifact(request: Request) -> str:
-    """The artifact of an ArtifactResolve body; UnreadableRequest when the body is not one."""
-    data = await read_json_object(request, max_bytes=MAX_BODY_BYTES)
+    """The artifact of an ArtifactResolve body; InvalidRequest when the body is not one."""
+    try:
+        data = await read_json_object(request, max_bytes=MAX_BODY_BYTES)
+    except UnreadableRequest as bad:
+        raise InvalidRequest(f"Invalid request: {bad.description}.", status=bad.status) from None
     artifact = data.get("artifact")
     if not isinstance(artifact, str) or not 0 < len(artifact) <= MAX_ARTIFACT_LENGTH:
-        raise UnreadableRequest("give the artifact: {'artifact': '<SAMLart>'}")
+        raise InvalidRequest("Invalid request: give the artifact: {'artifact': '<SAMLart>'}.")
     return artifact
 
 
@@ -130,21 +133,14 @@ def mount_artifact_resolution(app: FastAPI, simulator: DigidSimulator, own_hostn
 
     @app.post(paths.DIGID_ARTIFACT_RESOLUTION, include_in_schema=False)
     async def artifact_resolution(request: Request) -> Response:
+        # Refusals are rendered by the back channel's handler (authserver.backchannel).
         if own not in admitted_hostnames(request.scope):
-            return oauth_error_response(
-                403, ACCESS_DENIED, "Only this DVA's own nodes may resolve DigiD artifacts."
-            )
-        try:
-            artifact = await _artifact(request)
-        except UnreadableRequest as bad:
-            description = f"Invalid request: {bad.description}."
-            return oauth_error_response(bad.status, INVALID_REQUEST, description)
+            raise AccessDenied("Only this DVA's own nodes may resolve DigiD artifacts.")
+        artifact = await _artifact(request)
         answer = await run_in_threadpool(simulator.resolve_once, artifact)
         if answer is Unresolvable.UNKNOWN:
-            return oauth_error_response(404, "unknown_artifact", "No such artifact was issued.")
+            raise UnknownArtifact("No such artifact was issued.")
         if answer is Unresolvable.GONE:
-            return oauth_error_response(
-                410, "artifact_gone", "The artifact was resolved before, or expired."
-            )
+            raise ArtifactGone("The artifact was resolved before, or expired.")
         assert isinstance(answer, Resolution)
         return JSONResponse(answer.to_json(), headers=dict(NO_STORE))

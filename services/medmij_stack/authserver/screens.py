@@ -28,22 +28,26 @@ Sequence ([SPEC-1.x] steps 2-10; DESIGN.md 6), with the ketenlog events of each 
     GET  /oauth/flow/{id}/geannuleerd   annuleringspagina         show_cancellation_page
     POST /oauth/flow/{id}/terug         back to the PGO           send_authorization_cancellation
 
-Errors are raised as the tree of :mod:`authserver.errors` and rendered in one place,
-:meth:`FrontChannel.fail`. Handlers are plain ``def`` functions (FastAPI runs them in its
-thread pool): the database and the beschikbaarheidstoets are synchronous calls. The one
-exception is the assertion consumer, which awaits the artifact resolution and runs its
-database steps in the thread pool.
+Every refusal is raised as the tree of :mod:`authserver.errors` (an error page, a redirect
+to the PGO with the error, the "verlopen" or the "technische storing" page) and rendered in
+one place, :meth:`FrontChannel.refusal`, the app's one exception handler, which writes the
+refusal's ketenlog event. What it needs to know of the request (its trail, where the PGO
+hears of a refusal) the step puts in the request's :class:`Visit` as it learns it.
+
+Handlers are plain ``def`` functions (FastAPI runs them in its thread pool): the database
+and the beschikbaarheidstoets are synchronous calls. The one exception is the assertion
+consumer, which awaits the artifact resolution and runs its database steps in the thread
+pool.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import Cookie, FastAPI, Form, Query, Request
+from fastapi import Cookie, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -51,23 +55,22 @@ from medmij_stack.protocol import catalogue
 from medmij_stack.protocol.dva_contract import AvailabilityQuestion
 from medmij_stack.protocol.headers import Tracing, lenient_from, new_id
 from medmij_stack.protocol.ketenlog import ErrorInfo, EventType, RequestInfo, ResponseInfo
+from medmij_stack.protocol.oauth_errors import ACCESS_DENIED, UNAUTHORIZED_CLIENT, OAuthError
 from medmij_stack.protocol.scope import ScopeError, parse_scope
 
 from . import paths
 from .adapter import front_channel_request
 from .digid import Outcome, Resolution
 from .errors import (
-    ACCESS_DENIED,
     AUTHENTICATION_FAILED,
-    AUTHORIZATION_CANCELLED,
     AUTHORIZATION_DENIED,
     AUTHORIZATION_FAILED,
     NO_SUCH_RESOURCES,
-    UNAUTHORIZED_CLIENT,
-    DvaError,
+    Cancelled,
     FlowError,
     FlowUnavailable,
-    PageReason,
+    FrontChannelError,
+    Redirect,
     TechnicalFault,
     Unavailability,
     UntrustedRequest,
@@ -81,7 +84,7 @@ from .runtime import Dva
 from .sessions import COOKIE, FlowRequest, Step
 from .tables import Flow
 
-__all__ = ["FrontChannel", "mount_front"]
+__all__ = ["FrontChannel", "Visit", "mount_front"]
 
 log = logging.getLogger(__name__)
 
@@ -90,19 +93,32 @@ FormField = Annotated[str | None, Form()]
 _TRUE = frozenset({"ja", "on", "true", "1", "yes"})
 
 
-@dataclass(frozen=True)
-class Target:
-    """Where an error may be sent: a redirect URI already checked for its client."""
+# What the PGO hears when a flow it started cannot be finished (exception 5).
+_NOT_SETTLED = OAuthError(ACCESS_DENIED, AUTHORIZATION_FAILED)
 
-    redirect_uri: str
-    state: str | None
-    pgo_naam: str
 
-    def with_error(self, error: str, description: str) -> str:
-        params = [("error", error), ("error_description", description)]
-        if self.state is not None:
-            params.append(("state", self.state))
-        return f"{self.redirect_uri}?{urlencode(params)}"
+@dataclass
+class Visit:
+    """What one front-channel request has learnt that the refusal handler needs.
+
+    ``trail``: the request's ketenlog records so far; ``redirect``: where the PGO hears of
+    a refusal, once the flow (or the checked authorization request) says;
+    ``authorization_request``: the request is the authorization request itself, whose
+    refusals go back with 302 and send_authorization_request_error.
+    """
+
+    trail: Trail | None = None
+    redirect: Redirect | None = None
+    authorization_request: bool = False
+
+
+async def _visit(request: Request) -> Visit:
+    visit = Visit()
+    request.state.visit = visit
+    return visit
+
+
+CurrentVisit = Annotated[Visit, Depends(_visit)]
 
 
 class FrontChannel:
@@ -133,8 +149,15 @@ class FrontChannel:
     def trail(self, flow: Flow) -> Trail:
         return Trail(location=self.host, trace_id=flow.trace_id, session_id=flow.session_id)
 
-    def target(self, flow: Flow) -> Target:
-        return Target(flow.redirect_uri, flow.state, self.pgo_naam(flow.client_id))
+    @staticmethod
+    def redirect(flow: Flow) -> Redirect:
+        return Redirect(flow.client_id, flow.redirect_uri, flow.state)
+
+    def visiting(self, visit: Visit, flow: Flow) -> Trail:
+        """This request acts on ``flow``: its refusals are recorded and sent there."""
+        visit.trail = self.trail(flow)
+        visit.redirect = self.redirect(flow)
+        return visit.trail
 
     def flow(self, flow_id: str, cookie: str | None, *, allow_expired: bool = False) -> Flow:
         return self.dva.sessions.flow(flow_id, cookie, allow_expired=allow_expired)
@@ -142,109 +165,125 @@ class FrontChannel:
     def checked_form(self, flow_id: str, cookie: str | None, csrf_token: str | None) -> Flow:
         flow = self.flow(flow_id, cookie)
         if not self.dva.sessions.csrf_ok(flow, csrf_token):
-            raise FlowUnavailable("the form was not sent from this flow (CSRF token)")
+            raise FlowUnavailable(
+                "the form was not sent from this flow (CSRF token)", flow_id=flow.id
+            )
         return flow
 
     def advance(self, flow: Flow, allowed: tuple[str, ...], to: str, **values: object) -> Flow:
         return self.dva.sessions.advance(flow, allowed, to, **values)  # type: ignore[arg-type]
 
-    def error_redirect(
-        self,
-        trail: Trail,
-        target: Target,
-        error: str,
-        description: str,
-        event: EventType = EventType.SEND_AUTHORIZATION_ERROR,
-        status: int = 303,
-    ) -> Response:
-        """Send the error to the PGO: 303 after a form, 302 for the authorization request."""
-        trail.add(event, error=ErrorInfo(code=error, description=description, status=status))
-        return RedirectResponse(target.with_error(error, description), status_code=status)
-
     def done(self, trail: Trail, response: Response) -> Response:
         trail.flush(self.dva.ketenlog)
         return response
 
-    def fail(self, error: DvaError, trail: Trail, target: Target | None) -> Response:
-        """The one renderer of the error tree (see authserver.errors)."""
+    # --- refusals ------------------------------------------------------------------------------
+
+    async def refusal(self, request: Request, exc: Exception) -> Response:
+        """The app's one exception handler: every refusal, and every fault of our own."""
+        visit = getattr(request.state, "visit", None)
+        cookie = request.cookies.get(COOKIE)
+        return await run_in_threadpool(
+            self.render_refusal, exc, visit if isinstance(visit, Visit) else Visit(), cookie
+        )
+
+    def render_refusal(self, exc: Exception, visit: Visit, cookie: str | None) -> Response:
+        """Render one refusal of the tree (see authserver.errors) and record it."""
+        trail = visit.trail or Trail(location=self.host, trace_id=new_id())
+        redirect = visit.redirect
+        error: FrontChannelError
+        if isinstance(exc, FlowError) and (exc.redirect or redirect) is None:
+            exc = RuntimeError(f"no redirect URI to send {exc} to")
+        if not isinstance(exc, FrontChannelError):
+            # A fault of our own, not of the request: the person gets the technische-storing
+            # page (no way back: nothing about the request may be trusted here), the log the
+            # trace id to find it by.
+            trail = Trail(location=self.host, trace_id=new_id())
+            log.error("unexpected error (trace %s)", trail.trace_id, exc_info=exc)
+            error, redirect = TechnicalFault(f"unexpected {type(exc).__name__}"), None
+        elif isinstance(exc, FlowUnavailable):
+            # Nothing is recorded: the flow is not one this request may speak for.
+            trail = Trail(location=self.host, trace_id=new_id())
+            error, redirect = exc, self.expired_flow(exc.flow_id, cookie)
+        else:
+            error = exc
+        return self.done(trail, self._refusal_response(error, trail, redirect, visit))
+
+    def _refusal_response(
+        self, error: FrontChannelError, trail: Trail, redirect: Redirect | None, visit: Visit
+    ) -> Response:
         pages = self.dva.pages
+        pgo_naam = None if redirect is None else self.pgo_naam(redirect.client_id)
         if isinstance(error, UntrustedRequest):
-            code = (
-                "invalid_client" if error.reason is PageReason.CLIENT_UNKNOWN else "invalid_request"
-            )
             trail.add(
                 EventType.AUTHORIZATION_REQUEST_ERROR,
-                error=ErrorInfo(code=code, description=error.description, status=400),
+                error=ErrorInfo(code=error.error, description=error.description, status=400),
             )
             trail.add(EventType.SHOW_AUTHORIZATION_REQUEST_ERROR_PAGE)
-            response = pages.render(
+            return pages.render(
                 "fout.html",
                 400,
                 reason=error.reason.value,
                 description=error.description,
                 trace_id=trail.trace_id,
             )
-        elif isinstance(error, FlowError):
-            if target is None:
-                raise RuntimeError("a FlowError needs a checked redirect URI") from error
-            response = self.error_redirect(trail, target, error.error, error.description)
-        elif isinstance(error, TechnicalFault):
+        if isinstance(error, FlowError):
+            to = error.redirect or redirect
+            assert to is not None  # render_refusal sent a FlowError without one elsewhere
+            event, status = (
+                (EventType.SEND_AUTHORIZATION_REQUEST_ERROR, 302)
+                if visit.authorization_request
+                else (error.event, 303)
+            )
+            info = ErrorInfo(code=error.error, description=error.description, status=status)
+            trail.add(event, error=info)
+            return RedirectResponse(to.with_error(error.oauth), status_code=status)
+        if isinstance(error, TechnicalFault):
             log.warning("technische storing (trace %s): %s", trail.trace_id, error.description)
             trail.add(
                 EventType.SHOW_TECHNICAL_ERROR_PAGE,
                 error=ErrorInfo(code="other", description=error.description, status=503),
             )
-            response = pages.render(
+            return pages.render(
                 "storing.html",
                 503,
                 dva_telefoonnummer=self.dva.settings.dva_telefoonnummer,
                 trace_id=trail.trace_id,
                 session_id=trail.session_id,
-                back_link=(
-                    None
-                    if target is None
-                    else target.with_error(ACCESS_DENIED, AUTHORIZATION_FAILED)
-                ),
-                pgo_naam=None if target is None else target.pgo_naam,
+                back_link=None if redirect is None else redirect.with_error(_NOT_SETTLED),
+                pgo_naam=pgo_naam,
             )
-        else:
-            assert isinstance(error, FlowUnavailable)
-            expired = error.reason is Unavailability.EXPIRED
-            response = pages.render(
-                "verlopen.html",
-                400,
-                expired=expired,
-                done=error.reason is Unavailability.DONE,
-                minutes=self.dva.settings.flow_ttl_seconds // 60,
-                back_link=(
-                    target.with_error(ACCESS_DENIED, AUTHORIZATION_FAILED)
-                    if expired and target is not None
-                    else None
-                ),
-                pgo_naam=None if target is None else target.pgo_naam,
-            )
-        return self.done(trail, response)
+        assert isinstance(error, FlowUnavailable)
+        expired = error.reason is Unavailability.EXPIRED
+        return pages.render(
+            "verlopen.html",
+            400,
+            expired=expired,
+            done=error.reason is Unavailability.DONE,
+            minutes=self.dva.settings.flow_ttl_seconds // 60,
+            back_link=(
+                redirect.with_error(_NOT_SETTLED) if expired and redirect is not None else None
+            ),
+            pgo_naam=pgo_naam,
+        )
 
-    def expired_flow(self, flow_id: str, cookie: str | None) -> Target | None:
+    def expired_flow(self, flow_id: str, cookie: str | None) -> Redirect | None:
         """For a flow that expired in this browser: where the person may go back to."""
         try:
             flow = self.flow(flow_id, cookie, allow_expired=True)
         except FlowUnavailable:
             return None
-        return None if flow.step in (Step.DONE, Step.STORING) else self.target(flow)
-
-    def unavailable(self, error: FlowUnavailable, flow_id: str, cookie: str | None) -> Response:
-        trail = Trail(location=self.host, trace_id=new_id())
-        return self.fail(error, trail, self.expired_flow(flow_id, cookie))
+        return None if flow.step in (Step.DONE, Step.STORING) else self.redirect(flow)
 
     # --- 1. the authorization request ------------------------------------------------------
 
-    def authorize(self, request: Request, cookie: str | None) -> Response:
+    def authorize(self, request: Request, cookie: str | None, visit: Visit) -> Response:
         incoming = front_channel_request(request)
         tracing, problems = lenient_from(request.headers, request.query_params)
         for problem in problems:
             log.info("authorization request: %s", problem)
-        trail = Trail(location=self.host, trace_id=tracing.correlation_id)
+        trail = visit.trail = Trail(location=self.host, trace_id=tracing.correlation_id)
+        visit.authorization_request = True
         raw_scope = request.query_params.get("scope")
         trail.add(
             EventType.RECEIVE_AUTHORIZATION_REQUEST,
@@ -258,24 +297,8 @@ class FrontChannel:
             ),
         )
         if not self.dva.lists.ready:
-            return self.fail(TechnicalFault("the MedMij lists are not loaded yet"), trail, None)
-        oauth_request = MedMijRequest(incoming)
-        try:
-            checked = self.dva.oauth.check_authorization_request(oauth_request)
-        except UntrustedRequest as untrusted:
-            return self.fail(untrusted, trail, None)
-        except FlowError as fault:
-            payload = oauth_request.payload
-            target = Target(payload.redirect_uri, payload.state, self.pgo_naam(payload.client_id))
-            response = self.error_redirect(
-                trail,
-                target,
-                fault.error,
-                fault.description,
-                EventType.SEND_AUTHORIZATION_REQUEST_ERROR,
-                status=302,
-            )
-            return self.done(trail, response)
+            raise TechnicalFault("the MedMij lists are not loaded yet")
+        checked = self.dva.oauth.check_authorization_request(MedMijRequest(incoming))
         started = self.dva.sessions.start(
             cookie,
             FlowRequest(
@@ -321,7 +344,7 @@ class FrontChannel:
             Step.CANCELLED: f"{paths.FLOW}/{flow.id}/geannuleerd",
         }
         if flow.step not in following:
-            raise FlowUnavailable.step_taken(flow.step)
+            raise FlowUnavailable.step_taken(flow.step, flow.id)
         return RedirectResponse(following[flow.step], status_code=303)
 
     def landing_choice(
@@ -339,7 +362,7 @@ class FrontChannel:
             self.advance(flow, (Step.LANDING,), Step.CANCELLED)
             url = f"{paths.FLOW}/{flow.id}/geannuleerd"
             return self.done(trail, RedirectResponse(url, status_code=303))
-        raise FlowUnavailable("the form was not one of this page's (action)")
+        raise FlowUnavailable("the form was not one of this page's (action)", flow_id=flow.id)
 
     # --- 3. DigiD (simulator) --------------------------------------------------------------
 
@@ -373,7 +396,7 @@ class FrontChannel:
     ) -> Response:
         flow = self.checked_form(relay_state or "", cookie, csrf_token)
         if flow.step != Step.DIGID:
-            raise FlowUnavailable.step_taken(flow.step)
+            raise FlowUnavailable.step_taken(flow.step, flow.id)
         digid = self.dva.digid
         if action == "login":
             typed = (bsn or "").strip()
@@ -406,13 +429,13 @@ class FrontChannel:
     # --- 4. back from DigiD: artifact resolution and beschikbaarheidstoets -----------------
 
     async def assertion_consumer(
-        self, artifact: str | None, relay_state: str | None, cookie: str | None
+        self, artifact: str | None, relay_state: str | None, cookie: str | None, visit: Visit
     ) -> Response:
         """Where DigiD sends the person back: the artifact is resolved over the back channel."""
         flow = await run_in_threadpool(self.flow, relay_state or "", cookie)
         if flow.step != Step.DIGID:
-            raise FlowUnavailable.step_taken(flow.step)
-        trail = self.trail(flow)
+            raise FlowUnavailable.step_taken(flow.step, flow.id)
+        trail = self.visiting(visit, flow)
         resolution: Resolution | None = None
         request_id: str | None = None
         if artifact:
@@ -429,36 +452,28 @@ class FrontChannel:
             )
             try:
                 resolution = await self.dva.authenticator.resolve(artifact, tracing)
-            except TechnicalFault as fault:
-                return await run_in_threadpool(self.storing, flow, trail, fault)
+            except TechnicalFault:
+                # The flow ends in the technische-storing page, with the way back to the PGO.
+                await run_in_threadpool(self.advance, flow, (Step.DIGID,), Step.STORING)
+                raise
         return await run_in_threadpool(self.resolved, flow, trail, resolution, request_id)
 
-    def storing(self, flow: Flow, trail: Trail, fault: TechnicalFault) -> Response:
-        """The flow ends in the technische-storing page, with the way back to the PGO."""
-        self.advance(flow, (Step.DIGID,), Step.STORING)
-        return self.fail(fault, trail, self.target(flow))
-
-    def authentication_failed(self, flow: Flow, trail: Trail, target: Target, why: str) -> Response:
+    def authentication_failed(self, flow: Flow, trail: Trail, why: str) -> FlowError:
         """DigiD gave no person: back to the PGO with unauthorized_client."""
         trail.add(
             EventType.RECEIVE_AUTHENTICATION_ERROR, error=ErrorInfo(code="other", description=why)
         )
         self.advance(flow, (Step.DIGID,), Step.DONE)
-        return self.done(
-            trail, self.error_redirect(trail, target, UNAUTHORIZED_CLIENT, AUTHENTICATION_FAILED)
-        )
+        return FlowError(UNAUTHORIZED_CLIENT, AUTHENTICATION_FAILED)
 
     def resolved(
         self, flow: Flow, trail: Trail, resolution: Resolution | None, request_id: str | None
     ) -> Response:
         """Act on what DigiD said: on to the beschikbaarheidstoets, or back to the PGO."""
-        target = self.target(flow)
         if resolution is None or resolution.flow_id != flow.id:
-            return self.authentication_failed(
-                flow, trail, target, "artifact unknown, expired or used"
-            )
+            raise self.authentication_failed(flow, trail, "artifact unknown, expired or used")
         if resolution.outcome is Outcome.FAILURE:
-            return self.authentication_failed(flow, trail, target, "DigiD could not authenticate")
+            raise self.authentication_failed(flow, trail, "DigiD could not authenticate")
         if resolution.outcome is Outcome.CANCELLED:
             trail.add(EventType.RECEIVE_AUTHORIZATION_CANCELLATION)
             self.advance(flow, (Step.DIGID,), Step.CANCELLED)
@@ -493,16 +508,14 @@ class FrontChannel:
                 ),
             )
             self.advance(flow, (Step.DIGID,), Step.STORING)
-            return self.fail(fault, trail, target)
+            raise
         trail.add(
             EventType.RECEIVE_AVAILABILITY_RESPONSE,
             response=ResponseInfo(id=tracing.request_id, status=200),
         )
         if not available:
             self.advance(flow, (Step.DIGID,), Step.DONE)
-            return self.done(
-                trail, self.error_redirect(trail, target, ACCESS_DENIED, NO_SUCH_RESOURCES)
-            )
+            raise FlowError(ACCESS_DENIED, NO_SUCH_RESOURCES)
         self.advance(flow, (Step.DIGID,), Step.CONSENT, bsn=resolution.bsn, beschikbaar=available)
         url = f"{paths.FLOW}/{flow.id}/toestemming"
         return self.done(trail, RedirectResponse(url, status_code=303))
@@ -536,44 +549,39 @@ class FrontChannel:
         csrf_token: str | None,
         decision: str | None,
         langdurig: str | None,
+        visit: Visit,
     ) -> Response:
         flow = self.checked_form(flow_id, cookie, csrf_token)
         if decision not in ("allow", "deny"):
-            raise FlowUnavailable("the form was not one of this page's (decision)")
+            raise FlowUnavailable("the form was not one of this page's (decision)", flow_id=flow.id)
         flow = self.advance(flow, (Step.CONSENT,), Step.DONE)
-        trail = self.trail(flow)
-        target = self.target(flow)
+        trail = self.visiting(visit, flow)
         if decision == "deny":
             trail.add(EventType.RECEIVE_CONSENT_DENIAL)
-            return self.done(
-                trail, self.error_redirect(trail, target, ACCESS_DENIED, AUTHORIZATION_DENIED)
-            )
+            raise FlowError(ACCESS_DENIED, AUTHORIZATION_DENIED)
         trail.add(EventType.RECEIVE_CONSENT)
         # Checked again against the lists of this moment: the OCL or ZAL may have changed.
         params = parse_qsl(flow.query, keep_blank_values=True)
         oauth_request = MedMijRequest(
             Incoming("GET", f"{self.authorize_url}?{flow.query}", {}, params)
         )
-        try:
-            checked = self.dva.oauth.check_authorization_request(oauth_request)
-            beschikbaar = set((flow.beschikbaar or "").split())
-            available = tuple(g for g in checked.scope.gegevensdiensten if g in beschikbaar)
-            if not available:
-                raise FlowError(ACCESS_DENIED, NO_SUCH_RESOURCES)
-            assert flow.bsn is not None
-            person = Person(
-                bsn=flow.bsn,
-                zorgaanbiedernaam=checked.scope.zorgaanbiedernaam,
-                gegevensdiensten=available,
-                scope=granted_scope(checked.scope, available),
-                langdurig=(langdurig or "").strip().lower() in _TRUE,
-                flow_id=flow.id,
-                session_id=flow.session_id,
-                trace_id=flow.trace_id,
-            )
-            location = self.dva.oauth.issue_code(oauth_request, checked, person)
-        except DvaError as error:
-            return self.fail(error, trail, target)
+        checked = self.dva.oauth.check_authorization_request(oauth_request)
+        beschikbaar = set((flow.beschikbaar or "").split())
+        available = tuple(g for g in checked.scope.gegevensdiensten if g in beschikbaar)
+        if not available:
+            raise FlowError(ACCESS_DENIED, NO_SUCH_RESOURCES)
+        assert flow.bsn is not None
+        person = Person(
+            bsn=flow.bsn,
+            zorgaanbiedernaam=checked.scope.zorgaanbiedernaam,
+            gegevensdiensten=available,
+            scope=granted_scope(checked.scope, available),
+            langdurig=(langdurig or "").strip().lower() in _TRUE,
+            flow_id=flow.id,
+            session_id=flow.session_id,
+            trace_id=flow.trace_id,
+        )
+        location = self.dva.oauth.issue_code(oauth_request, checked, person)
         trail.add(
             EventType.SEND_AUTHORIZATION_RESPONSE,
             response=ResponseInfo(id=flow.request_id, status=303),
@@ -596,20 +604,17 @@ class FrontChannel:
         )
         return self.done(trail, response)
 
-    def back_to_pgo(self, flow_id: str, cookie: str | None, csrf_token: str | None) -> Response:
+    def back_to_pgo(
+        self, flow_id: str, cookie: str | None, csrf_token: str | None, visit: Visit
+    ) -> Response:
         flow = self.flow(flow_id, cookie, allow_expired=True)
         if not self.dva.sessions.csrf_ok(flow, csrf_token):
-            raise FlowUnavailable("the form was not sent from this flow (CSRF token)")
+            raise FlowUnavailable(
+                "the form was not sent from this flow (CSRF token)", flow_id=flow.id
+            )
         flow = self.advance(flow, (Step.CANCELLED,), Step.DONE)
-        trail = self.trail(flow)
-        response = self.error_redirect(
-            trail,
-            self.target(flow),
-            ACCESS_DENIED,
-            AUTHORIZATION_CANCELLED,
-            EventType.SEND_AUTHORIZATION_CANCELLATION,
-        )
-        return self.done(trail, response)
+        self.visiting(visit, flow)
+        raise Cancelled()
 
 
 def _provider(raw_scope: str | None) -> str | None:
@@ -622,26 +627,10 @@ def _provider(raw_scope: str | None) -> str | None:
 
 
 def mount_front(app: FastAPI, dva: Dva) -> FrontChannel:
-    """Put the authorization endpoint and the screens on the front-channel app."""
+    """Put the authorization endpoint, the screens and their refusal handler on the app."""
     front = FrontChannel(dva)
-
-    def guarded(flow_id: str, cookie: str | None, act: Callable[[], Response]) -> Response:
-        try:
-            return act()
-        except FlowUnavailable as gone:
-            return front.unavailable(gone, flow_id, cookie)
-
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        # A fault of our own, not of the request: the person gets the technische-storing
-        # page (no way back: nothing about the request may be trusted here), the log the
-        # trace id to find it by.
-        trail = Trail(location=front.host, trace_id=new_id())
-        log.error("unexpected error (trace %s)", trail.trace_id, exc_info=exc)
-        return await run_in_threadpool(
-            front.fail, TechnicalFault(f"unexpected {type(exc).__name__}"), trail, None
-        )
-
-    app.add_exception_handler(Exception, unexpected)
+    app.add_exception_handler(FrontChannelError, front.refusal)
+    app.add_exception_handler(Exception, front.refusal)
 
     @app.get("/", include_in_schema=False)
     def index() -> Response:
@@ -656,12 +645,12 @@ def mount_front(app: FastAPI, dva: Dva) -> FrontChannel:
         )
 
     @app.get(paths.AUTHORIZE, include_in_schema=False)
-    def authorize(request: Request, cookie: SessionCookie = None) -> Response:
-        return front.authorize(request, cookie)
+    def authorize(request: Request, visit: CurrentVisit, cookie: SessionCookie = None) -> Response:
+        return front.authorize(request, cookie, visit)
 
     @app.get(paths.FLOW + "/{flow_id}", include_in_schema=False)
     def flow_page(flow_id: str, cookie: SessionCookie = None) -> Response:
-        return guarded(flow_id, cookie, lambda: front.show_flow(flow_id, cookie))
+        return front.show_flow(flow_id, cookie)
 
     @app.post(paths.FLOW + "/{flow_id}", include_in_schema=False)
     def landing_choice(
@@ -670,18 +659,14 @@ def mount_front(app: FastAPI, dva: Dva) -> FrontChannel:
         csrf_token: FormField = None,
         action: FormField = None,
     ) -> Response:
-        return guarded(
-            flow_id, cookie, lambda: front.landing_choice(flow_id, cookie, csrf_token, action)
-        )
+        return front.landing_choice(flow_id, cookie, csrf_token, action)
 
     @app.get(paths.DIGID_LOGIN, include_in_schema=False)
     def digid_login_page(
         relay_state: Annotated[str | None, Query(alias="RelayState")] = None,
         cookie: SessionCookie = None,
     ) -> Response:
-        return guarded(
-            relay_state or "", cookie, lambda: front.digid_login_page(relay_state, cookie)
-        )
+        return front.digid_login_page(relay_state, cookie)
 
     @app.post(paths.DIGID_LOGIN, include_in_schema=False)
     def digid_login(
@@ -691,51 +676,45 @@ def mount_front(app: FastAPI, dva: Dva) -> FrontChannel:
         action: FormField = None,
         bsn: FormField = None,
     ) -> Response:
-        return guarded(
-            relay_state or "",
-            cookie,
-            lambda: front.digid_login(relay_state, cookie, csrf_token, action, bsn),
-        )
+        return front.digid_login(relay_state, cookie, csrf_token, action, bsn)
 
     @app.get(paths.ACS, include_in_schema=False)
     async def assertion_consumer(
+        visit: CurrentVisit,
         artifact: Annotated[str | None, Query(alias="SAMLart")] = None,
         relay_state: Annotated[str | None, Query(alias="RelayState")] = None,
         cookie: SessionCookie = None,
     ) -> Response:
         # Async: the artifact resolution is awaited, not run in a thread (the database
         # steps before and after it are).
-        try:
-            return await front.assertion_consumer(artifact, relay_state, cookie)
-        except FlowUnavailable as gone:
-            return await run_in_threadpool(front.unavailable, gone, relay_state or "", cookie)
+        return await front.assertion_consumer(artifact, relay_state, cookie, visit)
 
     @app.get(paths.FLOW + "/{flow_id}/toestemming", include_in_schema=False)
     def consent_page(flow_id: str, cookie: SessionCookie = None) -> Response:
-        return guarded(flow_id, cookie, lambda: front.consent_page(flow_id, cookie))
+        return front.consent_page(flow_id, cookie)
 
     @app.post(paths.FLOW + "/{flow_id}/toestemming", include_in_schema=False)
     def consent(
         flow_id: str,
+        visit: CurrentVisit,
         cookie: SessionCookie = None,
         csrf_token: FormField = None,
         decision: FormField = None,
         langdurig: FormField = None,
     ) -> Response:
-        return guarded(
-            flow_id,
-            cookie,
-            lambda: front.consent(flow_id, cookie, csrf_token, decision, langdurig),
-        )
+        return front.consent(flow_id, cookie, csrf_token, decision, langdurig, visit)
 
     @app.get(paths.FLOW + "/{flow_id}/geannuleerd", include_in_schema=False)
     def cancelled_page(flow_id: str, cookie: SessionCookie = None) -> Response:
-        return guarded(flow_id, cookie, lambda: front.cancelled_page(flow_id, cookie))
+        return front.cancelled_page(flow_id, cookie)
 
     @app.post(paths.FLOW + "/{flow_id}/terug", include_in_schema=False)
     def back_to_pgo(
-        flow_id: str, cookie: SessionCookie = None, csrf_token: FormField = None
+        flow_id: str,
+        visit: CurrentVisit,
+        cookie: SessionCookie = None,
+        csrf_token: FormField = None,
     ) -> Response:
-        return guarded(flow_id, cookie, lambda: front.back_to_pgo(flow_id, cookie, csrf_token))
+        return front.back_to_pgo(flow_id, cookie, csrf_token, visit)
 
     return front

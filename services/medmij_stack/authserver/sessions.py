@@ -115,7 +115,7 @@ class Sessions:
     def flow(self, flow_id: str, cookie: str | None, *, allow_expired: bool = False) -> Flow:
         """The flow, when this browser started it and (unless allowed) it has not expired."""
         if not cookie or len(flow_id) > 64:
-            raise FlowUnavailable("no session cookie, or no such flow")
+            raise FlowUnavailable("no session cookie, or no such flow", flow_id=flow_id)
         with self._db.transaction() as session:
             row = session.execute(
                 select(Flow, BrowserSession.cookie_hash)
@@ -123,12 +123,12 @@ class Sessions:
                 .where(Flow.id == flow_id)
             ).first()
         if row is None:
-            raise FlowUnavailable("no such flow")
+            raise FlowUnavailable("no such flow", flow_id=flow_id)
         flow, cookie_hash = row
         if not credentials.matches(cookie, cookie_hash):
-            raise FlowUnavailable("the flow belongs to another browser session")
+            raise FlowUnavailable("the flow belongs to another browser session", flow_id=flow_id)
         if not allow_expired and flow.expires_at <= datetime.now(UTC):
-            raise FlowUnavailable("the flow has expired", Unavailability.EXPIRED)
+            raise FlowUnavailable("the flow has expired", Unavailability.EXPIRED, flow_id)
         return flow
 
     @staticmethod
@@ -158,7 +158,7 @@ class Sessions:
                 .execution_options(synchronize_session=False)
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
-                raise FlowUnavailable.step_taken(flow.step)
+                raise FlowUnavailable.step_taken(flow.step, flow.id)
             fresh = session.get(Flow, flow.id)
             assert fresh is not None
             session.refresh(fresh)

@@ -49,10 +49,9 @@ from medmij_stack.authserver.errors import (
     REFRESH_LAPSED,
     REFRESH_REPLAYED,
     REFRESH_UNKNOWN,
-    RESPONSE_TYPE_MISSING,
-    ascii_description,
 )
 from medmij_stack.authserver.grants import CodeInfo, GrantInfo, Spent, TokenInfo
+from medmij_stack.protocol.oauth_errors import ascii_description
 from medmij_stack.protocol.scope import ScopeError, parse_scope
 
 from .clients import TLS_CLIENT_AUTH, OclClient
@@ -327,7 +326,3 @@ class Pkce(CodeChallenge):  # type: ignore[misc]
             super().validate_code_verifier(grant, result)
         except InvalidGrantError:
             raise InvalidGrantError(CODE_VERIFIER_MISMATCH) from None
-
-
-def missing_response_type() -> InvalidRequestError:
-    return InvalidRequestError(RESPONSE_TYPE_MISSING)

@@ -72,6 +72,12 @@ class MedMijRequest(OAuth2Request):  # type: ignore[misc]
         return self.incoming.peer
 
     @property
+    def authorization_request(self) -> bool:
+        """A request to the authorization endpoint, the only one read from a GET (RFC 6749
+        3.1); the token, revocation and introspection endpoints take POSTs only."""
+        return bool(self.method == "GET")
+
+    @property
     def args(self) -> dict[str, str]:
         return self.payload.data if self.method == "GET" else {}
 

@@ -7,34 +7,35 @@ node's *current* OCL, every time), how tokens are generated and kept
 Starlette adapter renders). It also orders the checks of an authorization request the
 MedMij way: a bad ``client_id`` or ``redirect_uri`` is an :class:`UntrustedRequest`
 (error page, never a redirect); everything else is a :class:`FlowError` (redirect).
+
+Every refusal leaves this class as an exception of :mod:`authserver.errors`: authlib hands
+its own errors to :meth:`DvaAuthorizationServer.handle_error_response`, which raises them
+converted (:func:`authserver.errors.from_authlib`) instead of rendering them, so that each
+app renders every refusal in its one handler.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from typing import Any, NoReturn
 
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import (
-    AuthorizationServer,
-    InvalidGrantError,
-    InvalidRequestError,
-    UnsupportedResponseTypeError,
-)
+from authlib.oauth2.rfc6749 import AuthorizationServer, InvalidGrantError
 
 from medmij_stack.authserver.errors import (
-    INVALID_REQUEST,
     REFRESH_REPLAYED,
     RESPONSE_TYPE_MISSING,
     FlowError,
+    InvalidRequest,
     PageReason,
+    Redirect,
     UntrustedRequest,
-    ascii_description,
+    from_authlib,
 )
 from medmij_stack.authserver.grants import GrantStore
 from medmij_stack.authserver.settings import AuthserverSettings
 from medmij_stack.protocol.lists import OAuthclientlist
+from medmij_stack.protocol.oauth_errors import INVALID_REQUEST, ascii_description
 from medmij_stack.runtime.node import ListSubscription
 
 from .clients import (
@@ -119,6 +120,16 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         return None  # every step is recorded in the ketenlog by the adapter instead
 
+    def handle_error_response(self, request: MedMijRequest, error: OAuth2Error) -> NoReturn:
+        # authlib renders its refusals here; ours are raised, and rendered by the app.
+        payload = request.payload
+        raise from_authlib(
+            error,
+            authorization=request.authorization_request,
+            client_id=payload.client_id,
+            state=payload.state,
+        )
+
     def _generate_token(
         self,
         grant_type: str,
@@ -197,15 +208,12 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             raise UntrustedRequest(PageReason.REDIRECT_INVALID, f"Invalid request: {problem}.")
         # From here on client and redirect URI are trusted: faults go back by redirect.
         if not payload.response_type:
-            raise FlowError(INVALID_REQUEST, RESPONSE_TYPE_MISSING)
+            redirect = Redirect(client.client_id, redirect_uri, payload.state)
+            raise FlowError(INVALID_REQUEST, RESPONSE_TYPE_MISSING, redirect)
         try:
             grant: AuthorizationCode = self.get_consent_grant(request, end_user=request.user)
         except OAuth2Error as error:
-            if error.redirect_uri is None:
-                raise UntrustedRequest(
-                    PageReason.REDIRECT_INVALID, ascii_description(str(error.description))
-                ) from None
-            raise FlowError(error.error, _description(error)) from None
+            self.handle_error_response(request, error)
         return CheckedRequest(
             client=client,
             redirect_uri=redirect_uri,
@@ -222,8 +230,6 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         location = response.location
         if response.status != 302 or location is None:
             raise RuntimeError(f"authlib answered {response.status} to a valid request")
-        if "error=" in location.partition("?")[2]:
-            raise FlowError(*_error_from_location(location))
         return location
 
     # --- back channel --------------------------------------------------------------------
@@ -232,9 +238,7 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         if not request.payload.grant_type:
             # RFC 6749 5.2: a missing parameter is invalid_request; authlib would answer
             # unsupported_grant_type for "grant_type=None".
-            missing = InvalidRequestError("Invalid request: grant_type is missing.")
-            refused: OAuthResponse = self.handle_error_response(request, missing)
-            return refused
+            raise InvalidRequest("Invalid request: grant_type is missing.")
         response: OAuthResponse = self.create_token_response(request)
         return response
 
@@ -245,15 +249,3 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def introspection_response(self, request: MedMijRequest) -> OAuthResponse:
         response: OAuthResponse = self.create_endpoint_response(Introspect.ENDPOINT_NAME, request)
         return response
-
-
-def _description(error: OAuth2Error) -> str:
-    if isinstance(error, UnsupportedResponseTypeError):
-        # authlib builds this one with its arguments swapped: say it in our own words.
-        return "Unsupported response_type: this server issues authorization codes only (code)."
-    return ascii_description(str(error.get_error_description() or error.error))
-
-
-def _error_from_location(location: str) -> tuple[str, str]:
-    query = parse_qs(urlsplit(location).query)
-    return query.get("error", ["server_error"])[0], query.get("error_description", [""])[0]
