@@ -165,11 +165,25 @@ def listeners_for(
 
     if role is Role.PGO:
         from medmij_stack.pgo.app import create_app as create_pgo
-        from medmij_stack.pgo.settings import PgoSettings
+        from medmij_stack.pgo.settings import DemoAccount, PgoSettings
+
+        from .demo_accounts import demo_logins
 
         pgo = world.pgo_by_hostname(instance)
         common = _node_common(world, pki, pgo.hostname, data_dir / "pgo", resolve=resolve)
-        settings = PgoSettings(naam=pgo.naam, public_url=pgo.endpoint.url(), **common)  # type: ignore[arg-type]
+        settings = PgoSettings(
+            naam=pgo.naam,
+            public_url=pgo.endpoint.url(),
+            # The ZAL carries no names people know; a PGO keeps its own directory of them.
+            weergavenamen={
+                za.naam: za.weergavenaam for dva in world.dva for za in dva.zorgaanbieder
+            },
+            demo_accounts=tuple(
+                DemoAccount(gebruikersnaam=d.gebruikersnaam, wachtwoord=d.wachtwoord, naam=d.naam)
+                for d in demo_logins(world)
+            ),
+            **common,  # type: ignore[arg-type]
+        )
         return [Listener("pgo", pgo.endpoint, "none", create_pgo(settings), "front")]
 
     dva = _dva(world, instance)

@@ -26,6 +26,7 @@ from medmij_stack.protocol.lists import ListKind
 from medmij_stack.runtime.devpki import DevPKI, ensure_dev_pki
 from medmij_stack.runtime.net import make_async_client
 
+from .demo_accounts import demo_logins
 from .roles import RoleInstance, listener_urls, role_instances
 from .world import World
 
@@ -61,6 +62,7 @@ def stack_json(world: World, pki: DevPKI, world_file: Path) -> dict[str, object]
             {"bsn": p.bsn, "name": p.name, "zorgaanbieders": list(where.get(p.bsn, ()))}
             for p in world.persons_list()
         ],
+        "pgo_accounts": [login.to_json() for login in demo_logins(world)],
     }
 
 

@@ -1,0 +1,308 @@
+"""The records a person fetched, per source, and how a retrieval's results replace them.
+
+A source is one zorgaanbieder's gegevensdienst for one account. Its records are replaced
+only by a *complete* set: every query of the gegevensdienst answered and valid. Then the
+old records go and the new ones come in one transaction, so a reader sees either the old
+set or the new one (DESIGN: "a failed or half-finished retrieval never shows as
+complete, and records stored before are never lost").
+
+A gegevensdienst that fails in part replaces nothing. What its successful queries
+brought is kept with the attempt (``query_outcomes.resources``), so that "probeer
+opnieuw" needs to ask only the queries that failed: when those succeed, the kept answers
+and the new ones together make the complete set. Kept answers older than
+``staged_results_max_age_seconds`` are not reused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from medmij_stack.protocol.funnel import Clock, FailureReason
+from medmij_stack.protocol.ketenlog import Record as KetenlogRecord
+
+from .db import Database
+from .eventlog import add_ketenlog
+from .tables import AttemptService, QueryOutcome, Record, Source
+
+__all__ = ["QueryAnswer", "RecordStore", "StoredRecord", "StoredSource"]
+
+
+@dataclass(frozen=True)
+class QueryAnswer:
+    """One query's outcome as stored: the engine's result, or one kept from an attempt."""
+
+    name: str
+    request_id: str
+    status: int | None
+    failure: FailureReason | None
+    detail: str | None
+    started: datetime
+    elapsed_seconds: float
+    resources: tuple[dict[str, Any], ...]
+    inherited: bool = False  # kept from an earlier attempt, not asked again
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    zorgaanbieder: str
+    gegevensdienst: str
+    query_name: str
+    resource: dict[str, Any]
+    retrieved_at: datetime
+    flow_id: str
+
+    @property
+    def resource_type(self) -> str:
+        return str(self.resource.get("resourceType", ""))
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.zorgaanbieder, self.resource_type, str(self.resource.get("id", "")))
+
+
+@dataclass(frozen=True)
+class StoredSource:
+    zorgaanbieder: str
+    gegevensdienst: str
+    retrieved_at: datetime
+    flow_id: str
+    record_count: int
+
+
+def _compact(document: object) -> str:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+def _distinct(resources: Iterable[dict[str, Any]]) -> int:
+    return len({(r.get("resourceType"), r.get("id")) for r in resources})
+
+
+class RecordStore:
+    def __init__(self, db: Database, clock: Clock, *, staged_max_age: timedelta) -> None:
+        self._db = db
+        self._clock = clock
+        self._staged_max_age = staged_max_age
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def save(
+        self,
+        *,
+        flow_id: str,
+        account_id: str,
+        zorgaanbieder: str,
+        gegevensdienst: str,
+        answers: Sequence[QueryAnswer],
+        failure: tuple[FailureReason, str] | None,
+        records: Sequence[KetenlogRecord] = (),
+    ) -> int | None:
+        """Store one gegevensdienst's answers; the source's record count when it was replaced.
+
+        ``failure`` (reason, detail) is None only when every answer succeeded; then the
+        source is replaced in this transaction. Otherwise the successful answers are
+        kept with the attempt for a retry and the source stays as it was.
+        """
+        now = self._clock()
+        with self._db.transaction() as session:
+            for answer in answers:
+                keep = failure is not None and answer.failure is None
+                session.add(
+                    QueryOutcome(
+                        flow_id=flow_id,
+                        gegevensdienst=gegevensdienst,
+                        query_name=answer.name[:128],
+                        request_id=answer.request_id,
+                        status=answer.status,
+                        failure=None if answer.failure is None else answer.failure.value,
+                        detail=None if answer.detail is None else answer.detail[:2000],
+                        started_at=answer.started,
+                        elapsed_seconds=answer.elapsed_seconds,
+                        resource_count=len(answer.resources),
+                        resources=_compact(list(answer.resources)) if keep else None,
+                        retrieved_at=answer.started if keep else None,
+                    )
+                )
+            count = None
+            if failure is None:
+                count = self._replace(
+                    session, flow_id, account_id, zorgaanbieder, gegevensdienst, answers, now
+                )
+            service = session.get(AttemptService, (flow_id, gegevensdienst))
+            if service is None:
+                service = AttemptService(flow_id=flow_id, gegevensdienst=gegevensdienst, status="")
+                session.add(service)
+            service.status = "gelukt" if failure is None else "mislukt"
+            service.reason = None if failure is None else failure[0].value
+            service.detail = None if failure is None else failure[1][:2000]
+            service.record_count = count
+            service.ended_at = now
+            add_ketenlog(session, records)
+            return count
+
+    def _replace(
+        self,
+        session: Session,
+        flow_id: str,
+        account_id: str,
+        zorgaanbieder: str,
+        gegevensdienst: str,
+        answers: Sequence[QueryAnswer],
+        now: datetime,
+    ) -> int:
+        session.execute(
+            delete(Record).where(
+                Record.account_id == account_id,
+                Record.zorgaanbieder == zorgaanbieder,
+                Record.gegevensdienst == gegevensdienst,
+            )
+        )
+        every = [r for answer in answers for r in answer.resources]
+        session.add_all(
+            Record(
+                account_id=account_id,
+                zorgaanbieder=zorgaanbieder,
+                gegevensdienst=gegevensdienst,
+                query_name=answer.name[:128],
+                resource_type=str(resource.get("resourceType", ""))[:64],
+                resource_id=str(resource.get("id", ""))[:64] or None,
+                resource=_compact(resource),
+                retrieved_at=answer.started,
+                flow_id=flow_id,
+            )
+            for answer in answers
+            for resource in answer.resources
+        )
+        count = _distinct(every)
+        source = session.get(Source, (account_id, zorgaanbieder, gegevensdienst))
+        if source is None:
+            session.add(
+                Source(
+                    account_id=account_id,
+                    zorgaanbieder=zorgaanbieder,
+                    gegevensdienst=gegevensdienst,
+                    retrieved_at=now,
+                    flow_id=flow_id,
+                    record_count=count,
+                )
+            )
+        else:
+            source.retrieved_at = now
+            source.flow_id = flow_id
+            source.record_count = count
+        return count
+
+    def mark_service(
+        self,
+        flow_id: str,
+        gegevensdienst: str,
+        status: str,
+        reason: FailureReason | None,
+        detail: str | None,
+    ) -> None:
+        with self._db.transaction() as session:
+            service = session.get(AttemptService, (flow_id, gegevensdienst))
+            if service is None:
+                service = AttemptService(
+                    flow_id=flow_id, gegevensdienst=gegevensdienst, status=status
+                )
+                session.add(service)
+            service.status = status
+            service.reason = None if reason is None else reason.value
+            service.detail = detail
+            if status in ("gelukt", "mislukt"):
+                service.ended_at = self._clock()
+
+    # --- retries ---------------------------------------------------------------------------
+
+    def kept(self, flow_id: str, gegevensdienst: str) -> tuple[list[QueryAnswer], set[str]]:
+        """The answers an attempt kept for one gegevensdienst, and the queries that failed.
+
+        Kept answers too old to reuse are dropped, and their queries count as failed.
+        """
+        oldest = self._clock() - self._staged_max_age
+        kept: list[QueryAnswer] = []
+        failed: set[str] = set()
+        with self._db.read() as session:
+            rows = session.scalars(
+                select(QueryOutcome)
+                .where(
+                    QueryOutcome.flow_id == flow_id, QueryOutcome.gegevensdienst == gegevensdienst
+                )
+                .order_by(QueryOutcome.id)
+            )
+            for row in rows:
+                fresh = row.retrieved_at is not None and row.retrieved_at >= oldest
+                if row.failure is None and row.resources is not None and fresh:
+                    kept.append(
+                        QueryAnswer(
+                            name=row.query_name,
+                            request_id=row.request_id,
+                            status=row.status,
+                            failure=None,
+                            detail=None,
+                            started=row.retrieved_at or row.started_at,
+                            elapsed_seconds=0.0,
+                            resources=tuple(json.loads(row.resources)),
+                            inherited=True,
+                        )
+                    )
+                else:
+                    failed.add(row.query_name)
+        return kept, failed
+
+    def outcomes(self, flow_id: str) -> list[QueryOutcome]:
+        with self._db.read() as session:
+            return list(
+                session.scalars(
+                    select(QueryOutcome)
+                    .where(QueryOutcome.flow_id == flow_id)
+                    .order_by(QueryOutcome.id)
+                )
+            )
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def sources(self, account_id: str) -> list[StoredSource]:
+        with self._db.read() as session:
+            return [
+                StoredSource(
+                    s.zorgaanbieder, s.gegevensdienst, s.retrieved_at, s.flow_id, s.record_count
+                )
+                for s in session.scalars(
+                    select(Source)
+                    .where(Source.account_id == account_id)
+                    .order_by(Source.zorgaanbieder, Source.gegevensdienst)
+                )
+            ]
+
+    def records(
+        self,
+        account_id: str,
+        *,
+        gegevensdienst: str | None = None,
+        zorgaanbieder: str | None = None,
+    ) -> list[StoredRecord]:
+        query = select(Record).where(Record.account_id == account_id).order_by(Record.id)
+        if gegevensdienst is not None:
+            query = query.where(Record.gegevensdienst == gegevensdienst)
+        if zorgaanbieder is not None:
+            query = query.where(Record.zorgaanbieder == zorgaanbieder)
+        with self._db.read() as session:
+            return [
+                StoredRecord(
+                    zorgaanbieder=row.zorgaanbieder,
+                    gegevensdienst=row.gegevensdienst,
+                    query_name=row.query_name,
+                    resource=json.loads(row.resource),
+                    retrieved_at=row.retrieved_at,
+                    flow_id=row.flow_id,
+                )
+                for row in session.scalars(query)
+            ]
