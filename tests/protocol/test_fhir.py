@@ -1,4 +1,5 @@
-"""The one FHIR version type: its value and the other names each part of the stack uses."""
+"""The one FHIR version type, its value and the other names each part of the stack uses; and
+the FHIR formats."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import importlib
 import pytest
 
 from medmij_stack.protocol import catalogue
-from medmij_stack.protocol.fhir import FhirVersion
+from medmij_stack.protocol.fhir import FhirFormat, FhirVersion
 
 
 def test_the_value_is_the_mime_parameter_and_the_catalogue_uses_it() -> None:
@@ -59,3 +60,10 @@ def test_from_release_knows_no_other_name(name: str) -> None:
 )
 def test_from_number_reads_major_minor(number: str, expected: FhirVersion | None) -> None:
     assert FhirVersion.from_number(number) is expected
+
+
+def test_a_format_is_its_format_parameter_with_its_media_type() -> None:
+    assert [(f.value, f.media_type) for f in FhirFormat] == [
+        ("json", "application/fhir+json"),
+        ("xml", "application/fhir+xml"),
+    ]

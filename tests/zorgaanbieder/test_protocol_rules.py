@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from medmij_stack.protocol import catalogue
-from medmij_stack.protocol.fhir import FhirVersion
+from medmij_stack.protocol.fhir import FhirFormat, FhirVersion
 from medmij_stack.protocol.persons import elfproef
 from medmij_stack.zorgaanbieder.capability import capabilities_for, capability_statement
 from medmij_stack.zorgaanbieder.errors import (
@@ -17,32 +17,36 @@ from medmij_stack.zorgaanbieder.errors import (
     redact_bsn,
     www_authenticate,
 )
-from medmij_stack.zorgaanbieder.negotiation import Format, content_type, negotiate
+from medmij_stack.zorgaanbieder.negotiation import content_type, negotiate
 from medmij_stack.zorgaanbieder.store.searchparams import INCLUDES, TOKEN_PARAMS
 
 
 @pytest.mark.parametrize(
     ("accept", "version", "expected"),
     [
-        (None, FhirVersion.STU3, Format.JSON),
-        ("", FhirVersion.STU3, Format.JSON),
-        ("*/*", FhirVersion.R4, Format.JSON),
-        ("application/fhir+xml;q=0.5, application/fhir+json;q=0.9", FhirVersion.STU3, Format.JSON),
-        ("application/fhir+json;q=0, application/fhir+xml", FhirVersion.STU3, Format.XML),
-        ("text/xml", FhirVersion.STU3, Format.XML),
-        ("application/fhir+xml; fhirVersion=3.0.2", FhirVersion.STU3, Format.XML),
-        ('application/fhir+json; fhirVersion="4.0"', FhirVersion.R4, Format.JSON),
-        ("text/html,application/xhtml+xml", FhirVersion.STU3, Format.JSON),
+        (None, FhirVersion.STU3, FhirFormat.JSON),
+        ("", FhirVersion.STU3, FhirFormat.JSON),
+        ("*/*", FhirVersion.R4, FhirFormat.JSON),
+        (
+            "application/fhir+xml;q=0.5, application/fhir+json;q=0.9",
+            FhirVersion.STU3,
+            FhirFormat.JSON,
+        ),
+        ("application/fhir+json;q=0, application/fhir+xml", FhirVersion.STU3, FhirFormat.XML),
+        ("text/xml", FhirVersion.STU3, FhirFormat.XML),
+        ("application/fhir+xml; fhirVersion=3.0.2", FhirVersion.STU3, FhirFormat.XML),
+        ('application/fhir+json; fhirVersion="4.0"', FhirVersion.R4, FhirFormat.JSON),
+        ("text/html,application/xhtml+xml", FhirVersion.STU3, FhirFormat.JSON),
         (
             "application/fhir+json; q=zeer",
             FhirVersion.STU3,
-            Format.JSON,
+            FhirFormat.JSON,
         ),  # unreadable q: skipped, default
-        ("APPLICATION/FHIR+XML", FhirVersion.R4, Format.XML),
+        ("APPLICATION/FHIR+XML", FhirVersion.R4, FhirFormat.XML),
     ],
 )
 def test_accept_chooses_the_format(
-    accept: str | None, version: FhirVersion, expected: Format
+    accept: str | None, version: FhirVersion, expected: FhirFormat
 ) -> None:
     assert negotiate(accept, None, version) is expected
 
@@ -63,9 +67,11 @@ def test_only_other_fhir_versions_is_unsupported(accept: str, version: FhirVersi
 
 
 def test_format_parameter_wins_and_is_strict() -> None:
-    assert negotiate("application/fhir+xml", "json", FhirVersion.STU3) is Format.JSON
-    assert negotiate(None, "application/fhir+xml", FhirVersion.R4) is Format.XML
-    assert negotiate(None, "application/fhir+json; fhirVersion=4.0", FhirVersion.R4) is Format.JSON
+    assert negotiate("application/fhir+xml", "json", FhirVersion.STU3) is FhirFormat.JSON
+    assert negotiate(None, "application/fhir+xml", FhirVersion.R4) is FhirFormat.XML
+    assert (
+        negotiate(None, "application/fhir+json; fhirVersion=4.0", FhirVersion.R4) is FhirFormat.JSON
+    )
     with pytest.raises(UnsupportedVersion):
         negotiate(None, "application/fhir+json; fhirVersion=4.0", FhirVersion.STU3)
     with pytest.raises(NotAcceptable):
@@ -75,7 +81,7 @@ def test_format_parameter_wins_and_is_strict() -> None:
 
 
 def test_content_type_names_the_version() -> None:
-    assert content_type(Format.XML, FhirVersion.R4) == "application/fhir+xml; fhirVersion=4.0"
+    assert content_type(FhirFormat.XML, FhirVersion.R4) == "application/fhir+xml; fhirVersion=4.0"
 
 
 def test_www_authenticate_is_rfc_6750() -> None:

@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from medmij_stack.protocol.dva_contract import AVAILABILITY_PATH
+from medmij_stack.protocol.fhir import FhirFormat
 from medmij_stack.runtime.asgi_tls import ASGIApp, ClientCertificateGate, Scope
 from medmij_stack.runtime.backchannel import node_async_client
 from medmij_stack.runtime.node import ListSubscription
@@ -41,7 +42,6 @@ from .errors import FhirError, MethodNotAllowed, NotFound, ServerFailure
 from .fhir_api import FhirApi, error_response
 from .fhir_xml import FhirXmlError, XmlFragments
 from .introspection import Introspector
-from .negotiation import Format
 from .records import Records
 from .rendering import Renderer, operation_outcome
 from .settings import ZorgaanbiederSettings
@@ -233,7 +233,7 @@ def create_app(
             error = NotFound("nothing at this address")
         else:
             error = FhirError(str(exc.detail), issue_code="processing")
-        response = error_response(error, Format.JSON, None)
+        response = error_response(error, FhirFormat.JSON, None)
         response.status_code = exc.status_code
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
@@ -243,7 +243,7 @@ def create_app(
     async def failure(request: Request, exc: Exception) -> Response:
         log.exception("%s %s failed", request.method, request.url.path)
         return error_response(
-            ServerFailure("the resource server failed on this request"), Format.JSON, None
+            ServerFailure("the resource server failed on this request"), FhirFormat.JSON, None
         )
 
     gate = ClientCertificateGate(app, whitelist=subscription.whitelist, refuse=_refuse)

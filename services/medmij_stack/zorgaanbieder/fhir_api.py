@@ -9,7 +9,9 @@ each Medication); the patient only ever from the token. Per request, in this ord
 2. the representation (``_format``, ``Accept``, its ``fhirVersion``: 400 or 406);
 3. the token (401, 403, or 503 when the authorisation server cannot be asked);
 4. the zorgaanbieder's simulated behaviour (latency, 500, a hang then 504);
-5. the answer, from the answer cache or from the store.
+5. for a search: its plan, the one reading of the query (:func:`.store.plan_search`: 400
+   for a search this server cannot answer, parameters left out under lenient handling);
+6. the answer, from the answer cache or from the store, which runs the plan as it is.
 
 ``GET <base>/metadata`` skips steps 3 and 4: a CapabilityStatement needs no token.
 """
@@ -27,17 +29,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from medmij_stack.protocol.fhir import FhirVersion
+from medmij_stack.protocol.fhir import FhirFormat, FhirVersion
 
 from .access import Access, AccessResolver, bearer_token
 from .answers import AnswerCache
 from .endpoints import Endpoints, ServedEndpoint
 from .errors import FhirError, InvalidRequest, NotFound, ServerFailure
 from .fhir_xml import FhirXmlError
-from .negotiation import Format, content_type, lenient_handling, negotiate
+from .negotiation import content_type, lenient_handling, negotiate
 from .records import Records
 from .rendering import FhirResource, Renderer, outcome_body
-from .store import SearchError, SearchRequest, unsupported_params
+from .store import SearchError, SearchPlan, plan_search
 
 __all__ = ["FhirApi", "error_response"]
 
@@ -49,7 +51,7 @@ _QUERY_SAFE = "".join(c for c in string.printable if not c.isspace() and c not i
 _BSN_SYSTEM = "NamingSystem/bsn"
 
 
-def error_response(error: FhirError, fmt: Format, fhir_version: FhirVersion | None) -> Response:
+def error_response(error: FhirError, fmt: FhirFormat, fhir_version: FhirVersion | None) -> Response:
     """A refusal: status, OperationOutcome in the negotiated format, WWW-Authenticate."""
     media = content_type(fmt, fhir_version) if fhir_version else "application/fhir+json"
     return Response(
@@ -139,15 +141,15 @@ class FhirApi:
     async def _answer(
         self,
         request: Request,
-        work: Callable[[ServedEndpoint, Format, _Query], Awaitable[bytes]],
+        work: Callable[[ServedEndpoint, FhirFormat, _Query], Awaitable[bytes]],
     ) -> Response:
         try:
             endpoint = self.endpoints.find(
                 request.path_params["zorgaanbieder"], request.path_params["gegevensdienst"]
             )
         except NotFound as missing:
-            return error_response(missing, Format.JSON, None)
-        fmt = Format.JSON
+            return error_response(missing, FhirFormat.JSON, None)
+        fmt = FhirFormat.JSON
         try:
             query = _parse_query(request.scope.get("query_string", b""))
             fmt = negotiate(request.headers.get("accept"), query.format, endpoint.fhir_version)
@@ -172,7 +174,7 @@ class FhirApi:
     # --- interactions ------------------------------------------------------------------
 
     async def metadata(self, request: Request) -> Response:
-        async def work(endpoint: ServedEndpoint, fmt: Format, query: _Query) -> bytes:
+        async def work(endpoint: ServedEndpoint, fmt: FhirFormat, query: _Query) -> bytes:
             key = (endpoint.key, None, "metadata", b"", fmt)
             cached = self.answers.get(key)
             if cached is None:
@@ -187,7 +189,7 @@ class FhirApi:
     async def search(self, request: Request) -> Response:
         resource_type = request.path_params["resource_type"]
 
-        async def work(endpoint: ServedEndpoint, fmt: Format, query: _Query) -> bytes:
+        async def work(endpoint: ServedEndpoint, fmt: FhirFormat, query: _Query) -> bytes:
             return await self._search(request, endpoint, fmt, query, resource_type, False)
 
         return await self._answer(request, work)
@@ -196,7 +198,7 @@ class FhirApi:
         resource_type = request.path_params["resource_type"]
         resource_id = request.path_params["resource_id"]
 
-        async def work(endpoint: ServedEndpoint, fmt: Format, query: _Query) -> bytes:
+        async def work(endpoint: ServedEndpoint, fmt: FhirFormat, query: _Query) -> bytes:
             if resource_id == _LASTN:
                 return await self._search(request, endpoint, fmt, query, resource_type, True)
             return await self._read(request, endpoint, fmt, resource_type, resource_id)
@@ -207,7 +209,7 @@ class FhirApi:
         self,
         request: Request,
         endpoint: ServedEndpoint,
-        fmt: Format,
+        fmt: FhirFormat,
         query: _Query,
         resource_type: str,
         lastn: bool,
@@ -221,51 +223,68 @@ class FhirApi:
         if lastn and resource_type not in capabilities.lastn:
             raise NotFound(f"{_LASTN} is not defined on {resource_type} at this endpoint")
         access = await self._authorise(request, endpoint)
-        if lenient_handling(request.headers.getlist("prefer")):
-            # The self link then shows exactly the parameters the answer used.
-            ignored = unsupported_params(
-                endpoint.fhir_version, SearchRequest(resource_type, lastn, query.params)
-            )
-            query = query.without(set(ignored))
-        path = f"{resource_type}/{_LASTN}" if lastn else resource_type
+        plan = self._plan(request, endpoint, fmt, query, resource_type, lastn)
+        if plan.ignored:
+            # Left out under lenient handling: the self link (and the cache key) then show
+            # exactly the parameters the answer used.
+            query = query.without(plan.ignored)
         echoed = quote_from_bytes(query.raw, safe=_QUERY_SAFE)
-        self_url = f"{endpoint.base}/{path}" + (f"?{echoed}" if echoed else "")
+        self_url = f"{endpoint.base}/{plan.path}" + (f"?{echoed}" if echoed else "")
 
         def render(
             matches: Sequence[FhirResource] = (), includes: Sequence[FhirResource] = ()
         ) -> bytes:
             return self.renderer.searchset(
                 scope=endpoint.key,
-                fhir_version=endpoint.fhir_version,
+                fhir_version=plan.fhir_version,
                 base=endpoint.base,
                 self_url=self_url,
                 matches=matches,
                 includes=includes,
-                fmt=fmt,
+                fmt=plan.fmt,
             )
 
         patient_id = access.patient_id
         if patient_id is None:
             return render()
-        key = (endpoint.key, patient_id, path, query.raw, fmt)
+        key = (endpoint.key, patient_id, plan.path, query.raw, plan.fmt)
         cached = self.answers.get(key)
         if cached is not None:
             return cached
         records = self._records()
-        search = SearchRequest(resource_type, lastn, query.params)
-        try:
-            result = await run_in_threadpool(records.search, endpoint.key, patient_id, search)
-        except SearchError as refused:
-            raise InvalidRequest(str(refused), issue_code=refused.code) from refused
+        result = await run_in_threadpool(records.search, endpoint.key, patient_id, plan)
         body = render(result.matches, result.includes)
         self.answers.put(key, body)
         return body
+
+    @staticmethod
+    def _plan(
+        request: Request,
+        endpoint: ServedEndpoint,
+        fmt: FhirFormat,
+        query: _Query,
+        resource_type: str,
+        lastn: bool,
+    ) -> SearchPlan:
+        """The one reading of this search: checked against what the endpoint's FHIR version
+        supports, strict or lenient as the client's ``Prefer`` asks (400 when refused)."""
+        try:
+            return plan_search(
+                endpoint.fhir_version,
+                resource_type,
+                query.params,
+                lastn=lastn,
+                fmt=fmt,
+                lenient=lenient_handling(request.headers.getlist("prefer")),
+            )
+        except SearchError as refused:
+            raise InvalidRequest(str(refused), issue_code=refused.code) from refused
 
     async def _read(
         self,
         request: Request,
         endpoint: ServedEndpoint,
-        fmt: Format,
+        fmt: FhirFormat,
         resource_type: str,
         resource_id: str,
     ) -> bytes:

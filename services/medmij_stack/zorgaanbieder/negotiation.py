@@ -19,40 +19,31 @@ Readings taken:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 
-from medmij_stack.protocol.fhir import FhirVersion
+from medmij_stack.protocol.fhir import FhirFormat, FhirVersion
 
 from .errors import NotAcceptable, UnsupportedVersion
 
-__all__ = ["Format", "content_type", "lenient_handling", "negotiate"]
-
-
-class Format(StrEnum):
-    JSON = "json"
-    XML = "xml"
-
-
-_MEDIA = {Format.JSON: "application/fhir+json", Format.XML: "application/fhir+xml"}
+__all__ = ["content_type", "lenient_handling", "negotiate"]
 
 # FHIR http page: the _format values, and the MIME types a FHIR server is expected to honour.
 _BY_NAME = {
-    "json": Format.JSON,
-    "application/json": Format.JSON,
-    "application/fhir+json": Format.JSON,
-    "application/json+fhir": Format.JSON,  # DSTU2 spelling, still sent by older clients
-    "xml": Format.XML,
-    "text/xml": Format.XML,
-    "application/xml": Format.XML,
-    "application/fhir+xml": Format.XML,
-    "application/xml+fhir": Format.XML,
+    "json": FhirFormat.JSON,
+    "application/json": FhirFormat.JSON,
+    "application/fhir+json": FhirFormat.JSON,
+    "application/json+fhir": FhirFormat.JSON,  # DSTU2 spelling, still sent by older clients
+    "xml": FhirFormat.XML,
+    "text/xml": FhirFormat.XML,
+    "application/xml": FhirFormat.XML,
+    "application/fhir+xml": FhirFormat.XML,
+    "application/xml+fhir": FhirFormat.XML,
 }
 _WILDCARDS = frozenset({"*/*", "application/*"})
 
 
-def content_type(fmt: Format, fhir_version: FhirVersion) -> str:
+def content_type(fmt: FhirFormat, fhir_version: FhirVersion) -> str:
     """The Content-Type of a FHIR answer, e.g. ``application/fhir+json; fhirVersion=3.0``."""
-    return f"{_MEDIA[fmt]}; fhirVersion={fhir_version}"
+    return f"{fmt.media_type}; fhirVersion={fhir_version}"
 
 
 @dataclass(frozen=True)
@@ -105,7 +96,9 @@ def _version_ok(rng: _Range, fhir_version: FhirVersion) -> bool:
     return wanted is None or FhirVersion.from_number(wanted) is fhir_version
 
 
-def negotiate(accept: str | None, format_param: str | None, fhir_version: FhirVersion) -> Format:
+def negotiate(
+    accept: str | None, format_param: str | None, fhir_version: FhirVersion
+) -> FhirFormat:
     """The format to answer in; UnsupportedVersion or NotAcceptable when none will do."""
     if format_param is not None:
         rng = _parse_range(format_param)
@@ -116,12 +109,12 @@ def negotiate(accept: str | None, format_param: str | None, fhir_version: FhirVe
             raise UnsupportedVersion()
         return fmt
     if not accept:
-        return Format.JSON
+        return FhirFormat.JSON
     ranges = [r for r in map(_parse_range, _split(accept, ",")) if r is not None and r.q > 0]
     ranges.sort(key=lambda r: -r.q)  # stable: equal q keeps the client's order
     refused_version = False
     for rng in ranges:
-        fmt = _BY_NAME.get(rng.name) or (Format.JSON if rng.name in _WILDCARDS else None)
+        fmt = _BY_NAME.get(rng.name) or (FhirFormat.JSON if rng.name in _WILDCARDS else None)
         if fmt is None:
             continue
         if not _version_ok(rng, fhir_version):
@@ -130,7 +123,7 @@ def negotiate(accept: str | None, format_param: str | None, fhir_version: FhirVe
         return fmt
     if refused_version:
         raise UnsupportedVersion()
-    return Format.JSON
+    return FhirFormat.JSON
 
 
 def lenient_handling(prefer_headers: list[str]) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Collection
 from typing import Protocol
 
 from .dataset import Dataset, EndpointKey
-from .store import SearchRequest, SearchResult, StoredResource
+from .store import SearchPlan, SearchResult, StoredResource
 
 __all__ = ["Records"]
 
@@ -25,10 +25,9 @@ class Records(Protocol):
         """Remove the data of every endpoint not listed; returns the endpoints removed."""
         ...
 
-    def search(
-        self, endpoint: EndpointKey, patient_id: str, request: SearchRequest
-    ) -> SearchResult:
-        """Search one patient's records; SearchError for a search it cannot answer."""
+    def search(self, endpoint: EndpointKey, patient_id: str, plan: SearchPlan) -> SearchResult:
+        """Run a planned search (``store.plan_search``, already checked) on one patient's
+        records: what matches its filters, and what its includes reach."""
         ...
 
     def read(

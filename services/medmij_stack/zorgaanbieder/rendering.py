@@ -21,11 +21,10 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 from xml.sax.saxutils import quoteattr
 
-from medmij_stack.protocol.fhir import FhirVersion
+from medmij_stack.protocol.fhir import FhirFormat, FhirVersion
 
 from .errors import FhirError
 from .fhir_xml import XmlFragments, resource_xml
-from .negotiation import Format
 
 __all__ = ["FhirResource", "Renderer", "operation_outcome", "outcome_body"]
 
@@ -66,9 +65,9 @@ def operation_outcome(code: str, diagnostics: str) -> dict[str, object]:
     }
 
 
-def outcome_body(error: FhirError, fmt: Format) -> bytes:
+def outcome_body(error: FhirError, fmt: FhirFormat) -> bytes:
     """The OperationOutcome of a refusal, in the negotiated format."""
-    if fmt is Format.JSON:
+    if fmt is FhirFormat.JSON:
         return _json(operation_outcome(error.issue_code, error.diagnostics))
     issue = (
         _value("severity", "error")
@@ -98,7 +97,7 @@ class Renderer:
         self_url: str,
         matches: Sequence[FhirResource],
         includes: Iterable[FhirResource],
-        fmt: Format,
+        fmt: FhirFormat,
     ) -> bytes:
         """A searchset Bundle; ``scope`` names the FHIR base the resources come from."""
         entries: list[tuple[FhirResource, str]] = [(r, "match") for r in matches]
@@ -107,7 +106,7 @@ class Renderer:
             if (resource.resource_type, resource.id) not in seen:
                 seen.add((resource.resource_type, resource.id))
                 entries.append((resource, "include"))
-        if fmt is Format.JSON:
+        if fmt is FhirFormat.JSON:
             bundle: dict[str, Any] = {
                 "resourceType": "Bundle",
                 "type": "searchset",
@@ -141,15 +140,17 @@ class Renderer:
         return _XML_DECLARATION + b"".join(parts)
 
     def resource(
-        self, *, scope: Hashable, fhir_version: FhirVersion, resource: FhirResource, fmt: Format
+        self, *, scope: Hashable, fhir_version: FhirVersion, resource: FhirResource, fmt: FhirFormat
     ) -> bytes:
         """One resource, as a read returns it."""
-        if fmt is Format.JSON:
+        if fmt is FhirFormat.JSON:
             return _json(resource.content)
         return _XML_DECLARATION + self._xml(scope, fhir_version, resource)
 
-    def document(self, fhir_version: FhirVersion, content: Mapping[str, Any], fmt: Format) -> bytes:
+    def document(
+        self, fhir_version: FhirVersion, content: Mapping[str, Any], fmt: FhirFormat
+    ) -> bytes:
         """A resource that is not stored (the CapabilityStatement), written fresh."""
-        if fmt is Format.JSON:
+        if fmt is FhirFormat.JSON:
             return _json(content)
         return _XML_DECLARATION + resource_xml(fhir_version, content)

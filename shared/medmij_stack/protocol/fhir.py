@@ -1,4 +1,4 @@
-"""The FHIR versions MedMij exchanges: one type for the whole stack.
+"""The FHIR versions and formats MedMij exchanges: one type each for the whole stack.
 
 Every gegevensdienst this stack knows speaks FHIR STU3 or R4 (``catalogue``: BgZ 48 is
 STU3, Vaccinaties 63 is R4), and each side of the stack writes that version in its own
@@ -17,6 +17,9 @@ way. :class:`FhirVersion` knows all of them:
   MedMij's R4 gegevensdiensten exchange.
 
 Named by a string only: importing fhir.resources is left to the code that validates.
+
+:class:`FhirFormat` is the representation, JSON or XML, by the name FHIR's ``_format``
+parameter gives it, with its MIME type (http://hl7.org/fhir/R4/http.html#mime-type).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-__all__ = ["FhirRelease", "FhirVersion"]
+__all__ = ["FhirFormat", "FhirRelease", "FhirVersion"]
 
 #: A FHIR release name, as :attr:`FhirVersion.release` gives it.
 FhirRelease = Literal["STU3", "R4"]
@@ -63,3 +66,15 @@ class FhirVersion(StrEnum):
         ``4.0.1`` are R4), else None."""
         major_minor = ".".join(number.split(".")[:2])
         return next((version for version in cls if version.value == major_minor), None)
+
+
+class FhirFormat(StrEnum):
+    """A FHIR representation, by its short ``_format`` name."""
+
+    JSON = "json"
+    XML = "xml"
+
+    @property
+    def media_type(self) -> str:
+        """``application/fhir+json`` or ``application/fhir+xml``."""
+        return f"application/fhir+{self.value}"

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from medmij_stack.protocol import catalogue
+from medmij_stack.protocol.fhir import FhirFormat, FhirVersion
 from medmij_stack.zorgaanbieder.dataset import EndpointKey
-from medmij_stack.zorgaanbieder.store import Repository, SearchRequest, SearchResult, StoredResource
+from medmij_stack.zorgaanbieder.store import (
+    Repository,
+    SearchPlan,
+    SearchResult,
+    StoredResource,
+    plan_search,
+)
 
 from .data import BGZ
 
@@ -19,17 +27,33 @@ def query(query_string: str) -> tuple[tuple[str, str], ...]:
     )
 
 
+def plan(
+    path: str, version: FhirVersion = FhirVersion.STU3, *, lenient: bool = False
+) -> SearchPlan:
+    """The plan of `GET [base]/<path>`, e.g. `Observation/$lastn?code=…`, as the HTTP layer
+    makes it (JSON)."""
+    resource_path, _, query_string = path.partition("?")
+    resource_type, _, operation = resource_path.partition("/")
+    return plan_search(
+        version,
+        resource_type,
+        query(query_string),
+        lastn=operation == "$lastn",
+        fmt=FhirFormat.JSON,
+        lenient=lenient,
+    )
+
+
 def search(
     repository: Repository,
     path: str,
     patient: str = "pat-a",
     endpoint: EndpointKey = BGZ,
 ) -> SearchResult:
-    """Search as `GET [base]/<path>`, e.g. `Observation/$lastn?code=…`."""
-    resource_path, _, query_string = path.partition("?")
-    resource_type, _, operation = resource_path.partition("/")
-    request = SearchRequest(resource_type, operation == "$lastn", query(query_string))
-    return repository.search(endpoint, patient, request)
+    """Plan `GET [base]/<path>` for the endpoint's FHIR version, and run it."""
+    version = catalogue.get(endpoint.gegevensdienst).fhir_version
+    assert version is not None
+    return repository.search(endpoint, patient, plan(path, version))
 
 
 def ids(resources: Iterable[StoredResource]) -> list[str]:

@@ -23,14 +23,14 @@ from fhir.resources import R4B, STU3
 from lxml import etree
 
 from medmij_stack.protocol import catalogue
-from medmij_stack.protocol.fhir import FhirVersion
+from medmij_stack.protocol.fhir import FhirFormat, FhirVersion
 from medmij_stack.zorgaanbieder.dataset import (
     Dataset,
     EndpointKey,
     PatientRecord,
     QualificationToken,
 )
-from medmij_stack.zorgaanbieder.store import Repository, SearchRequest, SearchResult
+from medmij_stack.zorgaanbieder.store import Repository, SearchResult, plan_search
 from tests.zorgaanbieder.nictiz_expected import (
     BERGGE,
     BOEKWIJT,
@@ -129,10 +129,17 @@ def _run(repository: Repository, token: str, query: catalogue.Query) -> SearchRe
     bound = repository.token_patient(token)
     assert bound is not None, f"token {token[:8]}… not bound"
     endpoint, patient = bound
-    lastn = query.resource_path.endswith("/$lastn")
-    return repository.search(
-        endpoint, patient, SearchRequest(query.resource_type, lastn, query.params)
+    version = catalogue.get(endpoint.gegevensdienst).fhir_version
+    assert version is not None
+    plan = plan_search(
+        version,
+        query.resource_type,
+        query.params,
+        lastn=query.resource_path.endswith("/$lastn"),
+        fmt=FhirFormat.JSON,
+        lenient=False,
     )
+    return repository.search(endpoint, patient, plan)
 
 
 def _counts(result: SearchResult) -> Counter[str]:

@@ -1,7 +1,8 @@
 """The resource server's store: datasets in a database, patient-bound FHIR search and read.
 
-The HTTP layer uses `Repository` and the search types; data sources hand it `Dataset`s
-(`zorgaanbieder.dataset`). SQLite by default, PostgreSQL by URL (DESIGN.md §8).
+The HTTP layer plans each search once (`plan_search`) and hands the `SearchPlan` to the
+`Repository`, which runs it; data sources hand the repository `Dataset`s
+(`zorgaanbieder.dataset`). SQLite by default, PostgreSQL by URL.
 """
 
 from __future__ import annotations
@@ -10,18 +11,18 @@ from .loading import DatasetError
 from .repository import Repository
 from .search import (
     SearchError,
-    SearchRequest,
+    SearchPlan,
     SearchResult,
     StoredResource,
-    unsupported_params,
+    plan_search,
 )
 
 __all__ = [
     "DatasetError",
     "Repository",
     "SearchError",
-    "SearchRequest",
+    "SearchPlan",
     "SearchResult",
     "StoredResource",
-    "unsupported_params",
+    "plan_search",
 ]

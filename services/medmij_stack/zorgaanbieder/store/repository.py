@@ -38,21 +38,12 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
-from medmij_stack.protocol.fhir import FhirVersion
 from medmij_stack.runtime.database import WRITE, make_engine, migrate
 from medmij_stack.zorgaanbieder.dataset import Dataset, EndpointKey
 
 from . import indexing
 from .loading import DatasetError, PreparedDataset, prepare, token_digest
-from .search import (
-    Include,
-    SearchPlan,
-    SearchRequest,
-    SearchResult,
-    StoredResource,
-    TokenFilter,
-    plan,
-)
+from .search import Include, SearchPlan, SearchResult, StoredResource, TokenFilter
 from .tables import (
     NO_SYSTEM,
     EndpointRow,
@@ -377,37 +368,29 @@ class Repository:
     # -- answering -------------------------------------------------------------------
 
     @staticmethod
-    def _endpoint(connection: Connection, endpoint: EndpointKey) -> tuple[int, FhirVersion] | None:
-        row = connection.execute(
-            select(EndpointRow.id, EndpointRow.fhir_version).where(
+    def _endpoint_id(connection: Connection, endpoint: EndpointKey) -> int | None:
+        return connection.execute(
+            select(EndpointRow.id).where(
                 EndpointRow.zorgaanbieder == endpoint.zorgaanbieder,
                 EndpointRow.gegevensdienst == endpoint.gegevensdienst,
             )
-        ).one_or_none()
-        if row is None:
-            return None
-        version = FhirVersion.R4 if row.fhir_version == FhirVersion.R4 else FhirVersion.STU3
-        return int(row.id), version
+        ).scalar_one_or_none()
 
-    def search(
-        self, endpoint: EndpointKey, patient_id: str, request: SearchRequest
-    ) -> SearchResult:
-        """The patient's resources that match, plus what the _includes reach. Raises
-        SearchError for a parameter this server does not support; an endpoint without a
-        dataset has nothing to find."""
+    def search(self, endpoint: EndpointKey, patient_id: str, plan: SearchPlan) -> SearchResult:
+        """The patient's resources that match the plan, plus what its _includes reach. The
+        plan is checked already (`search.plan_search`); an endpoint without a dataset has
+        nothing to find."""
         with self._engine.connect() as connection:
-            found = self._endpoint(connection, endpoint)
-            if found is None:
+            endpoint_id = self._endpoint_id(connection, endpoint)
+            if endpoint_id is None:
                 return SearchResult((), ())
-            endpoint_id, fhir_version = found
-            search_plan = plan(fhir_version, request)
-            rows = self._matches(connection, endpoint_id, patient_id, search_plan)
+            rows = self._matches(connection, endpoint_id, patient_id, plan)
             matches = tuple(_stored(r.resource_type, r.fhir_id, r.content) for r in rows)
             includes = self._includes(
                 connection,
                 endpoint_id,
                 patient_id,
-                search_plan.includes,
+                plan.includes,
                 matches,
                 {row.pk for row in rows},
             )
@@ -415,7 +398,7 @@ class Repository:
 
     @staticmethod
     def _matches(
-        connection: Connection, endpoint_id: int, patient_id: str, search_plan: SearchPlan
+        connection: Connection, endpoint_id: int, patient_id: str, plan: SearchPlan
     ) -> list[_Match]:
         statement = (
             select(
@@ -430,14 +413,14 @@ class Repository:
             .where(
                 _R.endpoint_id == endpoint_id,
                 _R.patient_key == patient_id,
-                _R.resource_type == search_plan.resource_type,
-                *(_token_condition(f) for f in search_plan.filters),
+                _R.resource_type == plan.resource_type,
+                *(_token_condition(f) for f in plan.filters),
             )
             .order_by(_R.position)
         )
         rows = [_Match(*row) for row in connection.execute(statement)]
-        if search_plan.lastn_max is not None:
-            rows = _latest(rows, search_plan.lastn_max)
+        if plan.lastn_max is not None:
+            rows = _latest(rows, plan.lastn_max)
         return rows
 
     @staticmethod
@@ -487,10 +470,9 @@ class Repository:
         """One resource, if this patient may see it: their own, or a shared resource
         their data references. None otherwise, and for anything that does not exist."""
         with self._engine.connect() as connection:
-            found = self._endpoint(connection, endpoint)
-            if found is None:
+            endpoint_id = self._endpoint_id(connection, endpoint)
+            if endpoint_id is None:
                 return None
-            endpoint_id, _ = found
             shared_and_referenced = and_(
                 _R.patient_key.is_(None),
                 exists().where(

@@ -1,52 +1,57 @@
-"""A FHIR search as the store receives it, and its checked, ready-to-run form.
+"""A FHIR search, read from its request once: the checked plan the store runs.
 
-The HTTP layer hands the store the resource type, whether it is `Observation/$lastn`,
-and the decoded query parameters (without `_format`). `plan` checks them against what
-this server supports (`searchparams`) and raises SearchError, which the HTTP layer
-answers with a 400 OperationOutcome naming the parameter and why.
+The resource server's request handler (:mod:`medmij_stack.zorgaanbieder.fhir_api`) calls
+:func:`plan_search` once per search with what the request says: the resource type, whether
+it is ``Observation/$lastn``, the decoded query parameters (without ``_format``), the
+negotiated format and whether the client asked ``Prefer: handling=lenient``. The
+:class:`SearchPlan` it gets back holds everything the answer depends on; the handler renders
+and caches by it and hands it to the store (``Records.search``), which runs it as it is:
+nothing after this module reads a query parameter again.
 
-Token syntax (http://hl7.org/fhir/STU3/search.html#token): `code`, `system|code`,
-`|code` (no system), `system|` (any code of the system); a comma is OR, a repeated
-parameter is AND, and `\\,` `\\|` `\\$` `\\\\` escape those characters.
+A plan is checked against what this server supports (:mod:`.searchparams`). A search it
+cannot answer raises SearchError, which the handler answers with a 400 OperationOutcome
+naming the parameter and why ("not-supported" or "invalid"). Under lenient handling (FHIR
+R4 search, http://hl7.org/fhir/R4/search.html#errors) the parameters this server does not
+support (unknown names, modifiers, ``_include`` paths it does not serve) are left out
+instead and listed in :attr:`SearchPlan.ignored`, so that the self link can leave them out
+too. The patient parameters are refused in every mode: the patient follows from the access
+token and nothing else. There is no paging: a searchset holds every match, and ``_count``
+is a parameter this server does not support.
 
-`Observation/$lastn` (MedMij's STU3 use of the R4 operation,
+Token syntax (http://hl7.org/fhir/STU3/search.html#token): ``code``, ``system|code``,
+``|code`` (no system), ``system|`` (any code of the system); a comma is OR, a repeated
+parameter is AND, and ``\\,`` ``\\|`` ``\\$`` ``\\\\`` escape those characters.
+
+``Observation/$lastn`` (MedMij's STU3 use of the R4 operation,
 http://hl7.org/fhir/R4/observation-operation-lastn.html): the same filters, then per
-Observation code the latest `max` (default 1) by effective time.
+Observation code the latest ``max`` (default 1) by effective time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from medmij_stack.protocol.fhir import FhirVersion
+from medmij_stack.protocol.fhir import FhirFormat, FhirVersion
 
 from .compartment import is_known_type
-from .searchparams import INCLUDES, PATIENT_PARAMS, TOKEN_PARAMS, IncludeSpec
+from .searchparams import INCLUDES, PATIENT_PARAMS, TOKEN_PARAMS, IncludeSpec, Path
 
 __all__ = [
     "Include",
     "SearchError",
     "SearchPlan",
-    "SearchRequest",
     "SearchResult",
     "StoredResource",
     "TokenAlternative",
     "TokenFilter",
-    "plan",
-    "unsupported_params",
+    "plan_search",
 ]
 
 # A client asking for thousands per code wants everything; the cap keeps the answer bounded.
 _MAX_LASTN = 1000
-
-
-@dataclass(frozen=True)
-class SearchRequest:
-    resource_type: str
-    lastn: bool  # Observation/$lastn
-    # Decoded (name, value) pairs as received, in order, without _format; with _include.
-    params: tuple[tuple[str, str], ...] = ()
+_LASTN = "$lastn"
 
 
 @dataclass(frozen=True)
@@ -81,22 +86,37 @@ class TokenAlternative:
 
 @dataclass(frozen=True)
 class TokenFilter:
+    """One token parameter: a resource matches when it has one of the alternatives."""
+
     param: str
     alternatives: tuple[TokenAlternative, ...]
 
 
 @dataclass(frozen=True)
 class Include:
+    """One ``_include``: where the references are, and which types it reaches."""
+
     spec: IncludeSpec
     target_type: str | None  # a typed include (`Coverage:payor:Patient`) names one
 
 
 @dataclass(frozen=True)
 class SearchPlan:
+    """A search as this server will answer it: checked, with nothing left to interpret."""
+
+    fhir_version: FhirVersion
     resource_type: str
-    filters: tuple[TokenFilter, ...]
+    lastn_max: int | None  # Observation/$lastn: the latest this many per code; None: a search
+    filters: tuple[TokenFilter, ...]  # every one must match (a repeated parameter is AND)
     includes: tuple[Include, ...]
-    lastn_max: int | None  # None: not $lastn
+    fmt: FhirFormat  # of the answer; the store does not read it
+    # The parameters left out under lenient handling, as (name, value) pairs received.
+    ignored: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def path(self) -> str:
+        """What was searched, relative to the FHIR base: ``Condition``, ``Observation/$lastn``."""
+        return self.resource_type if self.lastn_max is None else f"{self.resource_type}/{_LASTN}"
 
 
 def _split(text: str, separator: str) -> list[str]:
@@ -182,56 +202,58 @@ def _lastn_max(value: str) -> int:
     return int(value)
 
 
-def _knows(fhir_version: FhirVersion, resource_type: str, lastn: bool, name: str) -> bool:
-    """Whether this server has a meaning for parameter ``name`` (with any modifier) here."""
+def _supported(
+    fhir_version: FhirVersion,
+    token_params: Mapping[str, Path],
+    lastn: bool,
+    name: str,
+    value: str,
+) -> bool:
+    """Whether this server has a meaning for parameter ``name`` here: False for what lenient
+    handling may leave out. The patient parameters count as supported: they are refused, never
+    ignored."""
     base, colon, _ = name.partition(":")
-    if base in PATIENT_PARAMS or name == "_include":
+    if base in PATIENT_PARAMS:
         return True
+    if name == "_include":
+        source, _, rest = value.partition(":")
+        return f"{source}:{rest.partition(':')[0]}" in INCLUDES[fhir_version]
     if name == "max" and lastn:
         return True
-    return name in TOKEN_PARAMS[fhir_version].get(resource_type, {}) and not colon
+    return name in token_params and not colon
 
 
-def unsupported_params(
-    fhir_version: FhirVersion, request: SearchRequest
-) -> tuple[tuple[str, str], ...]:
-    """The parameters this server does not support here, which :func:`plan` would refuse
-    as "not-supported": unknown names, modifiers, and ``_include`` paths it does not
-    serve. A client asking ``Prefer: handling=lenient`` gets them ignored instead (FHIR R4
-    search §3.1.1.0.5). The patient parameters are not among them: those are refused in
-    every mode, as the patient follows from the token and nothing else.
-    """
-    ignored: list[tuple[str, str]] = []
-    for name, value in request.params:
-        if not _knows(fhir_version, request.resource_type, request.lastn, name):
-            ignored.append((name, value))
-        elif name == "_include":
-            source, _, rest = value.partition(":")
-            param = rest.partition(":")[0]
-            if f"{source}:{param}" not in INCLUDES[fhir_version]:
-                ignored.append((name, value))
-    return tuple(ignored)
-
-
-def plan(fhir_version: FhirVersion, request: SearchRequest) -> SearchPlan:
-    """Check a search against what this server supports; raises SearchError."""
-    resource_type = request.resource_type
+def plan_search(
+    fhir_version: FhirVersion,
+    resource_type: str,
+    params: Sequence[tuple[str, str]],
+    *,
+    lastn: bool,
+    fmt: FhirFormat,
+    lenient: bool,
+) -> SearchPlan:
+    """The plan of ``GET [base]/<resource_type>`` (``/$lastn`` when ``lastn``) with these
+    decoded (name, value) pairs, in the order received; raises SearchError."""
     if not is_known_type(fhir_version, resource_type):
         raise SearchError("not-supported", f"resource type {resource_type!r} is not served here")
-    if request.lastn and resource_type != "Observation":
+    if lastn and resource_type != "Observation":
         raise SearchError("not-supported", "$lastn is an operation on Observation only")
     token_params = TOKEN_PARAMS[fhir_version].get(resource_type, {})
     filters: list[TokenFilter] = []
     includes: list[Include] = []
-    lastn_max: int | None = 1 if request.lastn else None
+    ignored: list[tuple[str, str]] = []
+    lastn_max: int | None = 1 if lastn else None
     seen_max = False
-    for name, value in request.params:
+    for name, value in params:
+        if lenient and not _supported(fhir_version, token_params, lastn, name, value):
+            ignored.append((name, value))
+            continue
         base, colon, modifier = name.partition(":")
         if base in PATIENT_PARAMS:
             raise SearchError("not-supported", f"search parameter {name!r}: {PATIENT_PARAMS[base]}")
         if name == "_include":
             includes.append(_include(fhir_version, resource_type, value))
-        elif name == "max" and request.lastn:
+        elif name == "max" and lastn:
             if seen_max:
                 raise SearchError("invalid", "max may be given only once")
             seen_max = True
@@ -245,10 +267,18 @@ def plan(fhir_version: FhirVersion, request: SearchRequest) -> SearchPlan:
                 raise SearchError("invalid", f"search parameter {name!r} has no value")
             filters.append(_token_filter(name, value))
         else:
-            supported = sorted({*token_params, "_include", *(["max"] if request.lastn else [])})
+            supported = sorted({*token_params, "_include", *(["max"] if lastn else [])})
             raise SearchError(
                 "not-supported",
                 f"search parameter {name!r} is not supported on {resource_type}"
-                f"{'/$lastn' if request.lastn else ''} (supported: {', '.join(supported)})",
+                f"{'/$lastn' if lastn else ''} (supported: {', '.join(supported)})",
             )
-    return SearchPlan(resource_type, tuple(filters), tuple(includes), lastn_max)
+    return SearchPlan(
+        fhir_version=fhir_version,
+        resource_type=resource_type,
+        lastn_max=lastn_max,
+        filters=tuple(filters),
+        includes=tuple(includes),
+        fmt=fmt,
+        ignored=tuple(ignored),
+    )
