@@ -149,8 +149,15 @@ def test_whitelist_has_the_trusted_pgo_and_the_dva_back_channel_nodes(default: W
     assert dva.back is not None
     assert dva.resource is not None
     assert dva.front is not None
+    assert default.collector is not None
     whitelist = default.whitelist()
-    assert set(whitelist) == {"pgo.localhost", dva.back.hostname, dva.resource.hostname}
+    # The collector too: nodes check its host there before they deliver their ketenlog.
+    assert set(whitelist) == {
+        "pgo.localhost",
+        dva.back.hostname,
+        dva.resource.hostname,
+        default.collector.hostname,
+    }
     assert "niet-vertrouwd.pgo.localhost" not in whitelist
     # The front channel is for browsers: no server calls it with a client certificate.
     assert dva.front.hostname not in whitelist
@@ -160,6 +167,7 @@ def test_whitelist_has_the_trusted_pgo_and_the_dva_back_channel_nodes(default: W
 def test_our_hostnames_and_hosts_cover_exactly_the_nodes_we_run(default: World) -> None:
     assert default.our_hostnames() == (
         "stelselnode.localhost",
+        "collector.localhost",
         "pgo.localhost",
         "inlog.dva.localhost",
         "api.dva.localhost",
@@ -187,6 +195,7 @@ def test_with_free_ports_gives_distinct_free_ports_and_keeps_the_rest(default: W
     def without_ports(world: World) -> dict[str, object]:
         data = world.model_dump(mode="json")
         data["stelselnode"].pop("port")
+        data["collector"].pop("port")
         for pgo in data["pgo"]:
             pgo.pop("port")
         for dva in data["dva"]:

@@ -175,7 +175,8 @@ def up(
 @app.command()
 def serve(
     role: Annotated[
-        str, typer.Argument(help="stelselnode (or: lists), pgo, authserver, zorgaanbieder")
+        str,
+        typer.Argument(help="stelselnode (or: lists), collector, pgo, authserver, zorgaanbieder"),
     ],
     world_file: WorldOption = None,
     data_dir: DataDirOption = Path("data"),
@@ -233,7 +234,8 @@ def serve(
 @app.command()
 def health(
     role: Annotated[
-        str, typer.Argument(help="stelselnode (or: lists), pgo, authserver, zorgaanbieder")
+        str,
+        typer.Argument(help="stelselnode (or: lists), collector, pgo, authserver, zorgaanbieder"),
     ],
     world_file: WorldOption = None,
     certs: CertsOption = Path("certs"),
@@ -252,7 +254,7 @@ def health(
     try:
         if instance is None and chosen is Role.PGO:
             instance = world.pgo_by_hostname().hostname
-        if instance is None and chosen is not Role.STELSELNODE:
+        if instance is None and chosen not in (Role.STELSELNODE, Role.COLLECTOR):
             if not world.ours():
                 raise WorldError("this world runs no DVA of its own")
             instance = world.ours()[0].id

@@ -1,9 +1,9 @@
 """From a world to the listeners of one role: settings, certificates, apps.
 
-A role is one process: `stelselnode`, `pgo`, `authserver` or `zorgaanbieder` (the last
-two once per DVA of ours). A role can listen on more than one node (the authorisation
-server has a front and a back channel), each with its own certificate and client
-certificate policy.
+A role is one process: `stelselnode`, `collector` (when the world has one), `pgo`,
+`authserver` or `zorgaanbieder` (the last two once per DVA of ours). A role can listen on
+more than one node (the authorisation server has a front and a back channel), each with its
+own certificate and client certificate policy.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Literal
 from medmij_stack.protocol.dva_contract import AVAILABILITY_PATH
 from medmij_stack.protocol.lists import ListKind
 from medmij_stack.runtime.devpki import DevPKI
+from medmij_stack.runtime.ketenlog_delivery import DELIVERY_PATH
 
 from .publication import publication
-from .world import Dva, Endpoint, World, WorldError
+from .world import Collector, Dva, Endpoint, World, WorldError
 
 if TYPE_CHECKING:
     from medmij_stack.zorgaanbieder.settings import ZorgaanbiederSettings
@@ -28,6 +29,7 @@ __all__ = [
     "Listener",
     "Role",
     "RoleInstance",
+    "collector_locations",
     "listener_urls",
     "listeners_for",
     "role_instances",
@@ -39,6 +41,7 @@ ASGIApp = Callable[..., object]
 
 class Role(StrEnum):
     STELSELNODE = "stelselnode"
+    COLLECTOR = "collector"
     PGO = "pgo"
     AUTHSERVER = "authserver"
     ZORGAANBIEDER = "zorgaanbieder"
@@ -60,7 +63,7 @@ class RoleInstance:
     """A role of ours in the world, and the argument that selects it in `medmij serve`."""
 
     role: Role
-    instance: str | None  # DVA id or PGO hostname; None for the Stelselnode
+    instance: str | None  # DVA id or PGO hostname; None for the Stelselnode and the collector
 
     @property
     def label(self) -> str:
@@ -77,6 +80,8 @@ class RoleInstance:
 def role_instances(world: World) -> list[RoleInstance]:
     """Every process `medmij up` starts for `world`, the Stelselnode first."""
     result = [RoleInstance(Role.STELSELNODE, None)]
+    if world.collector is not None:
+        result.append(RoleInstance(Role.COLLECTOR, None))
     result += [RoleInstance(Role.PGO, p.hostname) for p in world.pgo if not p.external]
     for dva in world.ours():
         result += [RoleInstance(Role.AUTHSERVER, dva.id), RoleInstance(Role.ZORGAANBIEDER, dva.id)]
@@ -87,6 +92,8 @@ def listener_urls(world: World, instance: RoleInstance) -> tuple[str, ...]:
     """Base URL of every listener of one role instance."""
     if instance.role is Role.STELSELNODE:
         return (world.stelselnode.endpoint.url(),)
+    if instance.role is Role.COLLECTOR:
+        return (_collector(world).endpoint.url(),)
     if instance.role is Role.PGO:
         return (world.pgo_by_hostname(instance.instance).endpoint.url(),)
     dva = _dva(world, instance.instance)
@@ -113,6 +120,26 @@ def _node_common(
         "lists": {kind: stelsel.url(f"/{kind.filename}") for kind in ListKind},
         "lists_refresh_seconds": float(world.stelselnode.refresh_seconds),
         "data_dir": data_dir,
+        # Where the node delivers its ketenlog (medmij_stack.runtime.ketenlog_delivery).
+        "collector_url": (
+            None if world.collector is None else world.collector.endpoint.url(DELIVERY_PATH)
+        ),
+    }
+
+
+def _collector(world: World) -> Collector:
+    if world.collector is None:
+        raise WorldError("this world has no collector: add a [collector] section")
+    return world.collector
+
+
+def collector_locations(world: World) -> dict[str, tuple[str, ...]]:
+    """Per sender, the other hosts it records events under: an authorisation server of ours
+    holds its back channel's certificate and also records its front channel's events."""
+    return {
+        dva.back.hostname: (dva.front.hostname,)
+        for dva in world.ours()
+        if dva.back is not None and dva.front is not None
     }
 
 
@@ -162,6 +189,26 @@ def listeners_for(
             },
         )
         return [Listener("lists", node.endpoint, "none", app, "lists")]
+
+    if role is Role.COLLECTOR:
+        from medmij_stack.collector.app import create_app as create_collector
+        from medmij_stack.collector.settings import CollectorSettings
+
+        collector = _collector(world)
+        common = _node_common(
+            world, pki, collector.hostname, data_dir / "collector", resolve=resolve
+        )
+        common["collector_url"] = None  # it delivers to no one
+        collector_settings = CollectorSettings(locations=collector_locations(world), **common)  # type: ignore[arg-type]
+        return [
+            Listener(
+                "collector",
+                collector.endpoint,
+                "optional",  # /health answers without a certificate; the rest needs one
+                create_collector(collector_settings),
+                "back",
+            )
+        ]
 
     if role is Role.PGO:
         from medmij_stack.pgo.app import create_app as create_pgo

@@ -51,6 +51,8 @@ def stack_json(world: World, pki: DevPKI, world_file: Path) -> dict[str, object]
         "development": world.world.development,
         "lists": {kind.name.lower(): stelsel.url(f"/{kind.filename}") for kind in ListKind},
         "pgo": pgo.endpoint.url(),
+        # The ketenlog collector's base URL (GET /v1/records, POST /v1/logs), or null.
+        "collector": None if world.collector is None else world.collector.endpoint.url(),
         "ca": str(pki.root_cert),
         "pgo_client_cert": {"cert": str(leaf.cert), "key": str(leaf.key), "hostname": pgo.hostname},
         "hosts": world.hosts(),

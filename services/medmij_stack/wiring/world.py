@@ -1,7 +1,8 @@
 """The world: one TOML file that describes every participant of a local MedMij network.
 
 A world names the Stelselnode, the PGOs on the OCL, the DVAs and the zorgaanbieders
-they serve, and the synthetic persons. Participants marked `external = true` run
+they serve, the synthetic persons, and optionally the ketenlog collector (MedMij's central
+log, to which every node delivers its ketenlog). Participants marked `external = true` run
 elsewhere (a developer's own PGO or XIS): the world lists them on the MedMij lists and
 trusts their CA, but `medmij up` does not start them. That is how a vendor puts their
 own component in one role and keeps ours in the others.
@@ -42,6 +43,7 @@ from medmij_stack.protocol.persons import (
 from medmij_stack.zorgaanbieder.settings import Gedrag
 
 __all__ = [
+    "Collector",
     "Dva",
     "Endpoint",
     "Gedrag",
@@ -95,6 +97,21 @@ class Stelselnode(_Model):
     hostname: Hostname = "stelselnode.localhost"
     port: Port = 8440
     refresh_seconds: Annotated[int, Field(ge=5, le=900)] = 60
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(hostname=self.hostname, port=self.port)
+
+
+class Collector(_Model):
+    """The ketenlog collector: the central log every node of ours delivers its ketenlog to.
+
+    It is on the Whitelist, so that nodes may call it (a client checks its peer's host name
+    there before connecting) and it admits only nodes that are on it.
+    """
+
+    hostname: Hostname = "collector.localhost"
+    port: Port = 8447
 
     @property
     def endpoint(self) -> Endpoint:
@@ -263,6 +280,7 @@ class Dva(_Model):
 class World(_Model):
     world: WorldInfo = WorldInfo()
     stelselnode: Stelselnode = Stelselnode()
+    collector: Collector | None = None
     persons: Persons = Persons()
     pgo: tuple[Pgo, ...] = ()
     dva: tuple[Dva, ...] = ()
@@ -298,6 +316,8 @@ class World(_Model):
     def endpoints(self) -> Iterator[Endpoint]:
         """Every node that we run, the Stelselnode first."""
         yield self.stelselnode.endpoint
+        if self.collector is not None:
+            yield self.collector.endpoint
         for pgo in self.pgo:
             if not pgo.external:
                 yield pgo.endpoint
@@ -312,11 +332,14 @@ class World(_Model):
     def whitelist(self) -> tuple[str, ...]:
         """The Whitelist: nodes allowed on the back channel.
 
-        The Stelselnode is not on it but is deemed to be (UCI Opvragen Whitelist).
+        The Stelselnode is not on it but is deemed to be (UCI Opvragen Whitelist). The
+        collector is, last: nodes call it on the back channel.
         """
         names = [p.hostname for p in self.pgo if p.whitelisted]
         for dva in self.dva:
             names.extend(dva.whitelisted_hostnames)
+        if self.collector is not None:
+            names.append(self.collector.hostname)
         return tuple(dict.fromkeys(names))
 
     def extra_trust(self) -> tuple[Path, ...]:
@@ -371,6 +394,8 @@ class World(_Model):
         # Each socket stays bound until every port is chosen, so none is handed out twice.
         with ExitStack() as held:
             data["stelselnode"]["port"] = _free_port(held)
+            if data["collector"] is not None:
+                data["collector"]["port"] = _free_port(held)
             for pgo in data["pgo"]:
                 if not pgo["external"]:
                     pgo["port"] = _free_port(held)

@@ -35,6 +35,12 @@ class NodeSettings(BaseSettings):
     lists: dict[ListKind, str] = Field(description="URL of each MedMij list at the Stelselnode")
     lists_refresh_seconds: float = Field(default=900, gt=0, le=900)
     data_dir: Path = Path("data")
+    collector_url: str | None = Field(
+        default=None,
+        pattern=r"^https://",
+        description="Where the node delivers its ketenlog (the collector's delivery URL, "
+        "medmij_stack.runtime.ketenlog_delivery); None: no delivery",
+    )
 
     @model_validator(mode="after")
     def _all_lists(self) -> NodeSettings:
