@@ -1,0 +1,20 @@
+"""One `medmij up` for the wiring tests that drive the running stack (demo, patient).
+
+The stack is started the way the end-to-end tests start theirs (tests/e2e/conftest.py,
+``start_stack``: a subprocess on free ports in a temporary folder), once per session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.conftest import RunningStack, start_stack
+
+
+@pytest.fixture(scope="session")
+def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = start_stack(tmp_path_factory.mktemp("stack"))
+    yield running
+    running.stop()
