@@ -190,7 +190,11 @@ class AttemptStore:
         with self._db.transaction() as session:
             moved = session.execute(
                 update(Attempt)
-                .where(Attempt.flow_id == flow_id, Attempt.stage == Stage.ZOEKEN.value)
+                .where(
+                    Attempt.flow_id == flow_id,
+                    Attempt.stage == Stage.ZOEKEN.value,
+                    Attempt.zorgaanbieder.is_(None),
+                )
                 .values(
                     zorgaanbieder=zorgaanbieder,
                     gegevensdiensten=" ".join(gegevensdiensten),

@@ -235,7 +235,7 @@ def entries(chosen: Category, records: Iterable[StoredRecord]) -> list[SourcedEn
         resolvers[key] = Resolver.of(
             r.resource for r in every if (r.zorgaanbieder, r.gegevensdienst) == key
         )
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, str, str, str]] = set()
     shown = []
     for record in every:
         if not chosen.shows(record) or record.key in seen:

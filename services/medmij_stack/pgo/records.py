@@ -63,8 +63,14 @@ class StoredRecord:
         return str(self.resource.get("resourceType", ""))
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.zorgaanbieder, self.resource_type, str(self.resource.get("id", "")))
+    def key(self) -> tuple[str, str, str, str]:
+        """Who a resource is: its type and id on one FHIR base (a source)."""
+        return (
+            self.zorgaanbieder,
+            self.gegevensdienst,
+            self.resource_type,
+            str(self.resource.get("id", "")),
+        )
 
 
 @dataclass(frozen=True)

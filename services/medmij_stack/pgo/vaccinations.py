@@ -73,7 +73,7 @@ def vaccinations(records: Iterable[StoredRecord]) -> list[Vaccination]:
         key: Resolver.of(r.resource for r in every if (r.zorgaanbieder, r.gegevensdienst) == key)
         for key in {(r.zorgaanbieder, r.gegevensdienst) for r in every}
     }
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, str, str, str]] = set()
     found = []
     for record in every:
         resource = record.resource

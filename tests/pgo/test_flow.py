@@ -1,0 +1,123 @@
+"""One retrieval attempt through the PGO, with the DVA and the engine faked (``harness``)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from medmij_stack.protocol.funnel import Device, FunnelStep, Initiator, Outcome
+from medmij_stack.protocol.ketenlog import EventType
+
+from .harness import PGO_URL, ZIEKENHUIS, Person, PgoWorld, text
+
+
+async def test_a_whole_attempt_fetches_and_stores_every_granted_gegevensdienst(
+    pw: PgoWorld, person: Person
+) -> None:
+    flow_id, outcome = await person.fetch(ZIEKENHUIS)
+    assert outcome.status_code == 200
+    assert "Je gegevens zijn opgehaald" in text(outcome)
+    assert [c.gegevensdienst for c in pw.retrieval.calls] == ["48", "63"]
+    assert all(c.correlation_id == flow_id for c in pw.retrieval.calls)
+    names = [e.name for e in pw.funnel(flow_id)]
+    assert names == [
+        FunnelStep.FLOW_START,
+        FunnelStep.ZORGAANBIEDER_GEKOZEN,
+        FunnelStep.GEGEVENSDIENST_GEKOZEN,
+        FunnelStep.INGELOGD_BIJ_DVA,
+        FunnelStep.FLOW_END,
+    ]
+    end = pw.funnel(flow_id)[-1]
+    assert end.outcome is Outcome.SUCCESS
+    assert end.initiator is Initiator.PERSON
+    assert end.device is Device.PC
+    assert end.gegevensdiensten == ("48", "63")
+    types = [r.event.type for r in pw.ketenlog(flow_id)]
+    assert types[:4] == [
+        EventType.SEND_AUTHORIZATION_REQUEST,
+        EventType.RECEIVE_AUTHORIZATION_RESPONSE,
+        EventType.SEND_TOKEN_REQUEST,
+        EventType.RECEIVE_TOKEN_RESPONSE,
+    ]
+    assert EventType.SEND_RESOURCE_REQUEST in types
+    assert all(r.event.trace_id == flow_id for r in pw.ketenlog(flow_id))
+
+
+async def test_the_authorization_request_is_what_the_afsprakenstelsel_asks(
+    pw: PgoWorld, person: Person
+) -> None:
+    chosen = await person.choose(ZIEKENHUIS)
+    assert chosen.status_code == 303
+    url = urlsplit(chosen.headers["location"])
+    params = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert (
+        f"{url.scheme}://{url.netloc}{url.path}"
+        == "https://inlog.dva.localhost:8444/oauth/authorize"
+    )
+    assert params["response_type"] == "code"
+    assert params["client_id"] == "pgo.localhost"
+    assert params["redirect_uri"] == f"{PGO_URL}/medmij/terug"
+    assert params["scope"] == "ziekenhuistest"  # AS 2.x: every service, the bare name
+    assert len(params["state"]) >= 40
+    assert params["code_challenge_method"] == "S256"
+    assert len(params["MedMij-Request-ID"]) == 36
+    assert len(params["X-Correlation-ID"]) == 36
+
+
+async def test_opening_the_search_starts_one_attempt_and_leaving_ends_it_as_abandoned(
+    pw: PgoWorld, person: Person
+) -> None:
+    from medmij_stack.protocol.funnel import FailureReason, ProcessStep
+
+    await person.client.get("/zorgaanbieders")
+    await person.client.get("/zorgaanbieders", params={"zoek": "ggd"})
+    attempts = pw.pgo.attempts
+    account = pw.pgo.measurements.funnel()[0].person
+    with pw.pgo.db.read() as session:
+        from sqlalchemy import select
+
+        from medmij_stack.pgo.tables import Attempt
+
+        (flow_id,) = session.scalars(select(Attempt.flow_id).where(Attempt.account_id == account))
+    pw.clock.advance(seconds=pw.pgo.settings.abandon_after_seconds - 60)
+    await pw.pgo.background_once()
+    assert [e.name for e in pw.funnel(flow_id)] == [FunnelStep.FLOW_START]
+    pw.clock.advance(seconds=120)
+    await pw.pgo.background_once()
+    end = pw.funnel(flow_id)[-1]
+    assert end.name is FunnelStep.FLOW_END
+    assert end.reason is FailureReason.ABANDONED_AT_SEARCH
+    assert end.step is ProcessStep.ZORGAANBIEDER_ZOEKEN
+    assert attempts.get(flow_id) is not None
+
+
+async def test_who_never_comes_back_from_the_dva_is_counted_at_the_digid_step(
+    pw: PgoWorld, person: Person
+) -> None:
+    from medmij_stack.protocol.funnel import FailureReason
+
+    chosen = await person.choose("ggdtest@medmij")
+    flow_id = chosen.headers["location"].split("X-Correlation-ID=")[1].split("&")[0]
+    pw.clock.advance(hours=1)
+    await pw.pgo.background_once()
+    assert pw.funnel(flow_id)[-1].reason is FailureReason.DIGID_CANCELLED
+    await person.log_in("anna", "een-lang-wachtwoord")  # an hour later, logged out
+    page = await person.client.get(f"/ophalen/{flow_id}")
+    assert "Je bent niet teruggekomen" in text(page)
+
+
+async def test_the_device_comes_from_the_hidden_field_or_the_user_agent(pw: PgoWorld) -> None:
+    phone = pw.person()
+    phone.client.headers["user-agent"] = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5) Mobile/15E148"
+    await phone.sign_up("telefoon")
+    chosen = await phone.choose("ggdtest@medmij")
+    flow_id = chosen.headers["location"].split("X-Correlation-ID=")[1].split("&")[0]
+    assert {e.device for e in pw.funnel(flow_id)} == {Device.WEB}
+    app = pw.person()
+    await app.sign_up("app-gebruiker")
+    answer = await app.post(
+        "/ophalen", zorgaanbieder="ggdtest@medmij", gegevensdienst="63", apparaat="app"
+    )
+    flow_id = answer.headers["location"].split("X-Correlation-ID=")[1].split("&")[0]
+    assert pw.funnel(flow_id)[-1].device is Device.APP
+    await phone.client.aclose()
+    await app.client.aclose()
