@@ -250,3 +250,55 @@ async def test_the_outcome_page_offers_retry_for_a_failure(pw: PgoWorld, person:
     flow_id, page = await person.fetch(GGD)
     form = dict(form_with(page, "flow_id", flow_id))
     assert form["csrf_token"] == person.csrf
+
+
+async def test_the_outcome_has_a_json_view_for_programs(pw: PgoWorld, person: Person) -> None:
+    pw.retrieval.failing[("48", "Alert")] = Failing(FailureReason.RESOURCE_ERROR, 500, "HTTP 500")
+    flow_id, _ = await person.fetch(ZIEKENHUIS)
+    answer = await person.client.get(f"/ophalen/{flow_id}", headers={"Accept": "application/json"})
+    assert answer.status_code == 200
+    assert answer.headers["cache-control"] == "no-store"
+    view = answer.json()
+    assert view["flow_id"] == flow_id
+    assert view["zorgaanbieder"] == ZIEKENHUIS
+    assert (view["outcome"], view["reason"], view["step"]) == (
+        "mislukt",
+        "resource-fout",
+        "uitwisseling",
+    )
+    by_id = {s["id"]: s for s in view["gegevensdiensten"]}
+    assert by_id["48"]["outcome"] == "mislukt"
+    assert by_id["48"]["reason"] == "resource-fout"
+    assert by_id["48"]["resources"] == {}
+    assert by_id["63"]["outcome"] == "succes"
+    assert by_id["63"]["resources"] == {"Immunization": 1}
+    browser = await person.client.get(f"/ophalen/{flow_id}", headers={"Accept": "text/html,*/*"})
+    assert browser.headers["content-type"].startswith("text/html")
+    stranger = pw.person()
+    await stranger.sign_up("iemand-anders")
+    refused = await stranger.client.get(
+        f"/ophalen/{flow_id}", headers={"Accept": "application/json"}
+    )
+    assert refused.status_code == 404
+    await stranger.client.aclose()
+
+
+async def test_the_json_view_of_an_attempt_that_ended_at_the_dva(
+    pw: PgoWorld, person: Person
+) -> None:
+    chosen = await person.choose(GGD)
+    state = parse_qs(urlsplit(chosen.headers["location"]).query)["state"][0]
+    back = await person.callback(
+        {"error": "access_denied", "error_description": "Authorization denied.", "state": state}
+    )
+    view = (
+        await person.client.get(back.headers["location"], headers={"Accept": "application/json"})
+    ).json()
+    assert (view["outcome"], view["reason"], view["step"]) == (
+        "mislukt",
+        "toestemming-geweigerd",
+        "digid",
+    )
+    assert view["gegevensdiensten"] == [
+        {"id": "63", "outcome": "mislukt", "reason": "toestemming-geweigerd", "resources": {}}
+    ]

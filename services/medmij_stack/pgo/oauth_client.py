@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 import time
 import warnings
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,7 +45,7 @@ from authlib.deprecate import AuthlibDeprecationWarning
 
 from medmij_stack.protocol.headers import MEDMIJ_REQUEST_ID, X_CORRELATION_ID, new_id
 from medmij_stack.protocol.ketenlog import ErrorInfo, EventType, RequestInfo, ResponseInfo
-from medmij_stack.runtime.tls import PeerRefused, check_hostnames
+from medmij_stack.runtime.backchannel import NotAsked, Whitelist, require_whitelisted
 
 from .eventlog import Trail
 
@@ -132,7 +132,7 @@ class OAuthClient:
         client_id: str,
         redirect_uri: str,
         client: httpx.AsyncClient,
-        whitelist: Callable[[], Collection[str] | None],
+        whitelist: Whitelist,
         timeout: float,
     ) -> None:
         self.client_id = client_id
@@ -158,7 +158,7 @@ class OAuthClient:
         )
 
     def _check_whitelisted(self, url: str) -> None:
-        check_hostnames(frozenset({_host(url)}), self._whitelist())
+        require_whitelisted(url, self._whitelist)
 
     # --- the authorization request --------------------------------------------------------
 
@@ -233,7 +233,7 @@ class OAuthClient:
     ) -> Token | TokenFailure:
         try:
             self._check_whitelisted(token_endpoint)
-        except PeerRefused as refused:
+        except NotAsked as refused:
             # Not sent, so nothing for the ketenlog: no request left the PGO.
             return TokenFailure("other", f"token endpoint not asked: {refused.reason}", None)
         request_id = new_id()
@@ -334,7 +334,7 @@ class OAuthClient:
         """Revoke a refresh token, and with it the consent (RFC 7009 2.1)."""
         try:
             endpoint = await self.revocation_endpoint(token_endpoint)
-        except PeerRefused as refused:
+        except NotAsked as refused:
             return Revocation(False, f"not asked: {refused.reason}")
         except (httpx.HTTPError, ValueError) as exc:
             return Revocation(False, f"no metadata ({type(exc).__name__})")
@@ -349,7 +349,7 @@ class OAuthClient:
                 headers={MEDMIJ_REQUEST_ID: new_id(), X_CORRELATION_ID: new_id()},
                 timeout=self._timeout,
             )
-        except PeerRefused as refused:
+        except NotAsked as refused:
             return Revocation(False, f"not asked: {refused.reason}")
         except httpx.HTTPError as exc:
             return Revocation(False, f"no answer ({type(exc).__name__})")

@@ -275,6 +275,24 @@ class RecordStore:
 
     # --- reading ---------------------------------------------------------------------------
 
+    def counts(self, account_id: str, flow_id: str) -> dict[str, dict[str, int]]:
+        """Gegevensdienst → resource type → how many distinct resources ``flow_id`` stored."""
+        seen: dict[str, dict[str, set[str | None]]] = {}
+        with self._db.read() as session:
+            rows = session.execute(
+                select(Record.gegevensdienst, Record.resource_type, Record.resource_id).where(
+                    Record.account_id == account_id, Record.flow_id == flow_id
+                )
+            )
+            for gegevensdienst, resource_type, resource_id in rows:
+                seen.setdefault(gegevensdienst, {}).setdefault(resource_type, set()).add(
+                    resource_id
+                )
+        return {
+            gegevensdienst: {kind: len(ids) for kind, ids in sorted(types.items())}
+            for gegevensdienst, types in seen.items()
+        }
+
     def sources(self, account_id: str) -> list[StoredSource]:
         with self._db.read() as session:
             return [

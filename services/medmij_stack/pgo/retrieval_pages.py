@@ -8,14 +8,14 @@ the outcome of that attempt, and ``POST /opnieuw`` (``flow_id``): only what fail
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from medmij_stack.protocol.funnel import Initiator
+from medmij_stack.protocol.funnel import Initiator, Outcome
 
 from .attempts import Stage
 from .categories import query_description
@@ -23,6 +23,7 @@ from .errors import NotFound
 from .overview import source_states, tiles
 from .settings import CALLBACK_PATH
 from .situations import Situation
+from .tables import Attempt, AttemptService
 from .verzamelen import Choice, Started
 from .web import Web
 
@@ -30,12 +31,62 @@ __all__ = ["mount_retrieval"]
 
 _CALLBACK_PARAMS = ("state", "code", "error", "error_description")
 _MAX_SEARCH = 100
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _callback_params(request: Request) -> Mapping[str, str]:
     """The callback's parameters; a repeated one is dropped, which makes the answer invalid."""
     params = request.query_params
     return {name: params[name] for name in _CALLBACK_PARAMS if len(params.getlist(name)) == 1}
+
+
+def _wants_json(request: Request) -> bool:
+    accepted = [
+        part.split(";")[0].strip().lower() for part in request.headers.get("accept", "").split(",")
+    ]
+    return "application/json" in accepted and "text/html" not in accepted
+
+
+def outcome_view(
+    attempt: Attempt, services: Sequence[AttemptService], counts: Mapping[str, Mapping[str, int]]
+) -> dict[str, Any]:
+    """The outcome of an attempt for programs that drive the PGO's forms (simulations,
+    load tests, the scripted patient): what the page says, without scraping it.
+
+    ``outcome`` is null while the attempt runs; per gegevensdienst the same, and the
+    number of distinct resources of each type it stored.
+    """
+    rows = {s.gegevensdienst: s for s in services}
+    listed = [s.gegevensdienst for s in services] or attempt.gegevensdiensten.split()
+    view_services = []
+    for gegevensdienst in listed:
+        row = rows.get(gegevensdienst)
+        if row is not None:
+            outcome = {"gelukt": Outcome.SUCCESS.value, "mislukt": Outcome.FAILURE.value}.get(
+                row.status
+            )
+            reason = row.reason
+        elif attempt.outcome == Outcome.FAILURE.value:  # ended before any retrieval
+            outcome, reason = attempt.outcome, attempt.reason
+        else:
+            outcome, reason = None, None
+        view_services.append(
+            {
+                "id": gegevensdienst,
+                "outcome": outcome,
+                "reason": reason,
+                "resources": dict(counts.get(gegevensdienst, {})),
+            }
+        )
+    return {
+        "flow_id": attempt.flow_id,
+        "zorgaanbieder": attempt.zorgaanbieder,
+        "outcome": attempt.outcome,
+        "reason": attempt.reason,
+        "step": attempt.step,
+        "situation": attempt.situation,
+        "gegevensdiensten": view_services,
+    }
 
 
 def mount_retrieval(app: FastAPI, web: Web) -> None:
@@ -167,6 +218,9 @@ def mount_retrieval(app: FastAPI, web: Web) -> None:
         if attempt is None or attempt.account_id != session.account_id:
             raise NotFound("Deze ophaalpoging bestaat niet.")
         services = await anyio.to_thread.run_sync(pgo.attempts.services, flow_id)
+        if _wants_json(request):
+            counts = await anyio.to_thread.run_sync(pgo.records.counts, attempt.account_id, flow_id)
+            return JSONResponse(outcome_view(attempt, services, counts), headers=_NO_STORE)
         outcomes = await anyio.to_thread.run_sync(pgo.records.outcomes, flow_id)
         zorgaanbieder = provider_name(attempt.zorgaanbieder)
         situation = None if attempt.situation is None else Situation(attempt.situation)

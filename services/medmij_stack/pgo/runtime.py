@@ -19,7 +19,7 @@ import anyio.to_thread
 import httpx
 
 from medmij_stack.protocol.funnel import Clock, system_clock
-from medmij_stack.runtime.net import make_async_client
+from medmij_stack.runtime.backchannel import node_async_client
 from medmij_stack.runtime.node import ListSubscription
 
 from . import passwords
@@ -92,10 +92,8 @@ class Pgo:
         self.pages = Pages(settings.naam)
         # The back channel: mutual TLS as the PGO node, the Private root only, the world's
         # host map; each call sets its own deadline on top of this ceiling.
-        self.client = client or make_async_client(
-            trust=settings.trust,
-            cert=settings.identity,
-            hosts=settings.hosts,
+        self.client = client or node_async_client(
+            settings,
             timeout=max(settings.token_timeout_seconds, settings.resource_timeout_seconds),
         )
         self.oauth = OAuthClient(

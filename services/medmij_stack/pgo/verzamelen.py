@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar
@@ -42,7 +42,7 @@ from medmij_stack.protocol import catalogue
 from medmij_stack.protocol.funnel import Clock, Device, FailureReason, Initiator
 from medmij_stack.protocol.ketenlog import ErrorInfo, EventType, RequestInfo
 from medmij_stack.protocol.scope import ScopeError
-from medmij_stack.runtime.tls import PeerRefused, check_hostnames
+from medmij_stack.runtime.backchannel import NotAsked, Whitelist, require_whitelisted
 
 from .attempts import AttemptStore, Stage
 from .consents import ConsentStatus, ConsentStore, ConsentView
@@ -126,7 +126,7 @@ class Verzamelen:
         directory: Callable[[], Directory],
         client: httpx.AsyncClient,
         retrieve: RetrieveService,
-        whitelist: Callable[[], Collection[str] | None],
+        whitelist: Whitelist,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -504,11 +504,8 @@ class Verzamelen:
             failure = (FailureReason.RESOURCE_ERROR, "the gegevensdienst is no longer in the ZAL")
         else:
             try:
-                check_hostnames(
-                    frozenset({(urlsplit(service.resource_endpoint).hostname or "").lower()}),
-                    self.whitelist(),
-                )
-            except PeerRefused as refused:
+                require_whitelisted(service.resource_endpoint, self.whitelist)
+            except NotAsked as refused:
                 failure = (
                     FailureReason.RESOURCE_ERROR,
                     f"resource endpoint not asked: {refused.reason}",
