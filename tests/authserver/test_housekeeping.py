@@ -16,11 +16,10 @@ from sqlalchemy import func, select
 
 from medmij_stack.authserver import credentials
 from medmij_stack.authserver.db import Database
-from medmij_stack.authserver.digid import Outcome
-from medmij_stack.authserver.digid_simulator import DigidSimulator
+from medmij_stack.authserver.digid import DigidSimulator, Outcome
 from medmij_stack.authserver.errors import FlowUnavailable, Unavailability
 from medmij_stack.authserver.eventlog import Ketenlog, Trail
-from medmij_stack.authserver.grants import GrantStore, Spent
+from medmij_stack.authserver.grant_store import GrantStore, Spent
 from medmij_stack.authserver.housekeeping import Housekeeping, Purged
 from medmij_stack.authserver.sessions import FlowRequest, Sessions, Step
 from medmij_stack.authserver.tables import (

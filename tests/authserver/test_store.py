@@ -16,11 +16,10 @@ from sqlalchemy import inspect, update
 
 from medmij_stack.authserver import credentials
 from medmij_stack.authserver.db import MIGRATIONS, Database
-from medmij_stack.authserver.digid import Outcome, Resolution
-from medmij_stack.authserver.digid_simulator import DigidSimulator, Unresolvable
+from medmij_stack.authserver.digid import DigidSimulator, Outcome, Resolution, Unresolvable
 from medmij_stack.authserver.errors import FlowUnavailable
 from medmij_stack.authserver.eventlog import Ketenlog, Trail
-from medmij_stack.authserver.grants import GrantStore, Spent, add_months
+from medmij_stack.authserver.grant_store import GrantStore, Spent, add_months
 from medmij_stack.authserver.sessions import FlowRequest, Sessions, Step
 from medmij_stack.authserver.tables import Base, DigidArtifact
 from medmij_stack.protocol.ketenlog import EventType, RequestInfo

@@ -20,11 +20,11 @@ from fastapi.responses import JSONResponse
 from medmij_stack.runtime.asgi_tls import ClientCertificateGate
 from medmij_stack.runtime.node import ListSubscription
 
-from . import paths
+from . import authorize, consent, paths
 from .backchannel import mount_back
-from .digid_simulator import mount_artifact_resolution
+from .digid import assertion_consumer, simulator
+from .frontchannel import mount_front
 from .runtime import Dva
-from .screens import mount_front
 from .settings import AuthserverSettings
 
 __all__ = ["Channels", "create_apps"]
@@ -63,11 +63,17 @@ def create_apps(settings: AuthserverSettings) -> Channels:
 
         return made
 
+    # The front channel, step by step in the order a person meets them (authserver.frontchannel).
     front = app("DVA autorisatieserver", settings.front_hostname)
-    mount_front(front, dva)
+    screens = mount_front(front, dva)
+    authorize.mount(front, screens)
+    simulator.mount_login(front, screens)
+    assertion_consumer.mount(front, screens)
+    consent.mount(front, screens)
+    # The back channel: token, revocation, introspection; and DigiD's artifact resolution.
     back = app("DVA autorisatieserver (backchannel)", settings.hostname)
     back_channel = mount_back(back, dva)
-    mount_artifact_resolution(back, dva.digid, settings.hostname)
+    simulator.mount_artifact_resolution(back, dva.digid, settings.hostname)
     # Back channel: only whitelisted nodes (Whitelist rule; see medmij_stack.runtime.asgi_tls),
     # except the health report and the public RFC 8414 metadata.
     gate = ClientCertificateGate(

@@ -7,11 +7,15 @@ chains to the trusted root and whose CN or SAN is on the current Whitelist.
 public metadata (RFC 8414) that adds nothing the ZAL does not already publish, and the
 front channel links to it for people without a client certificate.
 
-Endpoint handlers read the body strictly (:mod:`authserver.adapter`), then run authlib
+Endpoint handlers read the body strictly (:func:`back_channel_request`), then run authlib
 (synchronous, with database calls) in the thread pool. Each request is one
 :class:`Exchange`, which records ``receive_…_request`` and ``send_…_response`` /
 ``send_…_error`` with the MedMij-Request-ID as ``request.id`` and the X-Correlation-ID as
 ``trace_id`` (core.tknint.208), in the person's session once the code or token names it.
+
+Bodies are read under the rules of RFC 6749 3.2 and 4.1.3: ``application/x-www-form-
+urlencoded`` only (GIDS sent JSON; that is refused), parameters in the body and not in the
+query string (Zorgdoc put them there), UTF-8, no parameter twice, and a bounded size.
 
 Every refusal (a body refused before OAuth reads it, an authlib refusal, the Whitelist
 gate's ``access_denied``, the DigiD simulator's) is a
@@ -26,6 +30,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -33,22 +39,80 @@ from starlette.concurrency import run_in_threadpool
 
 from medmij_stack.protocol.headers import Tracing, lenient_from
 from medmij_stack.protocol.ketenlog import ErrorInfo, EventType, RequestInfo, ResponseInfo
-from medmij_stack.runtime.asgi_tls import ASGIApp, Receive, Refusal, Scope, Send
+from medmij_stack.runtime.asgi_tls import ASGIApp, Receive, Refusal, Scope, Send, admitted_hostnames
+from medmij_stack.runtime.backchannel import UnreadableRequest, read_body
 from medmij_stack.runtime.oauth_errors import oauth_error_response
 
 from . import paths
-from .adapter import back_channel_request, render
-from .errors import AccessDenied, BackChannelError, DvaError, ServerError
+from .errors import (
+    FORM_ENCODING_REQUIRED,
+    QUERY_PARAMETERS_REFUSED,
+    AccessDenied,
+    BackChannelError,
+    DvaError,
+    InvalidRequest,
+    ServerError,
+)
 from .eventlog import Ketenlog, Trail
-from .grants import GrantInfo
+from .grant_store import GrantInfo
 from .oauth.metadata import authorization_server_metadata
 from .oauth.requests import Incoming, MedMijRequest
 from .oauth.server import OAuthResponse
-from .runtime import Dva
 
-__all__ = ["BackChannel", "Exchange", "mount_back"]
+if TYPE_CHECKING:
+    from .runtime import Dva
+
+__all__ = ["BackChannel", "Exchange", "back_channel_request", "mount_back"]
 
 log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 16 * 1024  # an OAuth request body is a few hundred bytes
+_MAX_FIELDS = 50
+
+
+async def back_channel_request(request: Request) -> Incoming:
+    """A POST to the token, revocation or introspection endpoint, read strictly.
+
+    Raises InvalidRequest: a request refused before OAuth looks at it.
+    """
+    if request.url.query:
+        raise InvalidRequest(QUERY_PARAMETERS_REFUSED)
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/x-www-form-urlencoded":
+        raise InvalidRequest(FORM_ENCODING_REQUIRED)
+    try:
+        body = await read_body(request, max_bytes=MAX_BODY_BYTES)
+    except UnreadableRequest as unreadable:
+        description = f"Invalid request: {unreadable.description}."
+        raise InvalidRequest(description, status=unreadable.status) from None
+    try:
+        params = parse_qsl(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            max_num_fields=_MAX_FIELDS,
+            errors="strict",
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequest("Invalid request: the body is not UTF-8 form data.") from None
+    incoming = Incoming(
+        method=request.method,
+        uri=str(request.url),
+        headers=dict(request.headers),
+        params=params,
+        peer=admitted_hostnames(request.scope),
+    )
+    repeated = incoming.repeated()
+    if repeated is not None:
+        raise InvalidRequest(f"Invalid request: parameter {repeated} is repeated.")
+    return incoming
+
+
+def _rendered(answer: OAuthResponse) -> Response:
+    """An answer authlib gave (refusals never get here: they are raised)."""
+    headers = {k: v for k, v in answer.headers if k.lower() != "content-type"}
+    if isinstance(answer.body, dict):
+        return JSONResponse(answer.body, status_code=answer.status, headers=headers)
+    return Response(answer.body, status_code=answer.status, headers=headers)
 
 
 @dataclass(frozen=True)
@@ -196,11 +260,10 @@ class BackChannel:
         try:
             answer = endpoint(request)
         finally:
-            grant = request.medmij.get("grant")
-            exchange.in_session_of(grant if isinstance(grant, GrantInfo) else None)
+            exchange.in_session_of(request.findings.grant)
         exchange.answered()
         exchange.flush(self.dva.ketenlog)
-        return render(answer)
+        return _rendered(answer)
 
 
 def mount_back(app: FastAPI, dva: Dva) -> BackChannel:

@@ -1,7 +1,7 @@
 """Every refusal of the authorisation server, as one tree, and the texts it answers with.
 
 Nothing else reaches a person or a peer: a step raises, and one handler per app renders
-(the front channel's in :mod:`authserver.screens`, the back channel's in
+(the front channel's in :mod:`authserver.frontchannel`, the back channel's in
 :mod:`authserver.backchannel`), writing the ketenlog event that belongs to the refusal::
 
     DvaError

@@ -34,5 +34,5 @@ REVOKE = "/oauth/revoke"
 INTROSPECT = INTROSPECTION_PATH
 METADATA = "/.well-known/oauth-authorization-server"  # RFC 8414 section 3
 # The DigiD simulator's artifact-resolution service: a party of its own as far as the
-# protocol goes, lodged on this node (authserver.digid_simulator).
+# protocol goes, lodged on this node (authserver.digid.simulator).
 DIGID_ARTIFACT_RESOLUTION = "/digid/artifact-resolution"

@@ -18,13 +18,12 @@ from medmij_stack.runtime.node import ListSubscription
 from . import paths
 from .availability import AvailabilityCheck
 from .db import Database
-from .digid import ArtifactResolutionClient, Authenticator
-from .digid_simulator import DigidSimulator
+from .digid import ArtifactResolutionClient, Authenticator, DigidSimulator
 from .eventlog import Ketenlog
-from .grants import GrantStore
+from .frontchannel import Pages
+from .grant_store import GrantStore
 from .housekeeping import Housekeeping
 from .oauth.server import DvaAuthorizationServer
-from .pages import Pages
 from .sessions import Sessions
 from .settings import AuthserverSettings
 

@@ -26,7 +26,7 @@ from medmij_stack.authserver.errors import TOKEN_ANOTHER_CLIENT
 from medmij_stack.protocol.dva_contract import Introspection
 
 from .clients import RESOURCE_SERVER_AUTH, TLS_CLIENT_AUTH
-from .grants import IssuedToken
+from .grant_types import IssuedToken
 from .requests import MedMijRequest
 from .scopes import scope_ids
 
@@ -48,7 +48,7 @@ class Revoke(RevocationEndpoint):  # type: ignore[misc]
         self.check_params(request, client)
         token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
         if token is not None:
-            request.medmij["grant"] = token.info.grant
+            request.findings.grant = token.info.grant
             if not token.check_client(client):
                 raise InvalidGrantError(TOKEN_ANOTHER_CLIENT)
         return token
@@ -89,7 +89,7 @@ class Introspect(IntrospectionEndpoint):  # type: ignore[misc]
         return None if found is None else IssuedToken(found)
 
     def check_permission(self, token: IssuedToken, client: Any, request: MedMijRequest) -> bool:
-        request.medmij["grant"] = token.info.grant
+        request.findings.grant = token.info.grant
         return True  # the caller authenticated as one of our resource servers
 
     def introspect_token(self, token: IssuedToken) -> dict[str, Any]:

@@ -1,10 +1,17 @@
 """authlib's view of one HTTP request, built from a framework-free snapshot.
 
-authlib's server is synchronous and knows no Starlette (STYLE.md): the adapter reads the
-request (async), captures it in a :class:`Incoming`, and hands authlib a
+authlib's server is synchronous and knows no Starlette: the channel that receives a request
+(:mod:`authserver.authorize`, :mod:`authserver.consent`, :mod:`authserver.backchannel`)
+reads it (async), captures it in an :class:`Incoming`, and hands authlib a
 :class:`MedMijRequest` made from it. Parameters come from exactly one place: the query
 string of an authorization request (RFC 6749 4.1.1) or the form body of a back-channel
 request (RFC 6749 4.1.3, RFC 7009, RFC 7662); never from both.
+
+What the grants and endpoints learn about a request while authlib runs them (the checked
+scope, the consent a code or token belongs to) travels on the request as typed
+:class:`Findings`, for the code that runs after authlib: the front channel, which builds the
+flow from the scope, and the back channel, which records the exchange in the person's
+session.
 """
 
 from __future__ import annotations
@@ -12,11 +19,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 
-__all__ = ["Incoming", "MedMijPayload", "MedMijRequest"]
+if TYPE_CHECKING:
+    from medmij_stack.authserver.grant_store import GrantInfo
+
+    from .scopes import RequestedScope
+
+__all__ = ["Findings", "Incoming", "MedMijPayload", "MedMijRequest"]
 
 
 @dataclass(frozen=True)
@@ -58,14 +70,26 @@ class MedMijPayload(OAuth2Payload):  # type: ignore[misc]
         return self._datalist
 
 
+@dataclass
+class Findings:
+    """What the grants and endpoints learnt about one request, on the way through authlib."""
+
+    requested_scope: RequestedScope | None = None
+    """Authorization request: the scope, checked against this DVA, the ZAL and the OCL."""
+    refresh_scope: str | None = None
+    """Refresh: the scope the new tokens get (the consent's, or narrower)."""
+    grant: GrantInfo | None = None
+    """Token, revocation, introspection: the consent the presented code or token is of."""
+
+
 class MedMijRequest(OAuth2Request):  # type: ignore[misc]
-    """An authlib request; ``medmij`` carries what our grants learn on the way."""
+    """An authlib request; ``findings`` carries what our grants learn on the way."""
 
     def __init__(self, incoming: Incoming) -> None:
         super().__init__(method=incoming.method, uri=incoming.uri, headers=incoming.headers)
         self.incoming = incoming
         self.payload = MedMijPayload(incoming.params)
-        self.medmij: dict[str, Any] = {}
+        self.findings = Findings()
 
     @property
     def peer(self) -> frozenset[str]:

@@ -3,9 +3,9 @@
 authlib supplies the protocol machinery (RFC 6749 grants, RFC 7636, RFC 7009, RFC 7662);
 this class supplies what authlib leaves to an integration: where clients come from (the
 node's *current* OCL, every time), how tokens are generated and kept
-(:mod:`authserver.grants`), and what a response is (:class:`OAuthResponse`, which the
-Starlette adapter renders). It also orders the checks of an authorization request the
-MedMij way: a bad ``client_id`` or ``redirect_uri`` is an :class:`UntrustedRequest`
+(:mod:`authserver.grant_store`), and what a response is (:class:`OAuthResponse`, which the
+channel that received the request renders). It also orders the checks of an authorization
+request the MedMij way: a bad ``client_id`` or ``redirect_uri`` is an :class:`UntrustedRequest`
 (error page, never a redirect); everything else is a :class:`FlowError` (redirect).
 
 Every refusal leaves this class as an exception of :mod:`authserver.errors`: authlib hands
@@ -32,7 +32,7 @@ from medmij_stack.authserver.errors import (
     UntrustedRequest,
     from_authlib,
 )
-from medmij_stack.authserver.grants import GrantStore
+from medmij_stack.authserver.grant_store import GrantStore
 from medmij_stack.authserver.settings import AuthserverSettings
 from medmij_stack.protocol.lists import OAuthclientlist
 from medmij_stack.protocol.oauth_errors import INVALID_REQUEST, ascii_description
@@ -47,7 +47,7 @@ from .clients import (
     redirect_uri_problem,
 )
 from .endpoints import Introspect, Revoke
-from .grants import AuthorizationCode, IssuedCode, IssuedToken, Person, Pkce, RefreshToken
+from .grant_types import AuthorizationCode, IssuedCode, IssuedToken, Person, Pkce, RefreshToken
 from .requests import MedMijRequest
 from .scopes import RequestedScope
 
@@ -108,7 +108,7 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     def create_oauth2_request(self, request: Any) -> MedMijRequest:
         if not isinstance(request, MedMijRequest):
-            raise TypeError("the adapter hands this server MedMijRequest objects only")
+            raise TypeError("the channels hand this server MedMijRequest objects only")
         return request
 
     def create_json_request(self, request: Any) -> Any:
@@ -118,7 +118,7 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         return OAuthResponse(status, body, [(str(k), str(v)) for k, v in headers])
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
-        return None  # every step is recorded in the ketenlog by the adapter instead
+        return None  # every step is recorded in the ketenlog by the channels instead
 
     def handle_error_response(self, request: MedMijRequest, error: OAuth2Error) -> NoReturn:
         # authlib renders its refusals here; ours are raised, and rendered by the app.
@@ -214,12 +214,10 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             grant: AuthorizationCode = self.get_consent_grant(request, end_user=request.user)
         except OAuth2Error as error:
             self.handle_error_response(request, error)
+        scope = request.findings.requested_scope
+        assert scope is not None  # validate_requested_scope ran, or raised
         return CheckedRequest(
-            client=client,
-            redirect_uri=redirect_uri,
-            state=payload.state,
-            scope=request.medmij["scope"],
-            grant=grant,
+            client=client, redirect_uri=redirect_uri, state=payload.state, scope=scope, grant=grant
         )
 
     def issue_code(self, request: MedMijRequest, checked: CheckedRequest, person: Person) -> str:

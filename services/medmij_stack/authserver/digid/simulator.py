@@ -1,14 +1,19 @@
-"""The DigiD simulator: the world's test persons, their artifacts, and artifact resolution.
+"""Step 3: the DigiD simulator, whole: its state, its login screen and its artifact resolution.
 
 It stands in for DigiD in the local world ("a DigiD simulator: pick or type a test BSN;
 can be made to fail or be cancelled; returns through a simulated artifact resolution on
-the back channel"). Its login screen is served by the front app (authserver.screens);
-the outcome of a login is kept here under a random one-time artifact, which expires
-after a short while, and the browser goes back to the authorisation server with that
-artifact only.
+the back channel"):
 
-The artifact-resolution service (:func:`mount_artifact_resolution`) is an HTTPS endpoint
-on the back node, in the JSON shape that :mod:`authserver.digid` describes. It is a party
+* its state (:class:`DigidSimulator`): the world's test persons, and the outcome of each
+  login kept under a random one-time artifact, which expires after a short while;
+* its login screen (:func:`mount_login`, on the front app), ``/digid/inloggen``: the person
+  picks or types a test BSN, or makes the login fail or cancels it; the browser goes back
+  to the authorisation server's assertion consumer (:mod:`.assertion_consumer`) with the
+  artifact only;
+* its artifact-resolution service (:func:`mount_artifact_resolution`, on the back app).
+
+The artifact-resolution service is an HTTPS endpoint
+on the back node, in the JSON shape that :mod:`.assertion_consumer` describes. It is a party
 of its own as far as the protocol goes: the Whitelist gate admits only nodes with a
 whitelisted certificate, and of those it answers only this DVA's own authorisation
 server (its back-node hostname; a PGO, or another DVA, gets 403), as DigiD answers only
@@ -22,27 +27,47 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI, Form, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select, update
 from starlette.concurrency import run_in_threadpool
 
+from medmij_stack.authserver import credentials, paths
+from medmij_stack.authserver.authorize import show_flow
+from medmij_stack.authserver.db import Database
+from medmij_stack.authserver.errors import (
+    AccessDenied,
+    ArtifactGone,
+    FlowUnavailable,
+    InvalidRequest,
+    UnknownArtifact,
+)
+from medmij_stack.authserver.frontchannel import FormField, FrontChannel, SessionCookie
+from medmij_stack.authserver.sessions import Step
+from medmij_stack.authserver.tables import DigidArtifact, Flow
 from medmij_stack.protocol.oauth_errors import NO_STORE
 from medmij_stack.protocol.persons import TestPerson, elfproef
 from medmij_stack.runtime.asgi_tls import admitted_hostnames
 from medmij_stack.runtime.backchannel import UnreadableRequest, read_json_object
 
-from . import credentials, paths
-from .adapter import MAX_BODY_BYTES
-from .db import Database
-from .digid import MAX_ARTIFACT_LENGTH, Outcome, Resolution
-from .errors import AccessDenied, ArtifactGone, InvalidRequest, UnknownArtifact
-from .tables import DigidArtifact
+from .assertion_consumer import MAX_ARTIFACT_LENGTH, Outcome, Resolution
 
-__all__ = ["ARTIFACT_TTL", "DigidSimulator", "Unresolvable", "mount_artifact_resolution"]
+__all__ = [
+    "ARTIFACT_TTL",
+    "DigidSimulator",
+    "Unresolvable",
+    "mount_artifact_resolution",
+    "mount_login",
+]
 
 ARTIFACT_TTL = timedelta(minutes=5)
+_MAX_BODY_BYTES = 16 * 1024  # an ArtifactResolve is a few dozen bytes
+
+
+# --- the simulator's state -----------------------------------------------------------------------
 
 
 class Unresolvable(StrEnum):
@@ -112,10 +137,104 @@ class DigidSimulator:
         return Resolution(flow_id=flow_id, outcome=Outcome(outcome), bsn=bsn)
 
 
+# --- the login screen (front app) -------------------------------------------------------------
+
+
+def _login_page(
+    front: FrontChannel, flow: Flow, *, problem: str | None = None, bsn: str = "", status: int = 200
+) -> Response:
+    return front.pages.render(
+        "digid.html",
+        status,
+        persons=front.dva.digid.persons,
+        login_url=paths.DIGID_LOGIN,
+        relay_state=flow.id,
+        csrf_token=flow.csrf_token,
+        problem=problem,
+        bsn=bsn,
+    )
+
+
+def login_page(front: FrontChannel, relay_state: str | None, cookie: str | None) -> Response:
+    """The login screen of the flow the authorisation server sent the person here for."""
+    flow = front.flow(relay_state or "", cookie)
+    if flow.step != Step.DIGID:
+        return show_flow(front, flow.id, cookie)
+    return _login_page(front, flow)
+
+
+def login(
+    front: FrontChannel,
+    relay_state: str | None,
+    cookie: str | None,
+    csrf_token: str | None,
+    action: str | None,
+    bsn: str | None,
+) -> Response:
+    """The person logs in (or fails, or cancels): back to the assertion consumer."""
+    flow = front.checked_form(relay_state or "", cookie, csrf_token)
+    if flow.step != Step.DIGID:
+        raise FlowUnavailable.step_taken(flow.step, flow.id)
+    digid = front.dva.digid
+    if action == "login":
+        typed = (bsn or "").strip()
+        if not digid.plausible(typed):
+            return _login_page(
+                front,
+                flow,
+                problem="Dit is geen geldig BSN. Een BSN heeft 9 cijfers.",
+                bsn=typed[:20],
+                status=400,
+            )
+        if digid.person(typed) is None:
+            return _login_page(
+                front,
+                flow,
+                problem=(
+                    "Dit BSN hoort niet bij een testpersoon. Kies een testpersoon uit de lijst."
+                ),
+                bsn=typed,
+                status=400,
+            )
+        artifact = digid.issue_artifact(flow.id, Outcome.SUCCESS, typed)
+    elif action == "fail":
+        artifact = digid.issue_artifact(flow.id, Outcome.FAILURE)
+    elif action == "cancel":
+        artifact = digid.issue_artifact(flow.id, Outcome.CANCELLED)
+    else:
+        return _login_page(front, flow, problem="Kies een van de knoppen.", status=400)
+    query = urlencode({"SAMLart": artifact, "RelayState": flow.id})
+    return RedirectResponse(f"{paths.ACS}?{query}", status_code=303)
+
+
+def mount_login(app: FastAPI, front: FrontChannel) -> None:
+    """Put the simulator's login screen on the front-channel app."""
+
+    @app.get(paths.DIGID_LOGIN, include_in_schema=False)
+    def digid_login_page(
+        relay_state: Annotated[str | None, Query(alias="RelayState")] = None,
+        cookie: SessionCookie = None,
+    ) -> Response:
+        return login_page(front, relay_state, cookie)
+
+    @app.post(paths.DIGID_LOGIN, include_in_schema=False)
+    def digid_login(
+        relay_state: Annotated[str | None, Form(alias="RelayState")] = None,
+        cookie: SessionCookie = None,
+        csrf_token: FormField = None,
+        action: FormField = None,
+        bsn: FormField = None,
+    ) -> Response:
+        return login(front, relay_state, cookie, csrf_token, action, bsn)
+
+
+# --- the artifact-resolution service (back app) -------------------------------------------------
+
+
 async def _artifact(request: Request) -> str:
     """The artifact of an ArtifactResolve body; InvalidRequest when the body is not one."""
     try:
-        data = await read_json_object(request, max_bytes=MAX_BODY_BYTES)
+        data = await read_json_object(request, max_bytes=_MAX_BODY_BYTES)
     except UnreadableRequest as bad:
         raise InvalidRequest(f"Invalid request: {bad.description}.", status=bad.status) from None
     artifact = data.get("artifact")

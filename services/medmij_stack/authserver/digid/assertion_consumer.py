@@ -1,4 +1,4 @@
-"""DigiD as the authorisation server sees it: the seam, and artifact resolution over HTTPS.
+"""Step 3, this server's side: back from DigiD, the artifact resolved over the back channel.
 
 The Afsprakenstelsel has the authorisation server authenticate the person with DigiD,
 as a SAML service provider with the artifact binding ([SPEC-1.x] steps 4-7): DigiD sends
@@ -6,12 +6,19 @@ the browser back with an *artifact* only, and the server resolves that artifact 
 BSN over a direct back-channel call (``send_artifact_resolution_request``). The BSN
 never travels through the browser.
 
-:class:`Authenticator` is that seam (MEDMIJ.md 1.3: "mock DigiD behind an interface"):
-a real SAML DigiD (ArtifactResolve over SOAP) would be another implementation of it.
-:class:`ArtifactResolutionClient` is the one the screens use: it asks an
-artifact-resolution service over HTTPS, with mutual TLS and this node's own certificate.
+The assertion consumer (``GET /oauth/digid/acs``, :func:`assertion_consumer`) is where
+DigiD sends the person back, with the artifact and the flow (``RelayState``). A login
+that succeeded goes on to the beschikbaarheidstoets (:mod:`authserver.availability`); one
+that failed goes back to the PGO with ``unauthorized_client``; one the person cancelled
+shows the annuleringspagina (:mod:`authserver.consent`).
+
+:class:`Authenticator` is the seam ("mock DigiD behind an interface"): a real SAML DigiD
+(ArtifactResolve over SOAP) would be another implementation of it.
+:class:`ArtifactResolutionClient` is the one the assertion consumer uses: it asks an
+artifact-resolution service over HTTPS, with mutual TLS and this node's own certificate
+(:func:`medmij_stack.runtime.backchannel.post_async`).
 In the local world that service is the DigiD simulator's
-(:mod:`authserver.digid_simulator`), a party of its own as far as the protocol goes,
+(:mod:`.simulator`), a party of its own as far as the protocol goes,
 even though it is lodged on this server's back node.
 
 The exchange is SAML's ArtifactResolve / ArtifactResponse, in a simple JSON shape::
@@ -41,15 +48,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import httpx
+from fastapi import FastAPI, Query
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
+from medmij_stack.authserver import availability, paths
+from medmij_stack.authserver.errors import (
+    AUTHENTICATION_FAILED,
+    FlowError,
+    FlowUnavailable,
+    TechnicalFault,
+)
+from medmij_stack.authserver.eventlog import Trail
+from medmij_stack.authserver.frontchannel import CurrentVisit, FrontChannel, SessionCookie, Visit
+from medmij_stack.authserver.sessions import Step
+from medmij_stack.authserver.tables import Flow
 from medmij_stack.protocol.headers import Tracing
+from medmij_stack.protocol.ketenlog import ErrorInfo, EventType, RequestInfo, ResponseInfo
+from medmij_stack.protocol.oauth_errors import UNAUTHORIZED_CLIENT
 from medmij_stack.protocol.persons import elfproef
 from medmij_stack.runtime.backchannel import CallFailed, post_async
-
-from .errors import TechnicalFault
 
 __all__ = [
     "MAX_ARTIFACT_LENGTH",
@@ -57,6 +78,8 @@ __all__ = [
     "Authenticator",
     "Outcome",
     "Resolution",
+    "assertion_consumer",
+    "mount",
 ]
 
 MAX_ARTIFACT_LENGTH = 512  # a SAML artifact is 44 bytes, about 60 characters in base64
@@ -153,3 +176,89 @@ class ArtifactResolutionClient:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+# --- the assertion consumer ------------------------------------------------------------------
+
+
+async def assertion_consumer(
+    front: FrontChannel,
+    artifact: str | None,
+    relay_state: str | None,
+    cookie: str | None,
+    visit: Visit,
+) -> Response:
+    """Where DigiD sends the person back: the artifact is resolved over the back channel."""
+    flow = await run_in_threadpool(front.flow, relay_state or "", cookie)
+    if flow.step != Step.DIGID:
+        raise FlowUnavailable.step_taken(flow.step, flow.id)
+    trail = front.visiting(visit, flow)
+    resolution: Resolution | None = None
+    request_id: str | None = None
+    if artifact:
+        authenticator = front.dva.authenticator
+        tracing = Tracing.new(flow.trace_id)
+        request_id = tracing.request_id
+        trail.add(
+            EventType.SEND_ARTIFACT_RESOLUTION_REQUEST,
+            request=RequestInfo(
+                id=tracing.request_id,
+                method="POST",
+                uri=authenticator.url,
+                server_id=front.dva.settings.hostname,
+            ),
+        )
+        try:
+            resolution = await authenticator.resolve(artifact, tracing)
+        except TechnicalFault:
+            # The flow ends in the technische-storing page, with the way back to the PGO.
+            await run_in_threadpool(front.advance, flow, (Step.DIGID,), Step.STORING)
+            raise
+    return await run_in_threadpool(_resolved, front, flow, trail, resolution, request_id)
+
+
+def _resolved(
+    front: FrontChannel,
+    flow: Flow,
+    trail: Trail,
+    resolution: Resolution | None,
+    request_id: str | None,
+) -> Response:
+    """Act on what DigiD said: on to the beschikbaarheidstoets, or back to the PGO."""
+    if resolution is None or resolution.flow_id != flow.id:
+        raise _authentication_failed(front, flow, trail, "artifact unknown, expired or used")
+    if resolution.outcome is Outcome.FAILURE:
+        raise _authentication_failed(front, flow, trail, "DigiD could not authenticate")
+    if resolution.outcome is Outcome.CANCELLED:
+        trail.add(EventType.RECEIVE_AUTHORIZATION_CANCELLATION)
+        front.advance(flow, (Step.DIGID,), Step.CANCELLED)
+        url = f"{paths.FLOW}/{flow.id}/geannuleerd"
+        return front.done(trail, RedirectResponse(url, status_code=303))
+    assert resolution.bsn is not None
+    trail.add(
+        EventType.RECEIVE_ARTIFACT_RESOLUTION_RESPONSE,
+        response=ResponseInfo(id=request_id, status=200),
+    )
+    return availability.check(front, flow, trail, resolution.bsn)
+
+
+def _authentication_failed(front: FrontChannel, flow: Flow, trail: Trail, why: str) -> FlowError:
+    """DigiD gave no person: back to the PGO with unauthorized_client (exception 2)."""
+    trail.add(
+        EventType.RECEIVE_AUTHENTICATION_ERROR, error=ErrorInfo(code="other", description=why)
+    )
+    front.advance(flow, (Step.DIGID,), Step.DONE)
+    return FlowError(UNAUTHORIZED_CLIENT, AUTHENTICATION_FAILED)
+
+
+def mount(app: FastAPI, front: FrontChannel) -> None:
+    @app.get(paths.ACS, include_in_schema=False)
+    async def digid_return(
+        visit: CurrentVisit,
+        artifact: Annotated[str | None, Query(alias="SAMLart")] = None,
+        relay_state: Annotated[str | None, Query(alias="RelayState")] = None,
+        cookie: SessionCookie = None,
+    ) -> Response:
+        # Async: the artifact resolution is awaited, not run in a thread (the database
+        # steps before and after it are).
+        return await assertion_consumer(front, artifact, relay_state, cookie, visit)

@@ -11,7 +11,7 @@ Spec rules (docs/MEDMIJ.md 1.1-1.9):
   authenticated client; core.tknint.205: the token request must carry ``redirect_uri``
   (equal to the authorization request's) and ``client_id``.
 * Langdurige toestemming (AS 2.0.0, RFC0054): a refresh token only when the person chose
-  it; the ``refresh_token`` grant rotates it on every use (:mod:`authserver.grants`).
+  it; the ``refresh_token`` grant rotates it on every use (:mod:`authserver.grant_store`).
   A refresh request may narrow the scope, never widen it; a scope in any form
   medmij_stack.protocol.scope reads is accepted there, the bare name meaning "everything the
   consent covers".
@@ -50,7 +50,7 @@ from medmij_stack.authserver.errors import (
     REFRESH_REPLAYED,
     REFRESH_UNKNOWN,
 )
-from medmij_stack.authserver.grants import CodeInfo, GrantInfo, Spent, TokenInfo
+from medmij_stack.authserver.grant_store import CodeInfo, GrantInfo, Spent, TokenInfo
 from medmij_stack.protocol.oauth_errors import ascii_description
 from medmij_stack.protocol.scope import ScopeError, parse_scope
 
@@ -64,7 +64,8 @@ if TYPE_CHECKING:
 __all__ = ["AuthorizationCode", "IssuedCode", "IssuedToken", "Person", "Pkce", "RefreshToken"]
 
 # Parameters of the authorization request that must not be repeated (RFC 6749 3.1), besides
-# client_id and redirect_uri, whose repetition the adapter answers with the error page.
+# client_id and redirect_uri, whose repetition check_authorization_request answers with the
+# error page (oauth.server).
 _SINGLE = ("response_type", "scope", "state", "code_challenge", "code_challenge_method")
 
 
@@ -151,7 +152,7 @@ class AuthorizationCode(authlib_grants.AuthorizationCodeGrant):  # type: ignore[
 
     @staticmethod
     def validate_no_multiple_request_parameter(request: MedMijRequest) -> None:
-        # Repeated client_id / redirect_uri are refused by the adapter before authlib runs
+        # Repeated client_id / redirect_uri are refused before authlib runs (oauth.server)
         # (error page); the others are refused in validate_requested_scope, by redirect.
         return None
 
@@ -166,11 +167,11 @@ class AuthorizationCode(authlib_grants.AuthorizationCodeGrant):  # type: ignore[
             raise InvalidRequestError("Invalid request: scope is missing.")
         server = _server(self)
         zal = server.lists.lists.zal.current
-        if zal is None:  # the adapter checks readiness first; this is the last guard
+        if zal is None:  # authserver.authorize checks readiness first; this is the last guard
             raise InvalidRequestError("Invalid request: the Zorgaanbiederslijst is not loaded.")
         client: OclClient = request.client
         try:
-            request.medmij["scope"] = resolve_scope(
+            request.findings.requested_scope = resolve_scope(
                 raw, served=server.settings.zorgaanbieders, zal=zal, client=client
             )
         except ScopeRefused as refused:
@@ -208,7 +209,7 @@ class AuthorizationCode(authlib_grants.AuthorizationCodeGrant):  # type: ignore[
         request: MedMijRequest = self.request
         spent = _server(self).store.spend_code(code)
         if spent.code is not None:
-            request.medmij["grant"] = spent.code.grant
+            request.findings.grant = spent.code.grant
         if spent.status is Spent.UNKNOWN or spent.code is None:
             raise InvalidGrantError(CODE_UNKNOWN)
         if spent.status is Spent.REPLAYED:
@@ -247,7 +248,7 @@ class RefreshToken(authlib_grants.RefreshTokenGrant):  # type: ignore[misc]
         if not value:
             raise InvalidRequestError("Invalid request: refresh_token is missing.")
         token = self.authenticate_refresh_token(value)
-        request.medmij["scope"] = self._narrowed_scope(token.info)
+        request.findings.refresh_scope = self._narrowed_scope(token.info)
         request.refresh_token = token
 
     def authenticate_refresh_token(self, refresh_token: str) -> IssuedToken:
@@ -256,7 +257,7 @@ class RefreshToken(authlib_grants.RefreshTokenGrant):  # type: ignore[misc]
         info = store.find_refresh(refresh_token)
         if info is None:
             raise InvalidGrantError(REFRESH_UNKNOWN)
-        request.medmij["grant"] = info.grant
+        request.findings.grant = info.grant
         if info.client_id != request.client.client_id:
             # Another client holds this client's refresh token: it has leaked. End it.
             store.revoke_grant(info.grant.id, "refresh token presented by another client")
@@ -294,7 +295,7 @@ class RefreshToken(authlib_grants.RefreshTokenGrant):  # type: ignore[misc]
 
     def issue_token(self, user: Person, refresh_token: IssuedToken) -> dict[str, Any]:
         token: dict[str, Any] = self.generate_token(
-            user=user, scope=self.request.medmij["scope"], include_refresh_token=True
+            user=user, scope=self.request.findings.refresh_scope, include_refresh_token=True
         )
         return token
 
