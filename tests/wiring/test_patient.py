@@ -167,6 +167,7 @@ def _told(result: AttemptResult, situation: Situation) -> None:
     )
     assert result.outcome is Outcome.FAILURE
     assert result.reason is situation.reason
+    assert (result.source, result.situation) == ("json", situation.value)
 
 
 @pytest.mark.e2e

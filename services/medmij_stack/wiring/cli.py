@@ -309,9 +309,11 @@ def version() -> None:
     console.print(dist_version("medmij-reference-stack"))
 
 
+from .demo import demo  # noqa: E402
 from .fetch import fetch  # noqa: E402
 from .qualify import qualify, qualify_client  # noqa: E402
 
 app.command("qualify")(qualify)
 app.command("qualify-client")(qualify_client)
 app.command("fetch")(fetch)
+app.command("demo")(demo)

@@ -117,6 +117,7 @@ class AttemptResult:
     outcome: Outcome | None
     reason: FailureReason | None
     step: str | None  # the process step the PGO names for a failure
+    situation: str | None  # what the PGO told the person (medmij_stack.pgo.situations)
     message: OutcomeMessage | None
     services: tuple[ServiceOutcome, ...]
     timings: tuple[StepTiming, ...]

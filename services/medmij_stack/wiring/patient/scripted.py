@@ -613,12 +613,14 @@ class ScriptedPatient:
                 PatientError, f"the outcome view is not as agreed: {exc}", page
             ) from exc
         step = view.get("step")
+        situation = view.get("situation")
         return self._result(
             attempt,
             flow_id=str(view.get("flow_id") or flow_id or "") or None,
             outcome=outcome,
             reason=reason,
             step=str(step) if step else None,
+            situation=str(situation) if situation else None,
             message=self._message(page),
             services=services,
             source="json",
@@ -640,6 +642,7 @@ class ScriptedPatient:
             outcome=outcome,
             reason=reason,
             step=step,
+            situation=None if situation is None else situation.value,
             message=self._message(page),
             source="html",
             url=page.url,
@@ -654,6 +657,7 @@ class ScriptedPatient:
         outcome: Outcome | None = None,
         reason: FailureReason | None = None,
         step: str | None = None,
+        situation: str | None = None,
         message: OutcomeMessage | None = None,
         services: tuple[ServiceOutcome, ...] = (),
         source: str = "none",
@@ -667,6 +671,7 @@ class ScriptedPatient:
             outcome=outcome,
             reason=reason,
             step=step,
+            situation=situation,
             message=message,
             services=services,
             timings=tuple(self._timings[self._attempt_start :]),
