@@ -302,3 +302,15 @@ async def test_the_json_view_of_an_attempt_that_ended_at_the_dva(
     assert view["gegevensdiensten"] == [
         {"id": "63", "outcome": "mislukt", "reason": "toestemming-geweigerd", "resources": {}}
     ]
+
+
+async def test_a_code_issued_to_another_client_gets_no_token(pw: PgoWorld, person: Person) -> None:
+    chosen = await person.choose(GGD)
+    params = pw.dva.consent(chosen.headers["location"])
+    pw.dva.codes[params["code"]].client_id = "andere.pgo.localhost"
+    flow_id, _ = flow_of(chosen.headers["location"]), await person.callback(params)
+    assert _reason(pw, flow_id) is FailureReason.TOKEN_ERROR
+    error = pw.ketenlog(flow_id)[-1].error
+    assert error is not None
+    assert error.code == "invalid_grant"
+    assert pw.retrieval.calls == []

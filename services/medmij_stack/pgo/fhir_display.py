@@ -193,6 +193,11 @@ _STATUS = {
     "recurrence": "teruggekomen",
     "relapse": "teruggekomen",
 }
+_MEDICATION_KIND = {
+    "MedicationStatement": "medicijngebruik",
+    "MedicationRequest": "medicatieafspraak",
+    "MedicationDispense": "toedieningsafspraak",
+}
 _GENDER = {"male": "man", "female": "vrouw", "other": "anders", "unknown": "onbekend"}
 _CRITICALITY = {"low": "laag", "high": "hoog", "unable-to-assess": "niet te beoordelen"}
 
@@ -402,6 +407,7 @@ def summarize(resource: Json, resolver: Resolver) -> Entry:
             or resource.get("effectiveDateTime")
             or resource.get("dateAsserted")
         )
+        _detail(details, "Soort", _MEDICATION_KIND[kind])
         _detail(details, "Gebruik", _dosage(resource))
         _detail(details, "Periode", _period(period))
         _detail(details, "Status", _status(resource.get("status")))
