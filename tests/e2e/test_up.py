@@ -55,7 +55,8 @@ def _leaf(tmp: Path, stack: RunningStack, hostname: str, *, expired: bool = Fals
 
 def test_every_node_answers_health_over_https(stack: RunningStack) -> None:
     urls = [url for urls in stack.info["services"].values() for url in urls]
-    assert len(urls) == 5  # stelselnode, pgo, authserver front + back, resource server
+    # stelselnode, collector, pgo, authserver front + back, resource server
+    assert len(urls) == 6
     with _client(stack) as client:
         for url in urls:
             response = client.get(f"{url}/health")
@@ -108,7 +109,18 @@ def _back_channel_urls(stack: RunningStack) -> list[str]:
     return [
         stack.info["services"]["authserver:demo-dva"][1],
         stack.info["services"]["zorgaanbieder:demo-dva"][0],
+        stack.info["collector"],
     ]
+
+
+def test_the_collector_gives_the_pgo_back_only_what_it_delivered(stack: RunningStack) -> None:
+    assert stack.info["collector"] == stack.info["services"]["collector"][0]
+    pgo = stack.info["pgo_client_cert"]
+    leaf = LeafFiles(cert=Path(pgo["cert"]), key=Path(pgo["key"]))
+    with _client(stack, leaf) as client:
+        response = client.get(f"{stack.info['collector']}/v1/records")
+    assert response.status_code == 200, response.text
+    assert {item["sender"] for item in response.json()["records"]} <= {pgo["hostname"]}
 
 
 def test_back_channel_refuses_a_caller_without_certificate(stack: RunningStack) -> None:

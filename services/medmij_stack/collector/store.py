@@ -32,7 +32,7 @@ from medmij_stack.protocol.ketenlog import Record
 from medmij_stack.runtime import database
 
 from .batch import Entry
-from .tables import DeliveredRecord
+from .tables import Base, DeliveredRecord
 
 __all__ = ["MIGRATIONS", "CollectorStore", "Conflict", "Held", "Stored"]
 
@@ -122,18 +122,27 @@ class CollectorStore:
                 held[(sender, sequence)] = text
         return held
 
-    def _insert(self) -> Insert:
+    def _insert(self, session: Session, rows: list[dict[str, Any]]) -> int:
+        """Insert ``rows`` except those whose delivery id is held; how many were inserted."""
+        table = Base.metadata.tables[DeliveredRecord.__tablename__]
         name = self.engine.dialect.name
+        statement: Insert
         if name == "sqlite":
-            return sqlite.insert(DeliveredRecord).on_conflict_do_nothing(
+            statement = sqlite.insert(table).on_conflict_do_nothing(
                 index_elements=["sender", "sequence"]
             )
-        if name == "postgresql":
-            return postgresql.insert(DeliveredRecord).on_conflict_do_nothing(
+        elif name == "postgresql":
+            statement = postgresql.insert(table).on_conflict_do_nothing(
                 index_elements=["sender", "sequence"]
             )
-        # Elsewhere a concurrent duplicate fails the transaction, and the sender sends again.
-        return insert(DeliveredRecord)
+        else:
+            # Elsewhere a concurrent duplicate fails the transaction (a 500), and the sender
+            # sends again.
+            session.connection().execute(insert(table), rows)
+            return len(rows)
+        # RETURNING gives the rows really inserted: a concurrent delivery may have stored some.
+        inserted = session.connection().execute(statement.returning(table.c.id), rows)
+        return len(inserted.all())
 
     def deliver(self, entries: Sequence[Entry], received_at: datetime) -> Stored:
         """Store the batch's new records; :class:`Conflict` (nothing stored) when an id is held
@@ -148,31 +157,32 @@ class CollectorStore:
                 if text is not None and text != entry.document:
                     raise Conflict(index, entry.sender, entry.sequence)
             new = [e for e in entries if (e.sender, e.sequence) not in before]
-            if new:
-                session.execute(
-                    self._insert(),
-                    [
-                        {
-                            "sender": e.sender,
-                            "sequence": e.sequence,
-                            "received_at": received_at,
-                            "type": e.record.event.type.value,
-                            "occurred_at": e.record.event.datetime,
-                            "location": e.record.event.location.lower(),
-                            "session_id": e.record.event.session_id,
-                            "trace_id": e.record.event.trace_id,
-                            "record": e.document,
-                        }
-                        for e in new
-                    ],
-                )
-                # Another delivery may have stored one of these ids in the meantime.
+            if not new:
+                return Stored(stored=0, duplicates=len(entries))
+            stored = self._insert(
+                session,
+                [
+                    {
+                        "sender": e.sender,
+                        "sequence": e.sequence,
+                        "received_at": received_at,
+                        "type": e.record.event.type.value,
+                        "occurred_at": e.record.event.datetime,
+                        "location": e.record.event.location.lower(),
+                        "session_id": e.record.event.session_id,
+                        "trace_id": e.record.event.trace_id,
+                        "record": e.document,
+                    }
+                    for e in new
+                ],
+            )
+            if stored < len(new):
+                # Another delivery stored some of these ids in the meantime: the same records?
                 after = self._held(session, [(e.sender, e.sequence) for e in new])
                 for index, entry in enumerate(entries):
-                    text = after.get((entry.sender, entry.sequence))
-                    if text is not None and text != entry.document:
+                    if after.get((entry.sender, entry.sequence), entry.document) != entry.document:
                         raise Conflict(index, entry.sender, entry.sequence)
-        return Stored(stored=len(new), duplicates=len(entries) - len(new))
+        return Stored(stored=stored, duplicates=len(entries) - stored)
 
     def records(
         self,
