@@ -314,3 +314,12 @@ async def test_a_code_issued_to_another_client_gets_no_token(pw: PgoWorld, perso
     assert error is not None
     assert error.code == "invalid_grant"
     assert pw.retrieval.calls == []
+
+
+async def test_a_pgo_fault_midway_leaves_no_service_waiting(pw: PgoWorld, person: Person) -> None:
+    pw.retrieval.broken = RuntimeError("a bug")
+    flow_id, page = await person.fetch(ZIEKENHUIS)
+    assert "Er ging bij ons iets mis" in text(page)
+    statuses = {s.gegevensdienst: (s.status, s.reason) for s in pw.pgo.attempts.services(flow_id)}
+    assert statuses == {"48": ("mislukt", "client-fout"), "63": ("mislukt", "client-fout")}
+    assert "wordt opgehaald" not in text(page)

@@ -418,6 +418,16 @@ class AttemptStore:
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             return False
         session.refresh(attempt)
+        if reason is not None:
+            # Services still waiting or being fetched will not be: they failed with it.
+            session.execute(
+                update(AttemptService)
+                .where(
+                    AttemptService.flow_id == attempt.flow_id,
+                    AttemptService.status.in_(("wachten", "bezig")),
+                )
+                .values(status="mislukt", reason=reason.value, detail=detail, ended_at=now)
+            )
         add_funnel(
             session,
             [self._event(attempt, FunnelStep.FLOW_END, now, situation=situation, detail=detail)],

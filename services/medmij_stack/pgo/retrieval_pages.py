@@ -192,7 +192,9 @@ def mount_retrieval(app: FastAPI, web: Web) -> None:
         if result.problem is None and result.flow_id is not None:
             return RedirectResponse(verzamelen.outcome_url(result.flow_id), status_code=303)
         problem = result.problem or Situation.STATE_ONBEKEND
-        attempt = None if result.flow_id is None else pgo.attempts.get(result.flow_id)
+        attempt = None
+        if result.flow_id is not None:
+            attempt = await anyio.to_thread.run_sync(pgo.attempts.get, result.flow_id)
         message = problem.message
         zorgaanbieder = provider_name(None if attempt is None else attempt.zorgaanbieder)
         return web.render(
