@@ -33,6 +33,8 @@ from medmij_stack.runtime.ketenlog_delivery import (
     OutboxRecord,
     Outcome,
     TableOutbox,
+    delivering,
+    delivery_health,
 )
 
 SENDER = "pgo.localhost"
@@ -56,6 +58,7 @@ class FakeCollector:
     refuse: set[int] = field(default_factory=set)  # sequences refused as invalid
     name_the_record: bool = True
     max_records: int | None = None
+    foreign_name: bool = False  # the certificate is not the sender's
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         if self.down:
@@ -68,6 +71,9 @@ class FakeCollector:
             return httpx.Response(self.status, json={"error": "server_error"})
         if self.max_records is not None and len(entries) > self.max_records:
             return httpx.Response(413, json={"error": "too_large"})
+        if self.foreign_name:
+            body = {"error": "access_denied", "error_description": "not this certificate's host"}
+            return httpx.Response(403, json=body | {"record": 0, "member": "sender"})
         for index, item in enumerate(entries):
             assert item["sender"] == SENDER
             Record.from_json(item["record"])
@@ -205,7 +211,7 @@ async def test_collector_down_then_up_loses_nothing(cursor_path: Path) -> None:
     assert saved_cursor(cursor_path) == 7
 
 
-@pytest.mark.parametrize("status", [500, 503, 403, 401, 404, 429])
+@pytest.mark.parametrize("status", [500, 503, 403, 401, 404, 429, 400, 415])
 async def test_failures_and_refusals_naming_no_record_are_sent_again(
     cursor_path: Path, status: int
 ) -> None:
@@ -315,6 +321,21 @@ async def test_a_refused_record_is_skipped_not_retried_forever(
     assert errors == ["ketenlog record 5 not delivered, skipped: refused with HTTP 422: no good"]
 
 
+async def test_a_refusal_of_the_nodes_own_name_skips_nothing(cursor_path: Path) -> None:
+    # Every record would be refused alike: setting them aside would lose them all centrally.
+    outbox, collector = ListOutbox(), FakeCollector(foreign_name=True)
+    outbox.add(1, 2)
+    sending = deliverer(outbox, cursor_path, collector)
+    async with collector.client() as client:
+        assert await sending.step(client) is Outcome.FAILED
+        assert await sending.step(client) is Outcome.FAILED
+        assert sending.status.skipped == 0
+        assert "this node's name" in (sending.status.last_problem or "")
+        collector.foreign_name = False
+        await sending.drain(client)
+    assert collector.sequences() == [1, 2]
+
+
 async def test_a_refusal_naming_no_record_is_narrowed_down_by_halves(cursor_path: Path) -> None:
     outbox, collector = ListOutbox(), FakeCollector(refuse={7}, name_the_record=False)
     outbox.add(*range(1, 9))
@@ -374,6 +395,32 @@ async def test_a_collector_off_the_whitelist_is_not_asked(cursor_path: Path) -> 
         assert await sending.step(client) is Outcome.FAILED
     assert collector.posts == []
     assert "not asked" in (sending.status.last_problem or "")
+
+
+async def test_an_outbox_or_cursor_that_fails_is_tried_again_not_fatal(
+    cursor_path: Path, tmp_path: Path
+) -> None:
+    outbox, collector = ListOutbox(), FakeCollector(refuse={1})
+    outbox.add(1, 2)
+    broken = {"outbox": True}
+
+    def flaky(after: int, limit: int) -> list[OutboxRecord]:
+        if broken["outbox"]:
+            raise RuntimeError("database is locked")
+        return outbox(after, limit)
+
+    sending = deliverer(flaky, cursor_path, collector)
+    async with collector.client() as client:
+        assert await sending.step(client) is Outcome.FAILED
+        assert "database is locked" in (sending.status.last_problem or "")
+        broken["outbox"] = False
+        cursor_path.parent.mkdir(parents=True)
+        cursor_path.mkdir()  # skipping record 1 must save the cursor, which fails
+        assert await sending.step(client) is Outcome.FAILED
+        cursor_path.rmdir()
+        assert await sending.drain(client) is Outcome.IDLE
+    assert collector.sequences() == [2]
+    assert [s.sequence for s in sending.status.recent_skips] == [1]
 
 
 # --- gaps in the outbox ----------------------------------------------------------------------
@@ -478,6 +525,45 @@ def test_a_node_delivers_as_itself_with_its_cursor_in_its_data_dir(tmp_path: Pat
     cursor = sending._cursor
     assert isinstance(cursor, FileCursor)
     assert cursor.path == tmp_path / "pgo" / CURSOR_FILE
+
+
+async def test_the_background_loop_outlives_a_client_that_cannot_be_made(
+    cursor_path: Path,
+) -> None:
+    outbox, collector = ListOutbox(), FakeCollector()
+    outbox.add(1)
+    attempts = {"made": 0}
+
+    def client_factory() -> httpx.AsyncClient:
+        attempts["made"] += 1
+        if attempts["made"] == 1:
+            raise FileNotFoundError("cert.pem")
+        return collector.client()
+
+    sending = KetenlogDeliverer(
+        sender=SENDER,
+        url=URL,
+        outbox=outbox,
+        cursor=FileCursor(cursor_path, collector=URL, sender=SENDER),
+        client_factory=client_factory,
+        whitelist=None,
+        interval=0.01,
+        backoff_initial=0.01,
+    )
+    async with delivering(sending):
+        for _ in range(500):
+            if collector.sequences() == [1]:
+                break
+            await asyncio.sleep(0.01)
+    assert collector.sequences() == [1]
+    assert attempts["made"] == 2
+    assert delivery_health(sending)["ketenlog_delivery"]["delivered_through"] == 1
+
+
+async def test_without_a_deliverer_delivering_does_nothing() -> None:
+    async with delivering(None):
+        pass
+    assert delivery_health(None) == {}
 
 
 async def test_running_in_the_background_delivers_until_stopped(cursor_path: Path) -> None:

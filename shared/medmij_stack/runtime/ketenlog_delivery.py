@@ -33,34 +33,40 @@ bad record (``{"record": i, ...}``, docs in ``medmij_stack.collector.batch``). T
 sends the records before it (they were fine), and when the bad record is first in a batch it is
 *skipped*: logged as an error with its sequence and the collector's reason, counted in
 :attr:`DeliveryStatus.skipped`, and the cursor moves past it. The record stays in the service's
-own table. A batch that is too large (413) is halved; a single record that is too large, or that
-the collector refuses without naming it, is skipped the same way. A record whose stored text is
-not a JSON object is skipped without being sent.
+own table. A batch that is too large (413), or refused as 409/422 without a record named, is
+halved until the record at fault is alone, and that one is skipped the same way. A record whose
+stored text is not a JSON object is skipped without being sent. What is no record's fault is
+never skipped but sent again after a pause, however long it lasts (logged now and then, and in
+:attr:`DeliveryStatus.last_problem`): a refusal of the node's own name (``member`` "sender"),
+400 or 415 without a record named, 401/403 from the Whitelist gate, 5xx, no answer.
 
 Gaps. On PostgreSQL a sequence number is taken when a row is inserted, not when it is committed,
 so a row with a lower id can become visible after one with a higher id. The deliverer sends only
 the contiguous run after the cursor; at a gap it waits up to ``gap_grace`` seconds for the
 missing row to appear before it takes the gap as a rolled-back transaction and moves on. (SQLite
-writers commit in id order, so there a gap is final at once and never waited for long.)
+hands out ids in commit order and reuses the id of a rolled-back insert: there a gap only comes
+from deleted rows.)
 
 Plugging it into a service (the five lines; nothing else changes). The deliverer is built from the
 node's settings, whose ``collector_url`` the wiring fills from the world; without one
 :meth:`KetenlogDeliverer.for_node` returns None and nothing is delivered:
 
-1. ``from medmij_stack.runtime.ketenlog_delivery import KetenlogDeliverer, TableOutbox``
-2. ``delivery = KetenlogDeliverer.for_node(settings, TableOutbox(db.engine),
-   whitelist=subscription.whitelist)`` next to where the service makes its database and its
-   :class:`~medmij_stack.runtime.node.ListSubscription`;
-3. ``if delivery is not None: await delivery.start()`` where the service starts its background
-   work (after the list subscription started);
-4. ``if delivery is not None: await delivery.stop()`` where it stops it (before the database
-   closes);
-5. optionally ``"ketenlog_delivery": delivery.status.to_json()`` in its ``/health`` body.
+1. ``from medmij_stack.runtime.ketenlog_delivery import KetenlogDeliverer, TableOutbox,
+   delivering``
+2. ``self.delivery = KetenlogDeliverer.for_node(settings, TableOutbox(db.engine),
+   whitelist=subscription.whitelist)`` where the service makes its database and its
+   :class:`~medmij_stack.runtime.node.ListSubscription` (None when no collector is named);
+3. ``async with delivering(self.delivery):`` around the ``yield`` of the service's lifespan,
+   inside its ``async with subscription.lifespan(app):`` (so the Whitelist is being fetched,
+   and the database is still open when delivery stops);
+4. optionally ``**delivery_health(self.delivery)`` in its ``/health`` body.
 
-Per service: the authorisation server does 2-4 in ``authserver.runtime.Dva`` (``build``, then
-``acquire``/``release``, which both channel apps share, with ``self.db.engine`` and
-``self.lists.whitelist``); the PGO in its app's lifespan with its database's engine; the resource
-server has no ketenlog table yet and plugs in the same way once it has one. The cursor file is
+Per service: the PGO does 2 in ``pgo.runtime.Pgo.__init__`` (``self.db.engine``,
+``self.lists.whitelist``) and 3 in ``Pgo.lifespan``; the authorisation server 2 in
+``authserver.runtime.Dva.build`` (``db.engine``, ``lists.whitelist``) and 3 as
+``await self.delivery.start()`` in ``Dva.acquire`` / ``await self.delivery.stop()`` in
+``Dva.release`` when not None, since its two channel apps share one Dva; the resource server has
+no ketenlog table yet and plugs in the same way once it has one. The cursor file is
 ``<data_dir>/ketenlog-delivery.json``. Run one deliverer per database: two would both deliver
 everything (the collector keeps one copy, but the work is doubled).
 
@@ -109,7 +115,9 @@ __all__ = [
     "OutboxRecord",
     "Outcome",
     "TableOutbox",
+    "delivering",
     "delivery_entry",
+    "delivery_health",
 ]
 
 log = logging.getLogger("medmij_stack.ketenlog.delivery")
@@ -464,9 +472,15 @@ class KetenlogDeliverer:
     async def step(self, client: httpx.AsyncClient) -> Outcome:
         """Read after the cursor, send one batch, and act on the answer."""
         try:
+            return await self._step(client)
+        except Exception as exc:  # a disk or a database: tried again later, never fatal
+            return self._failed(f"delivery failed ({type(exc).__name__}: {exc})")
+
+    async def _step(self, client: httpx.AsyncClient) -> Outcome:
+        try:
             through = await asyncio.to_thread(self._load_cursor)
             records = await asyncio.to_thread(self._outbox, through, self._limit)
-        except Exception as exc:  # the service's database: retried later, never fatal
+        except Exception as exc:  # the service's database
             return self._failed(f"the outbox could not be read ({type(exc).__name__}: {exc})")
         prepared = self._prepare(through, records)
         if isinstance(prepared, Outcome):
@@ -514,20 +528,25 @@ class KetenlogDeliverer:
             and not isinstance(index, bool)
             and 0 <= index < len(prepared.records)
         )
+        if body.get("member") == "sender":
+            # Not this record's fault but the node's: the certificate is not the sender's.
+            # Skipping would set every record aside, so it is tried again after a pause.
+            return self._failed(f"the collector refuses this node's name: {description}")
         if 400 <= status < 500 and named:
             assert isinstance(index, int)
             if index == 0:
                 return self._skip(prepared.records[0], f"refused with HTTP {status}: {description}")
             self._limit = index  # the records before it are fine: send those first
             return Outcome.SHRUNK
-        if status in (400, 409, 413, 415, 422):
-            # Refused without a record named: narrow it down by halves to the one at fault.
+        if status in (409, 413, 422):
+            # A record's fault without the record named: narrow it down by halves.
             if len(prepared.records) == 1:
                 return self._skip(prepared.records[0], f"refused with HTTP {status}: {description}")
             self._limit = max(1, len(prepared.records) // 2)
             return Outcome.SHRUNK
-        # 401/403 (not admitted yet: the collector's lists may still be loading), 404, 408,
-        # 429, 5xx, anything else: the same batch goes again after a pause.
+        # 401/403 (not admitted yet: the collector's lists may still be loading), 400 or 415
+        # (the batch as a whole: no record is to blame), 404, 408, 429, 5xx, anything else:
+        # the same batch goes again after a pause.
         return self._failed(f"the collector answered HTTP {status}: {description}")
 
     def _failed(self, problem: str) -> Outcome:
@@ -576,12 +595,20 @@ class KetenlogDeliverer:
 
     async def run(self) -> None:
         """Deliver until :meth:`stop`; every problem is logged and retried, none ends the loop."""
-        async with self._client_factory() as client:
-            while not self._stopping.is_set():
-                pause = self.pause(await self.step(client))
-                if pause > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), pause)
+        while not self._stopping.is_set():
+            try:
+                async with self._client_factory() as client:
+                    while not self._stopping.is_set():
+                        await self._rest(self.pause(await self.step(client)))
+            except Exception as exc:  # e.g. the node's certificate files: tried again later
+                self._failed(f"no client to deliver with ({type(exc).__name__}: {exc})")
+                await self._rest(self.backoff())
+
+    async def _rest(self, seconds: float) -> None:
+        """Wait ``seconds``, or less when stopped meanwhile."""
+        if seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def start(self) -> None:
         """Start delivering in the background (idempotent)."""
@@ -610,6 +637,25 @@ class KetenlogDeliverer:
             yield
         finally:
             await self.stop()
+
+
+@contextlib.asynccontextmanager
+async def delivering(deliverer: KetenlogDeliverer | None) -> AsyncIterator[None]:
+    """Deliver in the background while the block runs; nothing when ``deliverer`` is None (the
+    node's settings name no collector)."""
+    if deliverer is None:
+        yield
+        return
+    await deliverer.start()
+    try:
+        yield
+    finally:
+        await deliverer.stop()
+
+
+def delivery_health(deliverer: KetenlogDeliverer | None) -> dict[str, Any]:
+    """The part of a node's ``/health`` body that says how delivery goes (empty without one)."""
+    return {} if deliverer is None else {"ketenlog_delivery": deliverer.status.to_json()}
 
 
 def _compact(document: object) -> bytes:
