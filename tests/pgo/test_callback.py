@@ -175,6 +175,8 @@ async def test_an_expired_state_ends_the_attempt(pw: PgoWorld, person: Person) -
     flow_id = flow_of(chosen.headers["location"])
     assert _end(pw, flow_id)[1] is FailureReason.INVALID_REQUEST
     assert pw.dva.token_requests() == []
+    types = [r.event.type for r in pw.ketenlog(flow_id)]
+    assert types == [EventType.SEND_AUTHORIZATION_REQUEST, EventType.RECEIVE_AUTHORIZATION_RESPONSE]
 
 
 async def test_a_callback_in_another_session_is_refused_and_burns_the_state(

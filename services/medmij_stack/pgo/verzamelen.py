@@ -69,6 +69,8 @@ _T = TypeVar("_T")
 
 _MAX_PARAM = 2048  # a code or state longer than this is no code or state of a DVA
 _INTERRUPTED_AFTER = timedelta(hours=1)
+# Callbacks that name a live attempt of someone but are refused: the attempt ends there.
+_ENDED_BY_CALLBACK = frozenset({Situation.STATE_VERLOPEN, Situation.ANDERE_SESSIE})
 
 
 @dataclass(frozen=True)
@@ -296,6 +298,8 @@ class Verzamelen:
         claim = await self._db(self.attempts.claim, _param(params, "state"), session_id, account_id)
         if claim.attempt is None:
             assert claim.problem is not None
+            if claim.flow_id is not None and claim.problem in _ENDED_BY_CALLBACK:
+                await self._record_refused(claim.flow_id, params)
             mine = None
             if claim.flow_id is not None and account_id is not None:
                 named = await self._db(self.attempts.get, claim.flow_id)
@@ -363,6 +367,27 @@ class Verzamelen:
         )
         await self._token_in(attempt, token, trail, wait=True)
         return CallbackResult(attempt.flow_id, None)
+
+    async def _record_refused(self, flow_id: str, params: Mapping[str, str]) -> None:
+        """What a callback the PGO refused had brought, in the ketenlog of its attempt."""
+        attempt = await self._db(self.attempts.get, flow_id)
+        if attempt is None:
+            return
+        trail = self._trail(flow_id, attempt.session_id)
+        request = RequestInfo(uri=self.settings.redirect_uri, provider_id=attempt.zorgaanbieder)
+        error = _param(params, "error")
+        if error is not None:
+            description = _param(params, "error_description")
+            trail.add(
+                EventType.RECEIVE_AUTHORIZATION_ERROR,
+                request=request,
+                error=ErrorInfo(
+                    code=_code_text(error), description=description and description[:300]
+                ),
+            )
+        else:
+            trail.add(EventType.RECEIVE_AUTHORIZATION_RESPONSE, request=request)
+        await self._db(self.attempts.add_records, trail.take())
 
     async def _token_in(
         self,
