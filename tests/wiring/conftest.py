@@ -15,6 +15,7 @@ from tests.e2e.conftest import RunningStack, start_stack
 
 @pytest.fixture(scope="session")
 def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = start_stack(tmp_path_factory.mktemp("stack"))
+    # Health may take up to start_stack's own limit (90 s): the machine is shared.
+    running = start_stack(tmp_path_factory.mktemp("stack"), "--timeout", "85")
     yield running
     running.stop()

@@ -457,7 +457,10 @@ class ScriptedPatient:
             elif landing is not None and not landing.forms_with("action", AtLanding.CONTINUE):
                 arrival = self._way_back(landing, "the DVA's landing page")
         if landing is not None and attempt.without_dva:
-            return await self._outcome_of(attempt, landing)
+            # The PGO fetched with the refresh token while the POST waited: only the
+            # outcome is left to read (timed as the callback, which it stands in for).
+            async with self._step(Step.CALLBACK):
+                return await self._outcome_of(attempt, landing)
         if arrival.callback is None:
             assert landing is not None
             if behaviour.abandon is Abandon.AT_LANDING:
@@ -554,16 +557,11 @@ class ScriptedPatient:
     async def _callback(self, url: str, attempt: _Attempt) -> AttemptResult:
         async with self._step(Step.CALLBACK):
             page = self._page(await self._open(url), "the outcome page")
-            return await self._outcome_of(attempt, page, timed=False)
+            return await self._outcome_of(attempt, page)
 
-    async def _outcome_of(
-        self, attempt: _Attempt, page: Page, *, timed: bool = True
-    ) -> AttemptResult:
+    async def _outcome_of(self, attempt: _Attempt, page: Page) -> AttemptResult:
         """Read the outcome of the attempt on ``page``: the JSON view, polled while the
         retrieval runs, else what the page says."""
-        if timed:
-            async with self._step(Step.CALLBACK):
-                return await self._outcome_of(attempt, page, timed=False)
         flow_id = attempt.flow_id
         path = urlsplit(page.url).path
         if self._is_pgo(page.url) and path.startswith(_OUTCOME_PATH):

@@ -33,6 +33,8 @@ class PgoAccount:
 
 @dataclass(frozen=True)
 class TestPerson:
+    __test__ = False  # a DigiD test person, not a test class for pytest to collect
+
     bsn: str
     name: str
     zorgaanbieders: tuple[str, ...]  # Zorgaanbiedernamen that hold data for this person
