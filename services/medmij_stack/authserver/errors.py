@@ -66,7 +66,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import UnsupportedResponseTypeError
 
 from medmij_stack.protocol.ketenlog import EventType
 from medmij_stack.protocol.oauth_errors import (
@@ -81,9 +84,6 @@ from medmij_stack.protocol.oauth_errors import (
     OAuthError,
     ascii_description,
 )
-
-if TYPE_CHECKING:
-    from authlib.oauth2 import OAuth2Error
 
 __all__ = [
     "AUTHENTICATION_FAILED",
@@ -383,8 +383,6 @@ _BY_CODE: dict[str, type[BackChannelError]] = {
 
 
 def _front_description(error: OAuth2Error) -> str:
-    from authlib.oauth2.rfc6749 import UnsupportedResponseTypeError
-
     if isinstance(error, UnsupportedResponseTypeError):
         # authlib builds this one with its arguments swapped: say it in our own words.
         return "Unsupported response_type: this server issues authorization codes only (code)."
