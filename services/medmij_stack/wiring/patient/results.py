@@ -125,7 +125,8 @@ class AttemptResult:
     without_dva: bool = False  # a langdurige toestemming let the PGO fetch at once
     source: str = "json"
     url: str | None = None  # the outcome page
-    visited: tuple[str, ...] = field(default=(), repr=False)  # every URL requested
+    # Every URL requested since the previous attempt (the login and search included).
+    visited: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def succeeded(self) -> bool:

@@ -159,6 +159,7 @@ class ScriptedPatient:
         self._timings: list[StepTiming] = []
         self._attempt_start = 0  # index into _timings where the next attempt's steps begin
         self._visited: list[str] = []
+        self._visited_start = 0  # index into _visited where the next attempt's URLs begin
         self._requests = 0
         self._step_now: Step | None = None
         pgo = urlsplit(self.pgo)
@@ -416,10 +417,11 @@ class ScriptedPatient:
             return dataclasses.replace(
                 result,
                 timings=tuple(self._timings[self._attempt_start :]),
-                visited=tuple(self._visited),
+                visited=tuple(self._visited[self._visited_start :]),
             )
         finally:
             self._attempt_start = len(self._timings)
+            self._visited_start = len(self._visited)
 
     async def fetch(
         self,
@@ -677,7 +679,7 @@ class ScriptedPatient:
             without_dva=attempt.without_dva,
             source=source,
             url=url,
-            visited=tuple(self._visited),
+            visited=tuple(self._visited[self._visited_start :]),
         )
 
 
