@@ -6,9 +6,12 @@ The Stelselnode is played by an httpx MockTransport serving the lists of the def
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -212,3 +215,72 @@ async def test_a_subscription_can_start_again_after_it_stopped(
         assert await sub.wait_ready(5)
     finally:
         await sub.stop()
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        pytest.param(
+            {"volgnummer": 3 + 10**9}, f"Volgnummer jumps from 3 to {3 + 10**9}", id="jump"
+        ),
+        pytest.param(
+            {"volgnummer": 4, "tijdstempel": datetime(1999, 1, 1, tzinfo=UTC)},
+            "goes backwards",
+            id="Tijdstempel backwards",
+        ),
+    ],
+)
+async def test_a_list_that_would_lock_the_node_is_refused_logged_and_shown_in_health(
+    lists: dict[ListKind, MedMijList],
+    change: dict[str, object],
+    reason: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    node = Stelselnode(lists, volgnummer=3)
+    sub = subscription(node)
+    async with node.client() as client:
+        await sub.refresh(client)
+        good = node.lists[ListKind.ZAL]
+        node.lists[ListKind.ZAL] = replace(good, **change)  # type: ignore[arg-type]
+        node.volgnummers[ListKind.ZAL] = int(change["volgnummer"])  # type: ignore[call-overload]
+        with caplog.at_level(logging.WARNING, logger="medmij_stack.protocol.lists"):
+            problems = await sub.refresh(client)
+        assert reason in (problems[ListKind.ZAL] or "")
+        assert any(
+            record.levelno == logging.WARNING and reason in record.getMessage()
+            for record in caplog.records
+        )
+        status, body = sub.node_health("pgo", "pgo.localhost")
+        assert status == 200  # still serving, with the last good ZAL
+        zal = body["lists"]["zal"]
+        assert zal["volgnummer"] == 3
+        assert zal["refused"]["volgnummer"] == change["volgnummer"]
+        assert reason in zal["refused"]["reason"]
+        assert "refused" not in body["lists"]["ocl"]
+        # The next normal list is taken: the node is not locked out.
+        node.lists[ListKind.ZAL] = good
+        node.volgnummers[ListKind.ZAL] = 4
+        assert (await sub.refresh(client))[ListKind.ZAL] is None
+    _, body = sub.node_health("pgo", "pgo.localhost")
+    assert body["lists"]["zal"]["volgnummer"] == 4
+    assert "refused" not in body["lists"]["zal"]
+
+
+async def test_a_restarted_node_refuses_a_lower_volgnummer_and_says_so(
+    lists: dict[ListKind, MedMijList], tmp_path: Path
+) -> None:
+    node = Stelselnode(lists, volgnummer=5)
+    first = ListSubscription(URLS, node.client, interval=60, development=True, state_dir=tmp_path)
+    async with node.client() as client:
+        await first.refresh(client)
+    # The Stelselnode was reset and publishes 1 again; the node restarts.
+    node.volgnummers = dict.fromkeys(ListKind, 1)
+    again = ListSubscription(URLS, node.client, interval=60, development=True, state_dir=tmp_path)
+    async with node.client() as client:
+        problems = await again.refresh(client)
+    for kind in ListKind:
+        assert "Volgnummer 1 is lower than the held 5" in (problems[kind] or "")
+    status, body = again.node_health("pgo", "pgo.localhost")
+    assert status == 503  # nothing it may trust: fail closed
+    assert body["lists"]["whitelist"]["refused"]["volgnummer"] == 1
+    assert again.whitelist() is None

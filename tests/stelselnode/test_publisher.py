@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from medmij_stack.protocol.lists import ListKind, MedMijList, parse_list
+from medmij_stack.protocol.lists.succession import Mark, refusal
 from medmij_stack.stelselnode.publisher import Published, StateError, publish
 from medmij_stack.wiring.publication import Publication, publication
 from medmij_stack.wiring.world import Pgo, World, load_world
@@ -113,6 +114,23 @@ def test_the_volgnummer_never_falls_not_even_back_to_old_content(
     restarted = publish(original, state, development=True, now=T0 + timedelta(days=1))
     assert restarted[ListKind.OCL].volgnummer == 3
     assert restarted[ListKind.OCL].document == back[ListKind.OCL].document
+
+
+def test_a_clock_set_back_does_not_make_the_tijdstempel_go_backwards(
+    original: dict[ListKind, MedMijList],
+    with_extra_pgo: dict[ListKind, MedMijList],
+    state: Path,
+) -> None:
+    """Receivers refuse a list whose Tijdstempel goes backwards; the Stelselnode must never
+    publish one, even when its clock was set back between two publications."""
+    first = publish(original, state, development=True, now=T0)
+    second = publish(with_extra_pgo, state, development=True, now=T0 - timedelta(days=3))
+    before = first[ListKind.OCL].tijdstempel
+    assert second[ListKind.OCL].volgnummer == 2
+    assert second[ListKind.OCL].tijdstempel == before + timedelta(seconds=1)
+    previous = parse_list(ListKind.OCL, first[ListKind.OCL].document)
+    following = parse_list(ListKind.OCL, second[ListKind.OCL].document)
+    assert refusal(Mark.of(previous), following, now=T0) is None  # a receiver takes it
 
 
 def test_a_list_that_would_not_validate_is_not_published(

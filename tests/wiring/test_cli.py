@@ -178,6 +178,18 @@ def test_serve_with_a_damaged_stelselnode_state_says_so(dev_certs: Path, tmp_pat
     assert "Traceback" not in said(result)
 
 
+def test_serve_with_a_damaged_list_mark_says_so(dev_certs: Path, tmp_path: Path) -> None:
+    """A node that cannot read which Volgnummer it accepted last does not start on a guess."""
+    mark = tmp_path / "data" / "pgo" / "lists" / "whitelist.json"
+    mark.parent.mkdir(parents=True)
+    mark.write_text("{kapot", "utf-8")
+    result = run("serve", "pgo", "--certs", str(dev_certs), "--data-dir", str(tmp_path / "data"))
+    assert result.exit_code == 2
+    assert f"cannot read the last accepted list from {mark}" in said(result)
+    assert "remove the file" in said(result)
+    assert "Traceback" not in said(result)
+
+
 def test_scripts_up_hands_its_arguments_to_medmij_up() -> None:
     """`./scripts/up ARGS` must reach `medmij up ARGS`, not read ARGS as pip extras."""
     venv = Path(sys.prefix)

@@ -4,7 +4,8 @@
 volgnummer van de lijst met één opgehoogd" (XML-schema's, rule 2). The Stelselnode keeps,
 per list, the Volgnummer, Tijdstempel and a digest of the content it last published in a
 small state file, so that a restart with the same world republishes the same document
-byte for byte, and a restart with a changed world publishes Volgnummer + 1.
+byte for byte, and a restart with a changed world publishes Volgnummer + 1, with a
+Tijdstempel later than the one before even when the clock was set back.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from medmij_stack.protocol.lists import ListKind, MedMijList, parse_list, write_list
@@ -104,6 +105,12 @@ def publish(
         else:
             volgnummer = int(previous.get("volgnummer", 0)) + 1
             tijdstempel = moment
+            if "tijdstempel" in previous:
+                # Receivers refuse a Tijdstempel that goes backwards
+                # (medmij_stack.protocol.lists.succession): a clock set back must not
+                # make every later list unacceptable.
+                earlier = datetime.fromisoformat(str(previous["tijdstempel"]))
+                tijdstempel = max(moment, earlier + timedelta(seconds=1))
         document = write_list(replace(lst, volgnummer=volgnummer, tijdstempel=tijdstempel))
         parse_list(kind, document, development=development)  # raises if we would publish junk
         result[kind] = Published(kind, volgnummer, tijdstempel, document, digest)

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from medmij_stack.runtime.devpki import ensure_dev_pki
+from medmij_stack.runtime.lists.state import ListStateError
 from medmij_stack.runtime.net import make_client
 from medmij_stack.stelselnode.publisher import StateError
 from medmij_stack.zorgaanbieder.sources.nictiz import NictizError
@@ -218,7 +219,7 @@ def serve(
             resolve=not system_dns,
             nictiz=nictiz,
         )
-    except (WorldError, StateError) as exc:
+    except (WorldError, StateError, ListStateError) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     trust = [pki.root_cert, *world.extra_trust()]

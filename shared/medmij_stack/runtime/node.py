@@ -2,8 +2,11 @@
 
 Every node fetches the four lists from the Stelselnode at least every 900 seconds
 (UCI Opvragen Whitelist: "PGO Nodes en ZA Nodes betrekken minstens elke vijftien minuten
-de meest recente Whitelist"), validates each against its XSD, refuses a lower Volgnummer
-and keeps the last good list when a fetch or validation fails.
+de meest recente Whitelist"), validates each against its XSD, refuses a list that may not
+follow the last one it accepted (a lower Volgnummer, also after a restart: the mark is kept
+in the node's data folder; an absurd jump; a Tijdstempel that goes backwards or lies in
+the future) and keeps the last good list when a fetch or validation fails. A refused list
+is logged and shown in the node's health under its list, with the reason.
 
 Until the first Whitelist has arrived a node cannot judge any back-channel peer, so
 its gate refuses them all (fail closed) and its health says "starting".
@@ -16,6 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -46,9 +50,12 @@ class ListSubscription:
         *,
         interval: float,
         development: bool = False,
+        state_dir: Path | None = None,
     ) -> None:
+        """`state_dir`: where the last accepted Volgnummer of each list is kept across
+        restarts (a node's `data_dir / "lists"`); None keeps it in memory only."""
         self.urls = dict(urls)
-        self.lists = ListSet(development=development)
+        self.lists = ListSet(development=development, state_dir=state_dir)
         self._client_factory = client_factory
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
@@ -65,6 +72,7 @@ class ListSubscription:
             lambda: node_async_client(settings),
             interval=settings.lists_refresh_seconds,
             development=settings.development,
+            state_dir=settings.data_dir / "lists",
         )
 
     @contextlib.asynccontextmanager
@@ -94,8 +102,11 @@ class ListSubscription:
         settling = time.monotonic() - self._born < _START_GRACE_SECONDS
         for kind, problem in problems.items():
             if problem is not None:
-                held = self.lists.holder(kind).current is not None
-                level = logging.DEBUG if settling and not held else logging.WARNING
+                holder = self.lists.holder(kind)
+                # A refused list is news at any time; a failed fetch only once the
+                # Stelselnode had time to start.
+                quiet = settling and holder.current is None and holder.last_refusal is None
+                level = logging.DEBUG if quiet else logging.WARNING
                 log.log(level, "list %s not updated: %s", kind.filename, problem)
         return problems
 
@@ -141,11 +152,22 @@ class ListSubscription:
         """The lists part of a node's health report."""
         report: dict[str, Any] = {}
         for kind in ListKind:
-            current = self.lists.holder(kind).current
+            holder = self.lists.holder(kind)
+            current = holder.current
             problem = self.last_problems.get(kind)
-            report[kind.name.lower()] = {
+            refused = holder.last_refusal
+            entry: dict[str, Any] = {
                 "volgnummer": None if current is None else current.volgnummer,
                 "tijdstempel": None if current is None else current.tijdstempel.isoformat(),
-                **({"problem": problem} if problem else {}),
             }
+            if problem:
+                entry["problem"] = problem
+            if refused is not None:
+                # The list the node would not take; it stays out until a good one comes.
+                entry["refused"] = {
+                    "volgnummer": refused.volgnummer,
+                    "tijdstempel": refused.tijdstempel and refused.tijdstempel.isoformat(),
+                    "reason": refused.reason,
+                }
+            report[kind.name.lower()] = entry
         return report

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -132,3 +136,42 @@ async def test_oversized_bodies_are_cut_off() -> None:
     assert reasons[ListKind.WHITELIST] == (
         f"{URLS[ListKind.WHITELIST]} sent more than the 500 byte limit"
     )
+
+
+async def test_lists_are_parsed_and_validated_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A large list takes a while to validate; the node's loop must keep serving meanwhile."""
+    from medmij_stack.protocol.lists.reader import parse_list as real_parse
+    from medmij_stack.runtime.lists import holder
+
+    loop_thread = threading.get_ident()
+    parsed_in: list[int] = []
+
+    def parse_list(*args: Any, **kwargs: Any) -> Any:
+        parsed_in.append(threading.get_ident())
+        time.sleep(0.3)  # a slow validation
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(holder, "parse_list", parse_list)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    lists = ListSet()
+    body = write_whitelist(samples.whitelist())
+    ticker = asyncio.create_task(tick())
+    try:
+        async with client_for({ListKind.WHITELIST.filename: ok(body)}) as client:
+            reasons = await lists.refresh(client, {ListKind.WHITELIST: URLS[ListKind.WHITELIST]})
+    finally:
+        ticker.cancel()
+    assert reasons == {ListKind.WHITELIST: None}
+    assert lists.whitelist.current == samples.whitelist()
+    assert parsed_in
+    assert loop_thread not in parsed_in
+    assert ticks >= 5  # the loop ran other work while the list was validated

@@ -180,7 +180,7 @@ def _validated(
     root = parse_untrusted(kind, data, max_bytes=max_bytes)
     namespace = _root_namespace(kind, root)
     release = _ZAL_RELEASES.get(namespace, 3)
-    problems = validate(kind, root, zal_release=release, development=development)
+    problems = validate(kind, data, tree=root, zal_release=release, development=development)
     if problems:
         message = "; ".join(p.message for p in problems[:_MAX_PROBLEMS_IN_MESSAGE])
         if len(problems) > _MAX_PROBLEMS_IN_MESSAGE:
@@ -362,6 +362,8 @@ def parse_whitelist(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> White
 
 def _whitelist_hostnames(doc: _Document, nodes: etree._Element) -> tuple[str, ...]:
     hostnames: list[str] = []
+    # A set beside the list: `in` on the list made N host names cost O(N²).
+    seen: set[str] = set()
     old_shape: set[bool] = set()
     for node in doc.children(nodes, "MedMijNode"):
         hostname = doc.optional(node, "Hostname")
@@ -377,8 +379,9 @@ def _whitelist_hostnames(doc: _Document, nodes: etree._Element) -> tuple[str, ..
                     f"<MedMijNode> text {text!r} is not a lowercase fully qualified host name",
                     node,
                 )
-            if text in hostnames:
+            if text in seen:
                 raise doc.error(f"host name {text!r} is listed twice", node)
+            seen.add(text)
             hostnames.append(text)
             old_shape.add(True)
         if len(old_shape) > 1:

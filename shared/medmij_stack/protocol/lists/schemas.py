@@ -84,20 +84,71 @@ class ValidationProblem:
     message: str
 
 
+_LOCATED_AT_MOST = 100
+"""Up to this many problems, a second pass over the parsed tree gives each its line."""
+
+
+def _problems(errors: Iterable[Any]) -> list[ValidationProblem]:
+    return [
+        ValidationProblem(int(e.line) or None, str(e.message))
+        for e in errors
+        if e.level >= etree.ErrorLevels.ERROR
+    ]
+
+
 class _Validator:
-    # An lxml XMLSchema keeps its error log on the object, so concurrent
-    # validations with one object would mix up their messages.
+    """Validates documents while parsing them (libxml2's streaming validator).
+
+    Not `XMLSchema.validate(tree)` alone: for a tree, lxml records every error with the
+    path of its element (`_LogEntry._setError` calls libxml2's xmlGetNodePath), and that
+    path is worked out by walking all preceding siblings of the same name. A list with N
+    bad entries (N copies of one Hostname, N malformed host names) then cost O(N²):
+    40,000 duplicates took half a minute, 200,000 several minutes. While parsing, an
+    error costs the same wherever it is, so time grows linearly with the document, with
+    the same schema, rules and messages (benchmarks/list_validation.py measures it).
+
+    Errors found while parsing carry no line number, so when there are few of them (at
+    most `_LOCATED_AT_MOST`) the parsed tree, when given, is validated once more to
+    learn their lines: at most that many walks over the siblings, so still linear.
+
+    Each streaming validation gets its own parser, and with it its own error log, so the
+    compiled schema (read-only in libxml2) needs no lock for it; the tree pass does,
+    because an `XMLSchema` keeps its error log on the object.
+    """
+
     def __init__(self, schema: etree.XMLSchema) -> None:
         self.schema = schema
         self._lock = threading.Lock()
 
-    def problems(self, root: etree._Element) -> list[ValidationProblem]:
+    def problems(self, data: bytes, tree: etree._Element | None) -> list[ValidationProblem]:
+        found = self._streaming(data)
+        if not found or tree is None or len(found) > _LOCATED_AT_MOST:
+            return found
         with self._lock:
-            if self.schema.validate(root):
-                return []
+            if self.schema.validate(tree):  # cannot differ, but never report nothing
+                return found
             # lxml-stubs does not declare the error log as iterable.
             errors: Iterable[Any] = self.schema.error_log  # type: ignore[assignment]
-            return [ValidationProblem(int(e.line) or None, str(e.message)) for e in errors]
+            return _problems(errors) or found
+
+    def _streaming(self, data: bytes) -> list[ValidationProblem]:
+        # The hardening of medmij_stack.protocol.lists.hardened: nothing is loaded,
+        # expanded or fetched while validating.
+        parser = etree.XMLParser(
+            schema=self.schema,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            huge_tree=False,
+        )
+        try:
+            etree.fromstring(data, parser)
+        except etree.XMLSyntaxError:
+            return _problems(parser.error_log) or [
+                ValidationProblem(None, "not valid by the schema")
+            ]
+        return []
 
 
 @cache
@@ -113,21 +164,30 @@ def load_schema(
 ) -> etree.XMLSchema:
     """A compiled schema for `kind`; `development` only changes the ZAL schemas.
 
-    The returned object is shared: do not use it from several threads at once
-    (use `validate` for that).
+    The returned object is shared: do not use it from several threads at once, and
+    mind that `XMLSchema.validate(tree)` costs O(N²) for N invalid sibling entries
+    (see `_Validator`); `validate` has neither problem.
     """
     return _validator(*_key(kind, zal_release), development and kind is ListKind.ZAL).schema
 
 
 def validate(
     kind: ListKind,
-    root: etree._Element,
+    data: bytes,
     *,
+    tree: etree._Element | None = None,
     zal_release: ZalRelease = 3,
     development: bool = False,
 ) -> list[ValidationProblem]:
-    """Schema problems of the document rooted at `root`; empty when it is valid. Thread-safe."""
-    return _validator(*_key(kind, zal_release), development and kind is ListKind.ZAL).problems(root)
+    """Schema problems of the document `data`; empty when it is valid.
+
+    Thread-safe, and linear in the size of the document however many problems it has.
+    `data` should have passed `medmij_stack.protocol.lists.hardened.parse_untrusted`
+    first, which refuses a DOCTYPE or an oversized document with a reason; give its
+    result as `tree` and a few problems carry their line numbers.
+    """
+    chosen = _validator(*_key(kind, zal_release), development and kind is ListKind.ZAL)
+    return chosen.problems(data, tree)
 
 
 DEVELOPMENT_SUFFIX = ".development.xsd"

@@ -2,14 +2,21 @@
 
 Receivers validate every new list against its schema and keep using the last good
 one when a new one fails ("XML-schema's" page; docs/MEDMIJ.md section 2.1). On top
-of that a holder refuses a list whose Volgnummer is lower than the one it holds, so
-an old list cannot be replayed (anti-rollback; the spec raises Volgnummer by one
-per publication but does not state this rule). A list with the same Volgnummer is
-accepted only when its content is identical (then nothing changes): a changed list
-must have a new number.
+of that a holder refuses a list that may not follow the last one it accepted
+(`medmij_stack.protocol.lists.succession`): a lower Volgnummer (so an old list cannot be
+replayed; the spec raises Volgnummer by one per publication but does not state this
+rule), the same Volgnummer with other content, a Volgnummer that jumps absurdly far, a
+Tijdstempel that goes backwards or lies in the future. The last two kinds would
+otherwise lock the node out of every later list.
+
+With a `state_dir` the mark of the last accepted list is kept on disk
+(`medmij_stack.runtime.lists.state`), so a restarted node still refuses what it refused
+before the restart. A refusal is kept as `last_refusal` until a list is accepted, for
+the node's health report.
 
 `ListHolder` holds one list; `ListSet` holds all four and refreshes them from the
-network via `medmij_stack.runtime.lists.fetch`.
+network via `medmij_stack.runtime.lists.fetch`. Parsing and validating run in a worker
+thread there: a large list must not stall the node's event loop.
 """
 
 from __future__ import annotations
@@ -17,7 +24,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Generic, Literal, TypeVar, cast, overload
 
 from medmij_stack.protocol.lists.errors import ListRefused, ListValidationError
@@ -31,7 +41,9 @@ from medmij_stack.protocol.lists.models import (
     Zorgaanbiederslijst,
 )
 from medmij_stack.protocol.lists.reader import parse_list
+from medmij_stack.protocol.lists.succession import MAX_VOLGNUMMER_STEP, Mark, refusal
 from medmij_stack.runtime.lists.fetch import FetchError, fetch_document
+from medmij_stack.runtime.lists.state import read_mark, state_file, write_mark
 
 if TYPE_CHECKING:
     import httpx
@@ -61,6 +73,9 @@ class ListHolder(Generic[L_co]):
         *,
         development: bool = False,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        state_dir: Path | None = None,
+        clock: Callable[[], datetime] = ...,
+        max_step: int = MAX_VOLGNUMMER_STEP,
     ) -> None: ...
     @overload
     def __init__(
@@ -69,6 +84,9 @@ class ListHolder(Generic[L_co]):
         *,
         development: bool = False,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        state_dir: Path | None = None,
+        clock: Callable[[], datetime] = ...,
+        max_step: int = MAX_VOLGNUMMER_STEP,
     ) -> None: ...
     @overload
     def __init__(
@@ -77,6 +95,9 @@ class ListHolder(Generic[L_co]):
         *,
         development: bool = False,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        state_dir: Path | None = None,
+        clock: Callable[[], datetime] = ...,
+        max_step: int = MAX_VOLGNUMMER_STEP,
     ) -> None: ...
     @overload
     def __init__(
@@ -85,6 +106,9 @@ class ListHolder(Generic[L_co]):
         *,
         development: bool = False,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        state_dir: Path | None = None,
+        clock: Callable[[], datetime] = ...,
+        max_step: int = MAX_VOLGNUMMER_STEP,
     ) -> None: ...
     @overload
     def __init__(
@@ -93,6 +117,9 @@ class ListHolder(Generic[L_co]):
         *,
         development: bool = False,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        state_dir: Path | None = None,
+        clock: Callable[[], datetime] = ...,
+        max_step: int = MAX_VOLGNUMMER_STEP,
     ) -> None: ...
     def __init__(
         self,
@@ -100,13 +127,23 @@ class ListHolder(Generic[L_co]):
         *,
         development: bool = False,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        state_dir: Path | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        max_step: int = MAX_VOLGNUMMER_STEP,
     ) -> None:
         self.kind = kind
         self.development = development
         self.max_bytes = max_bytes
+        self.max_step = max_step
+        self._clock = clock
         self._lock = threading.Lock()
         # One attribute, so readers always see a model with its own bytes.
         self._state: tuple[L_co, bytes] | None = None
+        self._file = None if state_dir is None else state_file(state_dir, kind)
+        # The last accepted list, also from before a restart (raises ListStateError
+        # for a damaged file: see medmij_stack.runtime.lists.state).
+        self._mark: Mark | None = None if self._file is None else read_mark(self._file)
+        self.last_refusal: Refusal | None = None
 
     @property
     def current(self) -> L_co | None:
@@ -125,54 +162,98 @@ class ListHolder(Generic[L_co]):
         current = self.current
         return None if current is None else current.volgnummer
 
+    @property
+    def mark(self) -> Mark | None:
+        """The last accepted list's Volgnummer, Tijdstempel and digest (kept on disk)."""
+        return self._mark
+
     def offer(self, data: bytes) -> L_co:
         """Validate `data` and make it the current list; return the list in force.
 
         Raises `ListRefused` (keeping the current list) when the document is not a
-        valid list, when its Volgnummer is lower than the current one, or when it
-        has the current Volgnummer but different content. An identical re-offer of
-        the current list is accepted and changes nothing.
+        valid list or may not follow the last accepted one (see the module docstring).
+        An identical re-offer of the current list is accepted and changes nothing;
+        after a restart, so is the list the mark on disk describes.
         """
         try:
             parsed = parse_list(
                 self.kind, data, development=self.development, max_bytes=self.max_bytes
             )
         except ListValidationError as exc:
-            raise ListRefused(self.kind, str(exc)) from exc
+            raise self._refused(None, str(exc)) from exc
         if not isinstance(parsed, _MODEL_TYPES[self.kind]):
             raise TypeError(f"parser returned {type(parsed).__name__} for {self.kind}")
         new = cast("L_co", parsed)
         with self._lock:
             state = self._state
-            if state is not None:
-                held = state[0]
-                if new.volgnummer < held.volgnummer:
-                    raise ListRefused(
-                        self.kind,
-                        f"Volgnummer {new.volgnummer} is lower than the held {held.volgnummer}",
-                    )
-                if new.volgnummer == held.volgnummer:
-                    if new != held:
-                        raise ListRefused(
-                            self.kind,
-                            f"Volgnummer {new.volgnummer} is already held with different "
-                            "content; a changed list needs a higher Volgnummer",
-                        )
-                    return held
+            held = None if state is None else state[0]
+            if held is not None and new == held:
+                # The usual refresh: nothing changed (compared as models, no digest).
+                self.last_refusal = None
+                return held
+            reason = refusal(self._mark, new, now=self._clock(), max_step=self.max_step)
+            if reason is not None:
+                raise self._refused(new, reason)
+            mark = self._mark
+            if mark is None or new.volgnummer != mark.volgnummer:
+                mark = Mark.of(new)
+                if self._file is not None:
+                    try:
+                        write_mark(self._file, mark)
+                    except OSError as exc:
+                        # A list whose Volgnummer cannot be kept is not taken: after a
+                        # restart the node would not know to refuse an older one.
+                        where = f"{self._file}: {exc.strerror or exc}"
+                        raise self._refused(new, f"cannot keep its Volgnummer in {where}") from exc
+            self._mark = mark
             self._state = (new, data)
+            self.last_refusal = None
         logger.info("%s Volgnummer %d accepted", self.kind.root, new.volgnummer)
         return new
+
+    def _refused(self, lst: MedMijList | None, reason: str) -> ListRefused:
+        self.last_refusal = Refusal(
+            volgnummer=None if lst is None else lst.volgnummer,
+            tijdstempel=None if lst is None else lst.tijdstempel,
+            reason=reason,
+        )
+        return ListRefused(self.kind, reason)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A list a holder did not take, for the node's health report.
+
+    Volgnummer and Tijdstempel are None when the document was no valid list at all.
+    """
+
+    volgnummer: int | None
+    tijdstempel: datetime | None
+    reason: str
 
 
 class ListSet:
     """The four lists of a node, each in its own holder."""
 
-    def __init__(self, *, development: bool = False, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
-        self.zal = ListHolder(ListKind.ZAL, development=development, max_bytes=max_bytes)
-        self.ocl = ListHolder(ListKind.OCL, development=development, max_bytes=max_bytes)
-        self.gnl = ListHolder(ListKind.GNL, development=development, max_bytes=max_bytes)
+    def __init__(
+        self,
+        *,
+        development: bool = False,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        state_dir: Path | None = None,
+    ) -> None:
+        """`state_dir`: where each holder keeps the mark of its last accepted list."""
+        self.zal = ListHolder(
+            ListKind.ZAL, development=development, max_bytes=max_bytes, state_dir=state_dir
+        )
+        self.ocl = ListHolder(
+            ListKind.OCL, development=development, max_bytes=max_bytes, state_dir=state_dir
+        )
+        self.gnl = ListHolder(
+            ListKind.GNL, development=development, max_bytes=max_bytes, state_dir=state_dir
+        )
         self.whitelist = ListHolder(
-            ListKind.WHITELIST, development=development, max_bytes=max_bytes
+            ListKind.WHITELIST, development=development, max_bytes=max_bytes, state_dir=state_dir
         )
         self.max_bytes = max_bytes
 
@@ -203,7 +284,9 @@ class ListSet:
     async def _refresh_one(self, client: httpx.AsyncClient, kind: ListKind, url: str) -> str | None:
         try:
             data = await fetch_document(client, url, max_bytes=self.max_bytes)
-            self.holder(kind).offer(data)
+            # Parsing and validating take time in proportion to the list: in a worker
+            # thread, so that the node keeps serving meanwhile.
+            await asyncio.to_thread(self.holder(kind).offer, data)
         except (FetchError, ListRefused) as exc:
             # The caller reports it: only it knows whether a failure is news (a node
             # that is still waiting for a starting Stelselnode expects a few).
