@@ -166,8 +166,13 @@ async def test_a_failed_query_keeps_old_records_and_a_retry_asks_only_it(
     assert ("48", "allergyintolerance-1") in after
     assert ("48", "nieuw-1") not in after
     overview = await person.client.get("/")
-    assert "Niet opgehaald" in text(overview)
+    # Only the tile the failed query feeds; the old problems are still shown there.
+    assert text(overview).count("Niet opgehaald") == 1
     assert "Probeer opnieuw bij Ziekenhuis Teststad" in text(overview)
+    assert "Je ziet 1 gegeven van eerder" in text(overview)
+    problems = await person.client.get("/gegevens/problemen")
+    assert "niet (helemaal) gelukt" in text(problems)
+    assert "Astma" in text(problems)
 
     del pw.retrieval.failing[("48", "Problem")]
     pw.retrieval.calls.clear()
