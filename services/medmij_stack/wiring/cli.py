@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import signal
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Annotated
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from medmij_stack.runtime.devpki import ensure_dev_pki
 from medmij_stack.runtime.lists.state import ListStateError
@@ -22,6 +24,8 @@ from medmij_stack.zorgaanbieder.sources.nictiz import NictizError
 from .roles import Role, RoleInstance, listener_urls, listeners_for
 from .runner import serve_listeners
 from .up import (
+    busy_ports,
+    log_tail,
     prepare_pki,
     stack_json,
     start_stack,
@@ -91,6 +95,25 @@ def _served_world(world: World, nictiz: Path | None) -> tuple[World, Path | None
     return served, root
 
 
+def _refuse_busy_ports(world: World) -> None:
+    """Stop before starting anything when a port of the world is taken: otherwise another
+    stack's nodes would answer for ours while ours die on 'address already in use'."""
+    busy = busy_ports(world)
+    if not busy:
+        return
+    for item in busy:
+        err.print(
+            f"Port {item.port} on {item.address} ({item.label}, {item.url}): {item.reason}.",
+            markup=False,
+        )
+    err.print(
+        "Is another `medmij up` (or ./scripts/up) running? Stop it, or start this one "
+        "with --free-ports to listen on free ports instead.",
+        markup=False,
+    )
+    raise typer.Exit(1)
+
+
 def _role(role: str) -> Role:
     try:
         return Role("stelselnode" if role == "lists" else role)
@@ -116,11 +139,14 @@ def up(
     if free_ports:
         world = world.with_free_ports()
     world, nictiz = _served_world(world, nictiz)
+    _refuse_busy_ports(world)
     data_dir = data_dir.resolve()
     certs = certs.resolve()
     with console.status("Making the dev PKI…"):
         pki = prepare_pki(world, certs)
     effective = save_world(world, data_dir / "world.json")
+    # Every process of this run answers /health with it: nothing else counts as ready.
+    run_id = secrets.token_hex(8)
     processes = start_stack(
         effective,
         world,
@@ -129,6 +155,7 @@ def up(
         log_dir=data_dir / "logs",
         access_log=access_log,
         nictiz=nictiz,
+        run_id=run_id,
     )
     stopping = False
 
@@ -144,10 +171,10 @@ def up(
     try:
         try:
             ready = asyncio.run(
-                wait_healthy(processes, world, pki, timeout=timeout, console=console)
+                wait_healthy(processes, world, pki, timeout=timeout, console=console, run_id=run_id)
             )
         except RuntimeError as exc:
-            err.print(f"[red]{exc}[/red]; see {data_dir / 'logs'}")
+            err.print(f"[red]{escape(str(exc))}[/red]")
             raise typer.Exit(1) from exc
         late = [url for url, ok in ready.items() if not ok]
         if late:
@@ -161,8 +188,11 @@ def up(
         console.print("Ready. Press Ctrl-C to stop.")
         while all(p.process.poll() is None for p in processes):
             time.sleep(0.5)
-        dead = [p.instance.label for p in processes if p.process.poll() is not None]
-        err.print(f"[red]Stopped unexpectedly:[/red] {', '.join(dead)}; stopping the world.")
+        dead = [p for p in processes if p.process.poll() is not None]
+        labels = ", ".join(p.instance.label for p in dead)
+        err.print(f"[red]Stopped unexpectedly:[/red] {labels}; stopping the world.")
+        for proc in dead:
+            err.print(f"The end of {proc.log}:{log_tail(proc.log)}", markup=False)
         raise typer.Exit(1)
     except KeyboardInterrupt:
         console.print("Stopping…")
@@ -198,6 +228,10 @@ def serve(
     ] = False,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
     nictiz: NictizOption = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run-id", hidden=True, help="Set by `medmij up`: sent back on /health."),
+    ] = None,
 ) -> None:
     """Run one role of the world (what docker-compose runs per container)."""
     chosen = _role(role)
@@ -227,7 +261,12 @@ def serve(
         console.print(f"{chosen.value}: {listener.name} on {listener.endpoint.url()}")
     asyncio.run(
         serve_listeners(
-            listeners, pki, trust=trust, listen=listen or world.world.listen, access_log=access_log
+            listeners,
+            pki,
+            trust=trust,
+            listen=listen or world.world.listen,
+            access_log=access_log,
+            run_id=run_id,
         )
     )
 

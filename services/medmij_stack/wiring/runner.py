@@ -13,8 +13,10 @@ import logging
 import signal
 from collections.abc import Generator, Sequence
 from pathlib import Path
+from typing import cast
 
 import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medmij_stack.runtime.asgi_tls import uvicorn_config
 from medmij_stack.runtime.devpki import DevPKI
@@ -22,10 +24,33 @@ from medmij_stack.runtime.tls import server_context
 
 from .roles import Listener
 
-__all__ = ["serve_listeners"]
+__all__ = ["RUN_HEADER", "serve_listeners", "with_run_header"]
 
 
 _GRACEFUL_SHUTDOWN_SECONDS = 3
+
+RUN_HEADER = "MedMij-Stack-Run"
+"""Response header of every /health with the run id `medmij up` gave its processes: its
+readiness check takes only its own processes' answers, not another stack's on the port."""
+
+
+def with_run_header(app: ASGIApp, run_id: str) -> ASGIApp:
+    """`app`, with `RUN_HEADER: run_id` on its /health responses."""
+    header = (RUN_HEADER.lower().encode("latin-1"), run_id.encode("latin-1"))
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") != "/health":
+            await app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        await app(scope, receive, sending)
+
+    return wrapped
 
 
 class _Server(uvicorn.Server):
@@ -41,16 +66,21 @@ async def serve_listeners(
     trust: Sequence[Path],
     listen: str,
     access_log: bool = False,
+    run_id: str | None = None,
 ) -> None:
-    """Serve until SIGINT/SIGTERM; returns when every server has shut down."""
+    """Serve until SIGINT/SIGTERM; returns when every server has shut down.
+
+    `run_id`: given by `medmij up`, sent back on every /health (`RUN_HEADER`).
+    """
     servers: list[_Server] = []
     for listener in listeners:
         leaf = pki.leaf(listener.endpoint.hostname)
         context = server_context(
             leaf.cert, leaf.key, trust=trust, client_certs=listener.client_certs
         )
+        app = cast("ASGIApp", listener.app)
         config = uvicorn_config(
-            listener.app,  # type: ignore[arg-type]
+            app if run_id is None else with_run_header(app, run_id),
             host=listen,
             port=listener.endpoint.port,
             ssl_context=context,

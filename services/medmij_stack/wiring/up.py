@@ -11,12 +11,14 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from rich.console import Console
@@ -28,9 +30,19 @@ from medmij_stack.runtime.net import make_async_client
 
 from .demo_accounts import demo_logins
 from .roles import RoleInstance, listener_urls, role_instances
+from .runner import RUN_HEADER
 from .world import World
 
-__all__ = ["StackProcess", "stack_json", "start_stack", "wait_healthy", "without_unserved_nictiz"]
+__all__ = [
+    "BusyPort",
+    "StackProcess",
+    "busy_ports",
+    "log_tail",
+    "stack_json",
+    "start_stack",
+    "wait_healthy",
+    "without_unserved_nictiz",
+]
 
 
 @dataclass
@@ -38,6 +50,50 @@ class StackProcess:
     instance: RoleInstance
     process: subprocess.Popen[bytes]
     urls: tuple[str, ...]  # base URL of each listener of this role
+    log: Path | None = None  # where its output goes
+
+
+@dataclass(frozen=True)
+class BusyPort:
+    """A port of the world that cannot be listened on now, and the system's reason."""
+
+    label: str  # the role
+    url: str
+    address: str
+    port: int
+    reason: str
+
+
+def busy_ports(world: World) -> list[BusyPort]:
+    """The ports `medmij up` would listen on that are taken, or cannot be taken, now.
+
+    Each is tried as uvicorn will take it (with SO_REUSEADDR): a port that something
+    listens on is busy, one only lingering in TIME_WAIT is not.
+    """
+    address = world.world.listen
+    busy = []
+    for instance in role_instances(world):
+        for url in listener_urls(world, instance):
+            port = urlsplit(url).port or 443
+            try:
+                socket.create_server((address, port)).close()
+            except OSError as exc:
+                # The system's words without create_server's "(while attempting to bind…)".
+                reason = os.strerror(exc.errno) if exc.errno else str(exc)
+                busy.append(BusyPort(instance.label, url, address, port, reason))
+    return busy
+
+
+def log_tail(path: Path | None, lines: int = 8) -> str:
+    """The last lines of a role's log, indented, to show why it stopped."""
+    if path is None:
+        return ""
+    try:
+        text = path.read_text("utf-8", errors="replace")
+    except OSError:
+        return ""
+    tail = [line for line in text.splitlines() if line.strip()][-lines:]
+    return "".join(f"\n    {line}" for line in tail)
 
 
 def stack_json(world: World, pki: DevPKI, world_file: Path) -> dict[str, object]:
@@ -88,11 +144,13 @@ def start_stack(
     log_dir: Path,
     access_log: bool = False,
     nictiz: Path | None = None,
+    run_id: str | None = None,
 ) -> list[StackProcess]:
     """Start one `medmij serve` process per role of ours; output goes to log_dir/<role>.log.
 
     ``nictiz``: the Nictiz qualification material, handed to every role: each `medmij
     serve` leaves the zorgaanbieders marked ``nictiz = true`` out of its world without it.
+    ``run_id``: handed to every role, which sends it back on /health (see `wait_healthy`).
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     processes = []
@@ -111,6 +169,7 @@ def start_stack(
             str(certs_dir),
             *(["--access-log"] if access_log else []),
             *(["--nictiz", str(nictiz)] if nictiz else []),
+            *(["--run-id", run_id] if run_id else []),
         ]
         log_file = log_dir / f"{instance.label.replace(':', '-')}.log"
         with log_file.open("ab") as log:  # the child keeps its own copy of the handle
@@ -121,16 +180,20 @@ def start_stack(
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
                 preexec_fn=_die_with_parent,  # only prctl: safe between fork and exec
             )
-        processes.append(StackProcess(instance, process, listener_urls(world, instance)))
+        processes.append(
+            StackProcess(instance, process, listener_urls(world, instance), log=log_file)
+        )
     return processes
 
 
-async def _healthy(client: httpx.AsyncClient, url: str) -> bool:
+async def _healthy(client: httpx.AsyncClient, url: str, run_id: str | None) -> bool:
     try:
         response = await client.get(f"{url}/health")
     except httpx.HTTPError:
         return False
-    return response.status_code == 200
+    # Another stack on the same port answers too, but not with our run id.
+    ours = run_id is None or response.headers.get(RUN_HEADER) == run_id
+    return response.status_code == 200 and ours
 
 
 async def wait_healthy(
@@ -140,8 +203,14 @@ async def wait_healthy(
     *,
     timeout: float,
     console: Console | None = None,
+    run_id: str | None = None,
 ) -> dict[str, bool]:
-    """Poll every /health over HTTPS with the dev CA until all are 200 or time is up."""
+    """Poll every /health over HTTPS with the dev CA until all are 200 or time is up.
+
+    With `run_id`, a node is healthy only when its answer carries that run id: the
+    answer of whatever else listens on the port (another `medmij up`) does not count.
+    Raises RuntimeError, with the end of its log, when a process stops meanwhile.
+    """
     pending = {url: p for p in processes for url in p.urls}
     ready: dict[str, bool] = dict.fromkeys(pending, False)
     deadline = time.monotonic() + timeout
@@ -155,9 +224,10 @@ async def wait_healthy(
                     if proc.process.poll() is not None:
                         raise RuntimeError(
                             f"{proc.instance.label} stopped while starting "
-                            f"(exit code {proc.process.returncode})"
+                            f"(exit code {proc.process.returncode}); the end of "
+                            f"{proc.log}:{log_tail(proc.log)}"
                         )
-                    if await _healthy(client, url):
+                    if await _healthy(client, url, run_id):
                         ready[url] = True
                         del pending[url]
                 if status:
