@@ -34,9 +34,9 @@ from .errors import BadRequest, FormExpired, NotFound, NotLoggedIn
 from .pages import STATIC_DIR
 from .record_pages import mount_records
 from .retrieval_pages import mount_retrieval
+from .retrieval_runs import RetrieveService
 from .runtime import Pgo
 from .settings import PgoSettings
-from .verzamelen import RetrieveService
 from .web import BodyLimit, Web
 
 __all__ = ["create_app"]

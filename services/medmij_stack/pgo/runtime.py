@@ -32,9 +32,10 @@ from .eventlog import Measurements
 from .oauth_client import OAuthClient
 from .pages import Pages
 from .records import RecordStore
+from .retrieval_runs import RetrieveService
 from .sealing import Sealer
 from .settings import PgoSettings
-from .verzamelen import RetrieveService, Verzamelen
+from .verzamelen import Verzamelen
 from .websessions import WebSessions
 
 __all__ = ["Pgo"]

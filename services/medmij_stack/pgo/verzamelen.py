@@ -16,8 +16,9 @@ The sequence (docs MEDMIJ.md 1.1; DESIGN 6)::
       → records stored per source, complete sets only                flow-end
     POST /opnieuw              retry            a new attempt for only what failed
 
-Retrieval runs as a task of the app: the callback waits for it up to
-``callback_wait_seconds`` and otherwise shows "bezig" while it goes on. Every path ends
+Retrieval runs as a task of the app (:mod:`medmij_stack.pgo.retrieval_runs`): the callback
+waits for it up to ``callback_wait_seconds`` and otherwise shows "bezig" while it goes
+on. Every path ends
 the attempt with exactly one situation (:mod:`medmij_stack.pgo.situations`) and its one
 failure reason; whatever the PGO itself gets wrong becomes ``client-fout``, never a 500.
 System-initiated retrievals (langdurige toestemming, :meth:`Verzamelen.refresh_due`) are
@@ -26,31 +27,28 @@ attempts like any other, with initiator and device ``system``.
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import anyio.to_thread
 import httpx
 
-from medmij_stack.protocol import catalogue
-from medmij_stack.protocol.funnel import Clock, Device, FailureReason, Initiator
+from medmij_stack.protocol.funnel import Clock, Device, Initiator
 from medmij_stack.protocol.ketenlog import ErrorInfo, EventType, RequestInfo
 from medmij_stack.protocol.scope import ScopeError
-from medmij_stack.runtime.backchannel import NotAsked, Whitelist, require_whitelisted
+from medmij_stack.runtime.backchannel import Whitelist
 
 from .attempts import AttemptStore, Stage
 from .consents import ConsentStatus, ConsentStore, ConsentView
 from .directory import Directory, Provider, Service
 from .eventlog import Trail
 from .oauth_client import OAuthClient, Token, TokenFailure
-from .records import QueryAnswer, RecordStore
-from .retrieval import ServiceResult
+from .records import RecordStore
+from .retrieval_runs import RetrievalRuns, RetrieveService
 from .scopes import granted_services, request_scope
 from .settings import PgoSettings
 from .situations import Situation, situation_for_error
@@ -60,9 +58,6 @@ from .websessions import SessionInfo, WebSessions
 __all__ = ["CallbackResult", "Choice", "RetrieveService", "Started", "Verzamelen"]
 
 log = logging.getLogger(__name__)
-
-RetrieveService = Callable[..., Awaitable[ServiceResult]]
-"""``medmij_stack.pgo.retrieval.retrieve_service``, or a stand-in with its signature."""
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -107,13 +102,6 @@ def _code_text(code: str) -> str:
     return cleaned[:64] or "other"
 
 
-def _failure_situation(reason: FailureReason) -> Situation:
-    return {
-        FailureReason.RESOURCE_ERROR: Situation.OPHALEN_MISLUKT,
-        FailureReason.INVALID_CONTENT: Situation.ONLEESBAAR,
-    }.get(reason, Situation.PGO_FOUT)
-
-
 class Verzamelen:
     def __init__(
         self,
@@ -138,10 +126,16 @@ class Verzamelen:
         self.sessions = sessions
         self.oauth = oauth
         self.directory = directory
-        self.client = client
-        self.retrieve = retrieve
-        self.whitelist = whitelist
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.runs = RetrievalRuns(
+            settings=settings,
+            clock=clock,
+            attempts=attempts,
+            records=records,
+            directory=directory,
+            client=client,
+            retrieve=retrieve,
+            whitelist=whitelist,
+        )
 
     @staticmethod
     async def _db(function: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
@@ -450,158 +444,16 @@ class Verzamelen:
                 flow_id=attempt.flow_id,
             )
             for number, old in enumerate(replaced):
-                self._spawn(
+                self.runs.spawn(
                     f"revoke-{attempt.flow_id}-{number}",
                     self._revoke_quietly(old.token_endpoint, old.refresh_token),
                 )
-        await self._run(attempt.flow_id, token.access_token, wait=wait)
-
-    async def _run(self, flow_id: str, access_token: str, *, wait: bool) -> None:
-        """Start the retrieval of an attempt; wait for it (up to the callback's limit)."""
-        task = self._spawn(flow_id, self._retrieve(flow_id, access_token))
-        if wait:
-            await asyncio.wait({task}, timeout=self.settings.callback_wait_seconds)
-        else:
-            await task
+        await self.runs.run(attempt.flow_id, token.access_token, wait=wait)
 
     async def _revoke_quietly(self, token_endpoint: str, refresh_token: str) -> None:
         outcome = await self.oauth.revoke(token_endpoint, refresh_token)
         if not outcome.done:
             log.warning("a replaced consent was not revoked at the DVA: %s", outcome.detail)
-
-    def _spawn(self, key: str, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(work, name=f"pgo-{key}")
-        self._tasks[key] = task
-
-        def forget(done: asyncio.Task[None]) -> None:
-            if self._tasks.get(key) is done:
-                del self._tasks[key]
-
-        task.add_done_callback(forget)
-        return task
-
-    # --- retrieval --------------------------------------------------------------------------
-
-    async def _retrieve(self, flow_id: str, access_token: str) -> None:
-        """Every granted gegevensdienst of the attempt, then its one ending."""
-        try:
-            attempt = await self._db(self.attempts.get, flow_id)
-            assert attempt is not None
-            assert attempt.zorgaanbieder is not None
-            failures: list[tuple[FailureReason, str]] = []
-            for gegevensdienst in (attempt.granted or "").split():
-                failure = await self._retrieve_service(attempt, gegevensdienst, access_token)
-                if failure is not None:
-                    failures.append(failure)
-            if failures:
-                reason, detail = failures[0]
-                await self._db(
-                    self.attempts.end, flow_id, _failure_situation(reason), detail=detail
-                )
-            else:
-                await self._db(self.attempts.end, flow_id, Situation.GELUKT)
-        except asyncio.CancelledError:
-            await asyncio.shield(
-                self._db(
-                    self.attempts.end, flow_id, Situation.ONDERBROKEN, detail="the PGO stopped"
-                )
-            )
-            raise
-        except Exception as exc:
-            log.exception("retrieval of attempt %s failed in the PGO", flow_id)
-            await self._db(
-                self.attempts.end,
-                flow_id,
-                Situation.PGO_FOUT,
-                detail=f"{type(exc).__name__}: {exc}"[:500],
-            )
-
-    async def _retrieve_service(
-        self, attempt: Attempt, gegevensdienst: str, access_token: str
-    ) -> tuple[FailureReason, str] | None:
-        assert attempt.zorgaanbieder is not None
-        flow_id = attempt.flow_id
-        await self._db(self.records.mark_service, flow_id, gegevensdienst, "bezig", None, None)
-        provider = self.directory().provider(attempt.zorgaanbieder)
-        service = None if provider is None else provider.service(gegevensdienst)
-        failure: tuple[FailureReason, str] | None = None
-        if service is None:
-            failure = (FailureReason.RESOURCE_ERROR, "the gegevensdienst is no longer in the ZAL")
-        else:
-            try:
-                require_whitelisted(service.resource_endpoint, self.whitelist)
-            except NotAsked as refused:
-                failure = (
-                    FailureReason.RESOURCE_ERROR,
-                    f"resource endpoint not asked: {refused.reason}",
-                )
-        if failure is not None or service is None:
-            assert failure is not None
-            await self._db(self.records.mark_service, flow_id, gegevensdienst, "mislukt", *failure)
-            return failure
-        dienst = catalogue.get(gegevensdienst)
-        kept: list[QueryAnswer] = []
-        if attempt.retry_of is not None:
-            kept, failed = await self._db(self.records.kept, attempt.retry_of, gegevensdienst)
-            names = {q.name for q in dienst.queries}
-            if kept and failed <= names and failed:
-                dienst = dataclasses.replace(
-                    dienst, queries=tuple(q for q in dienst.queries if q.name in failed)
-                )
-            else:
-                kept = []
-        trail = self._trail(flow_id, attempt.session_id)
-        try:
-            result = await self.retrieve(
-                self.client,
-                service.resource_endpoint,
-                access_token,
-                dienst,
-                correlation_id=flow_id,
-                clock=self.clock,
-                sink=trail.sink,
-                session_id=attempt.session_id,
-                client_id=self.settings.hostname,
-                timeout_seconds=self.settings.resource_timeout_seconds,
-                max_bytes=self.settings.resource_max_bytes,
-                concurrency=self.settings.resource_concurrency,
-            )
-        except (ValueError, httpx.HTTPError) as exc:
-            failure = (FailureReason.CLIENT_ERROR, f"{type(exc).__name__}: {exc}"[:500])
-            await self._db(self.records.mark_service, flow_id, gegevensdienst, "mislukt", *failure)
-            await self._db(self.attempts.add_records, trail.take())
-            return failure
-        answers = [
-            dataclasses.replace(answer, detail=f"kept from attempt {attempt.retry_of}")
-            for answer in kept
-        ] + [
-            QueryAnswer(
-                name=q.query.name,
-                request_id=q.request_id,
-                status=q.status,
-                failure=q.failure,
-                detail=q.detail,
-                started=q.started,
-                elapsed_seconds=q.elapsed_seconds,
-                resources=q.resources,
-            )
-            for q in result.queries
-        ]
-        first = result.failure
-        if first is not None:
-            assert first.failure is not None
-            failure = (first.failure, f"{first.query.name}: {first.detail or first.status}")
-        await self._db(
-            self.records.save,
-            flow_id=flow_id,
-            account_id=attempt.account_id,
-            zorgaanbieder=attempt.zorgaanbieder,
-            gegevensdienst=gegevensdienst,
-            answers=answers,
-            failure=failure,
-            records=trail.take(),
-        )
-        return failure
 
     # --- langdurige toestemming ---------------------------------------------------------------
 
@@ -662,7 +514,7 @@ class Verzamelen:
             )
             return
         await self._db(self.attempts.grant_services, attempt.flow_id, granted, trail.take())
-        await self._run(attempt.flow_id, token.access_token, wait=wait)
+        await self.runs.run(attempt.flow_id, token.access_token, wait=wait)
 
     async def retry(self, web: SessionInfo, device: Device, flow_id: str) -> Started | Choice:
         """A new attempt for only what failed in ``flow_id`` (its failed gegevensdiensten;
@@ -764,7 +616,7 @@ class Verzamelen:
             )
         for stage in (Stage.TERUG, Stage.OPHALEN):
             for flow_id in await self._db(self.attempts.stale, stage, now - _INTERRUPTED_AFTER):
-                if flow_id not in self._tasks:
+                if not self.runs.busy(flow_id):
                     await self._db(
                         self.attempts.end,
                         flow_id,
@@ -775,11 +627,7 @@ class Verzamelen:
         await self._db(self.sessions.purge)
 
     def busy(self, flow_id: str) -> bool:
-        return flow_id in self._tasks
+        return self.runs.busy(flow_id)
 
     async def stop(self) -> None:
-        """Cancel running work; each cancelled retrieval ends as ``onderbroken``."""
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.runs.stop()
