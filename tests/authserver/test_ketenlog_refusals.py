@@ -46,6 +46,13 @@ def _recorded(tw: TestWorld, trace_id: str) -> list[Step]:
     return _steps(tw.app_state().dva.ketenlog.records(trace_id=trace_id))
 
 
+def _refusal_reason(tw: TestWorld, trace_id: str) -> str | None:
+    """The description the DVA's own ketenlog gave the refusal sent to the PGO."""
+    records = tw.app_state().dva.ketenlog.records(trace_id=trace_id)
+    (sent,) = [r for r in records if r.event.type is EventType.SEND_AUTHORIZATION_ERROR]
+    return None if sent.error is None else sent.error.description
+
+
 def _sessions(tw: TestWorld, trace_id: str) -> set[str | None]:
     return {r.event.session_id for r in tw.app_state().dva.ketenlog.records(trace_id=trace_id)}
 
@@ -108,6 +115,8 @@ def test_a_refused_consent(tw: TestWorld) -> None:
         (EventType.SEND_AUTHORIZATION_ERROR, "access_denied", 303),
     ]
     assert len(_sessions(tw, trace_id)) == 1
+    # The PGO hears "The request is not granted."; the DVA's own log keeps why.
+    assert _refusal_reason(tw, trace_id) == "Authorization denied."
 
 
 def test_no_data_at_the_zorgaanbieder(tw: TestWorld) -> None:
@@ -120,6 +129,7 @@ def test_no_data_at_the_zorgaanbieder(tw: TestWorld) -> None:
         (EventType.RECEIVE_AVAILABILITY_RESPONSE, None, 200),
         (EventType.SEND_AUTHORIZATION_ERROR, "access_denied", 303),
     ]
+    assert _refusal_reason(tw, trace_id) == "No such resources."
 
 
 def test_a_failed_digid_login(tw: TestWorld) -> None:

@@ -68,29 +68,52 @@ def test_consent_screen_names_pgo_zorgaanbieder_and_gegevensdiensten(tw: TestWor
     assert decisions == {"allow", "deny"}
 
 
-def test_refusing_consent_sends_access_denied_authorization_denied(tw: TestWorld) -> None:
+def test_refusing_consent_sends_access_denied_not_granted(tw: TestWorld) -> None:
     bsn = tw.bsn_at("ziekenhuistest@medmij")
     with tw.browser() as browser:
         end = browser.journey(authorize_url(tw.front_url()), bsn=bsn, decision="deny")
     params = _back_at_pgo(end)
     assert params == {
         "error": "access_denied",
-        "error_description": "Authorization denied.",
+        "error_description": "The request is not granted.",
         "state": STATE,
     }
 
 
-def test_no_data_at_the_zorgaanbieder_sends_no_such_resources(tw: TestWorld) -> None:
+def test_no_data_at_the_zorgaanbieder_sends_access_denied_not_granted(tw: TestWorld) -> None:
     bsn = tw.bsn_at("ziekenhuistest@medmij")
     with tw.browser() as browser:
         end = browser.journey(authorize_url(tw.front_url(), scope="huisartstest"), bsn=bsn)
     params = _back_at_pgo(end)
     assert params["error"] == "access_denied"
-    assert params["error_description"] == "No such resources."
+    assert params["error_description"] == "The request is not granted."
     (question, _, peer) = tw.resource.questions[-1]
     assert question.zorgaanbieder == "huisartstest@medmij"
     assert question.bsn == bsn
     assert peer == frozenset({"api.dva.localhost"})  # asked over mutual TLS, as the AS
+
+
+# Headers that differ between any two responses, whatever they answer.
+_PER_RESPONSE = frozenset({"date"})
+
+
+def _on_the_wire(end: Landing) -> tuple[int, str, dict[str, str], bytes]:
+    response = end.response
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in _PER_RESPONSE}
+    return response.status_code, end.url, headers, response.content
+
+
+def test_no_data_and_a_refused_consent_are_the_same_redirect_on_the_wire(tw: TestWorld) -> None:
+    # Autoriseren, uitzonderingen 1 and 2: the PGO may not tell them apart. Same status,
+    # same Location (error, description, state), same headers and body.
+    bsn = tw.bsn_at("ziekenhuistest@medmij")
+    with tw.browser() as browser:
+        refused = browser.journey(authorize_url(tw.front_url()), bsn=bsn, decision="deny")
+    with tw.browser() as browser:
+        no_data = browser.journey(authorize_url(tw.front_url(), scope="huisartstest"), bsn=bsn)
+    assert _on_the_wire(refused) == _on_the_wire(no_data)
+    assert refused.response.status_code == 303
+    assert refused.response.headers.get("set-cookie") is None
 
 
 def test_a_failed_digid_login_sends_unauthorized_client(tw: TestWorld) -> None:

@@ -15,8 +15,10 @@ Any failure to get a clear answer is a :class:`TechnicalFault` (the person sees 
 :func:`check` is the step right after DigiD named the person
 (:mod:`authserver.digid.assertion_consumer`):
 with data, the person goes on to the toestemmingsverklaring for what is available
-(:mod:`authserver.consent`); without, back to the PGO with ``access_denied`` "No such
-resources." (exception 3). :class:`AvailabilityCheck` is the call, over
+(:mod:`authserver.consent`); without, back to the PGO with ``access_denied`` exactly as
+when consent is refused (:class:`authserver.errors.NotGranted`: the PGO may not learn of a
+behandelrelatie it has no consent for; "No such resources." only in the ketenlog).
+:class:`AvailabilityCheck` is the call, over
 :func:`medmij_stack.runtime.backchannel.post`.
 """
 
@@ -28,11 +30,10 @@ from fastapi.responses import RedirectResponse, Response
 from medmij_stack.protocol.dva_contract import AvailabilityAnswer, AvailabilityQuestion
 from medmij_stack.protocol.headers import Tracing
 from medmij_stack.protocol.ketenlog import ErrorInfo, EventType, RequestInfo, ResponseInfo
-from medmij_stack.protocol.oauth_errors import ACCESS_DENIED
 from medmij_stack.runtime.backchannel import CallFailed, Whitelist, post
 
 from . import paths
-from .errors import NO_SUCH_RESOURCES, FlowError, TechnicalFault
+from .errors import NO_SUCH_RESOURCES, NotGranted, TechnicalFault
 from .eventlog import Trail
 from .frontchannel import FrontChannel
 from .sessions import Step
@@ -104,7 +105,7 @@ def check(front: FrontChannel, flow: Flow, trail: Trail, bsn: str) -> Response:
     )
     if not available:
         front.advance(flow, (Step.DIGID,), Step.DONE)
-        raise FlowError(ACCESS_DENIED, NO_SUCH_RESOURCES)
+        raise NotGranted(NO_SUCH_RESOURCES)
     front.advance(flow, (Step.DIGID,), Step.CONSENT, bsn=bsn, beschikbaar=available)
     url = f"{paths.FLOW}/{flow.id}/toestemming"
     return front.done(trail, RedirectResponse(url, status_code=303))

@@ -5,7 +5,8 @@ gegevensdiensten the beschikbaarheidstoets found (:mod:`authserver.availability`
 person may tick langdurige toestemming (AS 2.0.0: a refresh token). Allowing checks the
 authorization request again against the lists of this moment (the OCL or ZAL may have
 changed since) and sends the PGO the code (RFC 6749 4.1.2) for exactly what was
-available; denying sends ``access_denied`` "Authorization denied." (exception 4).
+available; denying sends ``access_denied`` with the same description as "no data" does
+(:class:`authserver.errors.NotGranted`; "Authorization denied." only in the ketenlog).
 
 The annuleringspagina is where a person who stopped (on the landingspagina, or at DigiD)
 lands; its button sends the PGO ``access_denied`` "Authorization cancelled.".
@@ -19,11 +20,16 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse, Response
 
 from medmij_stack.protocol.ketenlog import EventType, ResponseInfo
-from medmij_stack.protocol.oauth_errors import ACCESS_DENIED
 
 from . import paths
 from .authorize import show_flow
-from .errors import AUTHORIZATION_DENIED, NO_SUCH_RESOURCES, Cancelled, FlowError, FlowUnavailable
+from .errors import (
+    AUTHORIZATION_DENIED,
+    NO_SUCH_RESOURCES,
+    Cancelled,
+    FlowUnavailable,
+    NotGranted,
+)
 from .frontchannel import CurrentVisit, FormField, FrontChannel, SessionCookie, Visit
 from .oauth.grant_types import Person
 from .oauth.requests import Incoming, MedMijRequest
@@ -72,7 +78,7 @@ def consent(
     trail = front.visiting(visit, flow)
     if decision == "deny":
         trail.add(EventType.RECEIVE_CONSENT_DENIAL)
-        raise FlowError(ACCESS_DENIED, AUTHORIZATION_DENIED)
+        raise NotGranted(AUTHORIZATION_DENIED)
     trail.add(EventType.RECEIVE_CONSENT)
     # Checked again against the lists of this moment: the OCL or ZAL may have changed.
     params = parse_qsl(flow.query, keep_blank_values=True)
@@ -83,7 +89,7 @@ def consent(
     beschikbaar = set((flow.beschikbaar or "").split())
     available = tuple(g for g in checked.scope.gegevensdiensten if g in beschikbaar)
     if not available:
-        raise FlowError(ACCESS_DENIED, NO_SUCH_RESOURCES)
+        raise NotGranted(NO_SUCH_RESOURCES)
     assert flow.bsn is not None
     person = Person(
         bsn=flow.bsn,

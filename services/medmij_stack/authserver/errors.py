@@ -14,6 +14,9 @@ Nothing else reaches a person or a peer: a step raises, and one handler per app 
      │    │    │                redirect to the PGO with error, error_description and state
      │    │    │                (RFC 6749 4.1.2.1); send_authorization_request_error (302) at
      │    │    │                the authorization request, send_authorization_error (303) later
+     │    │    ├── NotGranted   no data for the person (beschikbaarheidstoets, age rule
+     │    │    │                included) or consent refused: one answer on the wire for both,
+     │    │    │                the reason only in the DVA's own ketenlog
      │    │    └── Cancelled    the person stopped: send_authorization_cancellation
      │    ├── FlowUnavailable   the flow is unknown, expired, or not this browser's: the
      │    │                     "verlopen" page; nothing is recorded
@@ -50,13 +53,21 @@ stack's, kept in this one place:
                                   precisely what is wrong. RFC 6749's invalid_scope is used
                                   only at the token endpoint, when a refresh asks for more.
     2  identity not established   unauthorized_client   AUTHENTICATION_FAILED
-    3  no data for this person    access_denied         NO_SUCH_RESOURCES
-    4  consent refused            access_denied         AUTHORIZATION_DENIED
+    3  no data for this person    access_denied         NOT_GRANTED (ketenlog: NO_SUCH_RESOURCES)
+    4  consent refused            access_denied         NOT_GRANTED (ketenlog: AUTHORIZATION_DENIED)
     5  authorization not settled  access_denied         AUTHORIZATION_FAILED
     6  code invalid at /token     invalid_grant         CODE_* / REFRESH_*
     -  person cancelled           access_denied         AUTHORIZATION_CANCELLED  [inferred:
                                   the "authorization cancellation" read as access_denied on
                                   the redirect URI]
+
+Exceptions 3 and 4 once had descriptions of their own ("No such resources." and
+"Authorization denied.", UCI ZA OAuth 1.x). The 2.x text of *Autoriseren* (uitzonderingen
+autoriseren 1 and 2) asks that the Dienstverlener persoon cannot tell them apart, lest it
+learn of a behandelrelatie without consent: both are :class:`NotGranted`, which sends the
+same code, description and status by the same handler, and keeps which of the two it was
+for the DVA's own ketenlog (``error.description`` of send_authorization_error) and the
+reports computed from it.
 
 OAuth allows descriptions in printable ASCII without ``"`` and ``\\`` only; every refusal
 passes its description through :func:`medmij_stack.protocol.oauth_errors.ascii_description`.
@@ -98,7 +109,9 @@ __all__ = [
     "CODE_UNKNOWN",
     "CODE_VERIFIER_MISMATCH",
     "FORM_ENCODING_REQUIRED",
+    "NOT_GRANTED",
     "NO_SUCH_RESOURCES",
+    "PARAMETER_CHARACTERS",
     "PKCE_METHOD_UNSUPPORTED",
     "PKCE_REQUIRED",
     "QUERY_PARAMETERS_REFUSED",
@@ -106,6 +119,7 @@ __all__ = [
     "REFRESH_REPLAYED",
     "REFRESH_UNKNOWN",
     "RESPONSE_TYPE_MISSING",
+    "RESPONSE_TYPE_UNSUPPORTED",
     "TOKEN_ANOTHER_CLIENT",
     "AccessDenied",
     "ArtifactGone",
@@ -119,6 +133,7 @@ __all__ = [
     "InvalidGrant",
     "InvalidRequest",
     "InvalidScope",
+    "NotGranted",
     "PageReason",
     "Redirect",
     "ServerError",
@@ -133,11 +148,20 @@ __all__ = [
 
 # --- error_description values on the redirect (exception table) --------------------------
 AUTHENTICATION_FAILED = "Authentication failed."
+# Autoriseren, uitzonderingen 1 and 2: "informeert Dienstverlener persoon dat verzoek niet
+# wordt ingewilligd"; one text for both on the wire, the two below only in the ketenlog.
+NOT_GRANTED = "The request is not granted."
 NO_SUCH_RESOURCES = "No such resources."
 AUTHORIZATION_DENIED = "Authorization denied."
 AUTHORIZATION_FAILED = "Authorization failed."
 AUTHORIZATION_CANCELLED = "Authorization cancelled."
 RESPONSE_TYPE_MISSING = "Invalid request: response_type is missing."
+RESPONSE_TYPE_UNSUPPORTED = (
+    "Unsupported response_type: this server issues authorization codes only (code)."
+)
+PARAMETER_CHARACTERS = (
+    "Invalid request: a parameter holds characters outside printable ASCII, a quote or a backslash."
+)
 PKCE_REQUIRED = "Invalid request: code_challenge is required (PKCE, method S256)."
 PKCE_METHOD_UNSUPPORTED = "Invalid request: code_challenge_method must be S256."
 
@@ -237,6 +261,27 @@ class FlowError(FrontChannelError):
     @property
     def oauth(self) -> OAuthError:
         return OAuthError(self.error, self.description)
+
+    @property
+    def logged_description(self) -> str:
+        """What the DVA's own ketenlog records; the PGO hears :attr:`description`."""
+        return self.description
+
+
+class NotGranted(FlowError):
+    """No data for the person, or consent refused: the PGO may not tell which.
+
+    ``reason`` (NO_SUCH_RESOURCES or AUTHORIZATION_DENIED) is recorded in the DVA's own
+    ketenlog; the redirect carries NOT_GRANTED either way.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = ascii_description(reason)
+        super().__init__(ACCESS_DENIED, NOT_GRANTED)
+
+    @property
+    def logged_description(self) -> str:
+        return self.reason
 
 
 @dataclass
@@ -385,7 +430,7 @@ _BY_CODE: dict[str, type[BackChannelError]] = {
 def _front_description(error: OAuth2Error) -> str:
     if isinstance(error, UnsupportedResponseTypeError):
         # authlib builds this one with its arguments swapped: say it in our own words.
-        return "Unsupported response_type: this server issues authorization codes only (code)."
+        return RESPONSE_TYPE_UNSUPPORTED
     return str(error.get_error_description() or error.error)
 
 

@@ -301,7 +301,7 @@ class FrontChannel:
                 if visit.authorization_request
                 else (error.event, 303)
             )
-            info = ErrorInfo(code=error.error, description=error.description, status=status)
+            info = ErrorInfo(code=error.error, description=error.logged_description, status=status)
             trail.add(event, error=info)
             return RedirectResponse(to.with_error(error.oauth), status_code=status)
         if isinstance(error, TechnicalFault):
