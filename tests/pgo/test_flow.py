@@ -121,3 +121,43 @@ async def test_the_device_comes_from_the_hidden_field_or_the_user_agent(pw: PgoW
     assert pw.funnel(flow_id)[-1].device is Device.APP
     await phone.client.aclose()
     await app.client.aclose()
+
+
+async def test_a_retrieval_cut_off_by_a_restart_ends_as_interrupted(
+    pw: PgoWorld, person: Person
+) -> None:
+    import asyncio
+
+    from medmij_stack.protocol.funnel import FailureReason
+
+    pw.pgo.verzamelen.settings = pw.pgo.settings.model_copy(update={"callback_wait_seconds": 0.05})
+    pw.pgo.verzamelen.runs.settings = pw.pgo.verzamelen.settings
+    pw.retrieval.gate = asyncio.Event()  # the engine hangs
+    flow_id, page = await person.fetch("ggdtest@medmij")
+    assert "Je gegevens worden opgehaald" in text(page)
+    # A restart: the task is gone, the attempt still says it is fetching.
+    task = pw.pgo.verzamelen.runs._tasks.pop(flow_id)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert pw.funnel(flow_id)[-1].reason is FailureReason.CLIENT_ERROR  # ended as onderbroken
+    page = await person.client.get(f"/ophalen/{flow_id}")
+    assert "Het ophalen is onderbroken" in text(page)
+
+
+async def test_an_attempt_left_fetching_by_a_crash_is_swept(pw: PgoWorld, person: Person) -> None:
+    from sqlalchemy import update
+
+    from medmij_stack.pgo.tables import Attempt
+    from medmij_stack.protocol.funnel import FailureReason
+
+    chosen = await person.choose("ggdtest@medmij")
+    flow_id = chosen.headers["location"].split("X-Correlation-ID=")[1].split("&")[0]
+    with pw.pgo.db.transaction() as session:  # as a process that died mid-retrieval left it
+        session.execute(update(Attempt).where(Attempt.flow_id == flow_id).values(stage="ophalen"))
+    pw.clock.advance(minutes=10)
+    await pw.pgo.background_once()
+    assert pw.funnel(flow_id)[-1].name is FunnelStep.GEGEVENSDIENST_GEKOZEN
+    pw.clock.advance(minutes=6)
+    await pw.pgo.background_once()
+    assert pw.funnel(flow_id)[-1].reason is FailureReason.CLIENT_ERROR
+    assert pw.pgo.attempts.get(flow_id).situation == "onderbroken"  # type: ignore[union-attr]

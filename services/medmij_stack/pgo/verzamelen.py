@@ -63,7 +63,8 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 _MAX_PARAM = 2048  # a code or state longer than this is no code or state of a DVA
-_INTERRUPTED_AFTER = timedelta(hours=1)
+# Longer than any retrieval can take (28 queries, 4 at a time, 30 s each, a few pages).
+_INTERRUPTED_AFTER = timedelta(minutes=15)
 # Callbacks that name a live attempt of someone but are refused: the attempt ends there.
 _ENDED_BY_CALLBACK = frozenset({Situation.STATE_VERLOPEN, Situation.ANDERE_SESSIE})
 
