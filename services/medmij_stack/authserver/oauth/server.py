@@ -16,15 +16,20 @@ app renders every refusal in its one handler.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AuthorizationServer, InvalidGrantError
 
 from medmij_stack.authserver.errors import (
+    PARAMETER_CHARACTERS,
     REFRESH_REPLAYED,
     RESPONSE_TYPE_MISSING,
+    RESPONSE_TYPE_UNSUPPORTED,
+    DvaError,
     FlowError,
     InvalidRequest,
     PageReason,
@@ -35,7 +40,11 @@ from medmij_stack.authserver.errors import (
 from medmij_stack.authserver.grant_store import GrantStore
 from medmij_stack.authserver.settings import AuthserverSettings
 from medmij_stack.protocol.lists import OAuthclientlist
-from medmij_stack.protocol.oauth_errors import INVALID_REQUEST, ascii_description
+from medmij_stack.protocol.oauth_errors import (
+    INVALID_REQUEST,
+    UNSUPPORTED_RESPONSE_TYPE,
+    ascii_description,
+)
 from medmij_stack.runtime.node import ListSubscription
 
 from .clients import (
@@ -52,6 +61,25 @@ from .requests import MedMijRequest
 from .scopes import RequestedScope
 
 __all__ = ["CheckedRequest", "DvaAuthorizationServer", "OAuthResponse"]
+
+_T = TypeVar("_T")
+
+# authlib's OAuth2Error refuses, with a ValueError, a description outside RFC 6749's
+# characters; some of its errors put a request value into theirs (UnsupportedResponseTypeError
+# takes the response_type as its description), so a hostile value would turn a refusal into
+# a crash. This is the start of that ValueError's message (authlib/oauth2/base.py).
+_AUTHLIB_FORBIDDEN_CHARACTERS = "Error description contains forbidden characters"
+
+
+@contextmanager
+def _authlib_refusals(refusal: Callable[[], DvaError]) -> Iterator[None]:
+    """Run authlib; a refusal it could not build for a request value's characters is ours."""
+    try:
+        yield
+    except ValueError as error:
+        if not str(error).startswith(_AUTHLIB_FORBIDDEN_CHARACTERS):
+            raise
+        raise refusal() from None
 
 
 @dataclass(frozen=True)
@@ -207,11 +235,17 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         if problem is not None:
             raise UntrustedRequest(PageReason.REDIRECT_INVALID, f"Invalid request: {problem}.")
         # From here on client and redirect URI are trusted: faults go back by redirect.
+        redirect = Redirect(client.client_id, redirect_uri, payload.state)
         if not payload.response_type:
-            redirect = Redirect(client.client_id, redirect_uri, payload.state)
             raise FlowError(INVALID_REQUEST, RESPONSE_TYPE_MISSING, redirect)
+        if payload.response_type != "code":
+            # Checked here, in our words: authlib's refusal repeats the value it was sent.
+            raise FlowError(UNSUPPORTED_RESPONSE_TYPE, RESPONSE_TYPE_UNSUPPORTED, redirect)
         try:
-            grant: AuthorizationCode = self.get_consent_grant(request, end_user=request.user)
+            with _authlib_refusals(
+                lambda: FlowError(INVALID_REQUEST, PARAMETER_CHARACTERS, redirect)
+            ):
+                grant: AuthorizationCode = self.get_consent_grant(request, end_user=request.user)
         except OAuth2Error as error:
             self.handle_error_response(request, error)
         scope = request.findings.requested_scope
@@ -237,13 +271,22 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             # RFC 6749 5.2: a missing parameter is invalid_request; authlib would answer
             # unsupported_grant_type for "grant_type=None".
             raise InvalidRequest("Invalid request: grant_type is missing.")
-        response: OAuthResponse = self.create_token_response(request)
-        return response
+        return _back_channel(self.create_token_response, request)
 
     def revocation_response(self, request: MedMijRequest) -> OAuthResponse:
-        response: OAuthResponse = self.create_endpoint_response(Revoke.ENDPOINT_NAME, request)
-        return response
+        return _back_channel(
+            lambda r: self.create_endpoint_response(Revoke.ENDPOINT_NAME, r), request
+        )
 
     def introspection_response(self, request: MedMijRequest) -> OAuthResponse:
-        response: OAuthResponse = self.create_endpoint_response(Introspect.ENDPOINT_NAME, request)
-        return response
+        return _back_channel(
+            lambda r: self.create_endpoint_response(Introspect.ENDPOINT_NAME, r), request
+        )
+
+
+def _back_channel(
+    endpoint: Callable[[MedMijRequest], Any], request: MedMijRequest
+) -> OAuthResponse:
+    with _authlib_refusals(lambda: InvalidRequest(PARAMETER_CHARACTERS)):
+        response: OAuthResponse = endpoint(request)
+    return response
