@@ -68,6 +68,57 @@ def test_consent_screen_names_pgo_zorgaanbieder_and_gegevensdiensten(tw: TestWor
     assert decisions == {"allow", "deny"}
 
 
+# "Toestemmingsverklaring, Core", AS 2.2.4
+# (https://vzvz.atlassian.net/wiki/spaces/MMAfsprakenstelsel2/pages/1094975575): every
+# sentence of its text, with <Naam Aanbieder> and <Naam PGO> as placeholders.
+MANDATED_CONSENT_SENTENCES = (
+    "Toestemming geven",
+    "Wil je de gegevens die <Naam Aanbieder> over jou heeft in jouw PGO zetten?",
+    "Dan heeft <Naam Aanbieder> jouw toestemming nodig om deze gegevens met <Naam PGO> te "
+    "delen.",
+    "<Naam Aanbieder> mag niet zonder jouw toestemming gegevens delen met een andere partij "
+    "(lees ook de privacy verklaring van <Naam Aanbieder>).",
+    "Toestemmingen zijn geldig voor onbepaalde tijd.",
+    "Als je langer dan zes maanden geen gegevens in je PGO zet, is de langdurige toestemming "
+    "niet meer geldig.",
+    "De volgende keer dat je gegevens in jouw PGO wilt zetten, log je weer in met DigiD en "
+    "geef je opnieuw toestemming.",
+    "Toestemmingen die je voor onbepaalde tijd geeft, kun je altijd aanpassen.",
+    "Dit doe je door in je PGO naar <Naam Aanbieder> te zoeken en te kiezen voor "
+    "'Toestemmingen aanpassen'.",
+    "Voor de verbinding met de computer van <Naam Aanbieder> heeft Stichting MedMij strenge "
+    "regels gemaakt.",
+    "<Naam PGO> volgt deze regels.",
+    "Als je toestemming hebt gegeven, worden je gegevens in je PGO gezet via de veilige "
+    "MedMij-verbinding.",
+)
+
+
+def _flat(landing: Landing) -> str:
+    return " ".join(_text(landing).split())
+
+
+def test_consent_screen_has_every_mandated_sentence_filled_in(tw: TestWorld) -> None:
+    bsn = tw.bsn_at("ziekenhuistest@medmij")
+    with tw.browser() as browser:
+        consent = browser.choose(_to_digid(browser, tw), "action", "login", bsn=bsn)
+    text = _flat(consent)
+    # The names come from the world (zorgaanbieder) and the OCL (the PGO's organisation name).
+    names = {"<Naam Aanbieder>": "Ziekenhuis Teststad", "<Naam PGO>": "Test PGO"}
+    missing = []
+    for sentence in MANDATED_CONSENT_SENTENCES:
+        for placeholder, name in names.items():
+            sentence = sentence.replace(placeholder, name)
+        if sentence not in text:
+            missing.append(sentence)
+    assert missing == []
+    assert "<Naam" not in text
+    # The gegevensdiensten by their GNL names, not their ids.
+    items = html.fromstring(consent.response.text).xpath("//ul[@class='gegevensdiensten']/li")
+    assert [li.text_content() for li in items]
+    assert all(not li.text_content().strip().isdigit() for li in items)
+
+
 def test_refusing_consent_sends_access_denied_not_granted(tw: TestWorld) -> None:
     bsn = tw.bsn_at("ziekenhuistest@medmij")
     with tw.browser() as browser:
