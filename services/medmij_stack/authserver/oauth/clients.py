@@ -7,9 +7,14 @@ Spec rules (docs/MEDMIJ.md 1.2, 1.5, 4):
   *current* OCL, so every look-up reads the list the node holds now.
 * The redirect URI must be "volledig (full)" and "verwijzen naar een HTTPS-beschermd
   endpoint"; the PGO uses "een hostname die voor die PGO Server voorkomt op de OAuth
-  Clientlist". Reading taken (as GIDS): scheme https, host equal to the client's OCL
-  hostname (any port, since a development world needs ports), and no query,
-  fragment or user info. The OCL registers no URIs, so there is no default redirect URI.
+  Clientlist". The OCL names a hostname only, so that hostname is all that can be
+  compared; what is checked is :func:`redirect_uri_problem` (docs/protocol.md says the
+  same): scheme https, host equal to the client's OCL hostname, no explicit port (outside
+  a development world, whose nodes listen on free ports), no user information, no query
+  or fragment, and a path that means what it says: no ``.``/``..`` segment (plain or
+  percent-encoded), no encoded slash or backslash and no backslash, which a browser or
+  the PGO's server could resolve to another path than the one the DVA checked. The OCL
+  registers no URIs, so there is no default redirect URI.
 * The client authenticates on the transport layer, not with a secret: mutual TLS with a
   certificate whose CN or SAN is on the Whitelist (the gate checks that) and — DESIGN.md 5,
   MEDMIJ.md 8.6 [INFERRED] — equal to ``client_id``. That is RFC 8705's
@@ -47,26 +52,44 @@ RESOURCE_SERVER_AUTH = "medmij_resource_server_tls"
 GRANT_TYPES = frozenset({"authorization_code", "refresh_token"})
 
 
-def redirect_uri_problem(redirect_uri: str, hostname: str) -> str | None:
-    """Why ``redirect_uri`` may not be used by the client at ``hostname``; None if it may."""
+def redirect_uri_problem(
+    redirect_uri: str, hostname: str, *, development: bool = False
+) -> str | None:
+    """Why ``redirect_uri`` may not be used by the client at ``hostname``; None if it may.
+
+    ``development``: a development world, whose PGOs listen on explicit ports.
+    """
     try:
         parts = urlsplit(redirect_uri)
         port = parts.port  # raises on a malformed port
     except ValueError:
         return "redirect_uri is not a URI"
-    del port
     if parts.scheme != "https":
         return "redirect_uri must use https"
-    if parts.username is not None or parts.password is not None:
+    if "@" in parts.netloc:
         return "redirect_uri must not contain user information"
     if (parts.hostname or "").rstrip(".") != hostname.lower().rstrip("."):
         return "redirect_uri must be on the client's own OCL hostname"
+    if not development and (port is not None or parts.netloc.endswith(":")):
+        return "redirect_uri must not name a port"
     if "?" in redirect_uri:
         return "redirect_uri must not have a query"
     if "#" in redirect_uri:
         return "redirect_uri must not have a fragment"
     if any(ch.isspace() for ch in redirect_uri):
         return "redirect_uri must not contain white space"
+    return _path_problem(parts.path)
+
+
+def _path_problem(path: str) -> str | None:
+    lowered = path.lower()
+    if "\\" in path or "%5c" in lowered:
+        return "redirect_uri must not contain a backslash"
+    if "%2f" in lowered:
+        return "redirect_uri must not contain an encoded slash"
+    for segment in lowered.split("/"):
+        if segment.replace("%2e", ".") in (".", ".."):
+            return "redirect_uri must not contain a dot-segment"
     return None
 
 
@@ -75,6 +98,7 @@ class OclClient(ClientMixin):  # type: ignore[misc]
     """A PGO server as authlib sees it, from one entry of the current OCL."""
 
     entry: OAuthclient
+    development: bool = False  # a development world: redirect URIs may name a port
 
     @property
     def client_id(self) -> str:
@@ -96,7 +120,8 @@ class OclClient(ClientMixin):  # type: ignore[misc]
         return scope
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri_problem(redirect_uri, self.client_id) is None
+        problem = redirect_uri_problem(redirect_uri, self.client_id, development=self.development)
+        return problem is None
 
     def check_client_secret(self, client_secret: str) -> bool:
         return False  # MedMij clients have no secret

@@ -132,7 +132,7 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def query_client(self, client_id: str) -> OclClient | None:
         ocl = self._ocl()
         entry = None if ocl is None or not client_id else ocl.get(client_id)
-        return None if entry is None else OclClient(entry)
+        return None if entry is None else OclClient(entry, self.settings.development)
 
     def create_oauth2_request(self, request: Any) -> MedMijRequest:
         if not isinstance(request, MedMijRequest):
@@ -231,7 +231,9 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             raise UntrustedRequest(
                 PageReason.REDIRECT_MISSING, "Invalid request: redirect_uri is missing."
             )
-        problem = redirect_uri_problem(redirect_uri, client.client_id)
+        problem = redirect_uri_problem(
+            redirect_uri, client.client_id, development=self.settings.development
+        )
         if problem is not None:
             raise UntrustedRequest(PageReason.REDIRECT_INVALID, f"Invalid request: {problem}.")
         # From here on client and redirect URI are trusted: faults go back by redirect.
