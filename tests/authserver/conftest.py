@@ -82,7 +82,7 @@ WORLD: dict[str, Any] = {
             ],
         },
         {
-            "id": "strikt-dva", "naam": "Strikte DVA", "pkce": "required",
+            "id": "strikt-dva", "naam": "Strikte DVA", "pkce": "required", "telefoon": TELEFOON,
             "front": {"hostname": "inlog.strikt.localhost", "port": 5},
             "back": {"hostname": "api.strikt.localhost", "port": 6},
             "resource": {"hostname": "fhir.strikt.localhost", "port": 7},

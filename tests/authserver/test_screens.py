@@ -221,7 +221,10 @@ def test_technische_storing_when_the_beschikbaarheidstoets_fails(tw: TestWorld) 
     assert "Technische storing" in text
     assert "Het is op dit moment niet mogelijk om toestemming te geven of aan te passen" in text
     # Whom to call, and the ids to quote (Technische storing, Core).
-    assert f"Test DVA, {TELEFOON}" in " ".join(text.split())
+    flat = " ".join(text.split())
+    assert f"Test DVA, {TELEFOON}" in flat
+    assert "Er wordt gewerkt aan een oplossing. Excuses voor het ongemak." in flat
+    assert "Test DVA is de leverancier van het computersysteem van Ziekenhuis Teststad." in flat
     session_id = tw.app_state().dva.ketenlog.records(trace_id=trace_id)[0].event.session_id
     (ids,) = html.fromstring(storing.response.text).xpath("//dl[@class='ids']")
     shown = dict(zip(ids.xpath("dt/text()"), ids.xpath("dd/text()"), strict=True))

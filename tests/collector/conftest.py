@@ -60,7 +60,7 @@ WORLD: dict[str, Any] = {
     ],
     "dva": [
         {
-            "id": "test-dva", "naam": "Test DVA",
+            "id": "test-dva", "naam": "Test DVA", "telefoon": "088 000 0000",
             "front": {"hostname": FRONT, "port": 3},
             "back": {"hostname": AUTHSERVER, "port": 4},
             "resource": {"hostname": READER, "port": 5},

@@ -60,7 +60,7 @@ WORLD: dict[str, Any] = {
     "pgo": [{"hostname": PGO_HOST, "naam": "Test PGO", "port": 8443}],
     "dva": [
         {
-            "id": "test-dva", "naam": "Test DVA",
+            "id": "test-dva", "naam": "Test DVA", "telefoon": "088 000 0000",
             "front": {"hostname": "inlog.dva.localhost", "port": 8444},
             "back": {"hostname": "api.dva.localhost", "port": 8445},
             "resource": {"hostname": "fhir.dva.localhost", "port": 8446},

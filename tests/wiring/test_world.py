@@ -32,6 +32,7 @@ port = 9443
 [[dva]]
 id = "test-dva"
 naam = "Test DVA"
+telefoon = "088 000 0000"
 front = { hostname = "inlog.test.localhost", port = 9444 }
 back = { hostname = "api.test.localhost", port = 9445 }
 resource = { hostname = "fhir.test.localhost", port = 9446 }
@@ -294,6 +295,16 @@ BAD_WORLDS: list[tuple[str, str, tuple[str, ...]]] = [
         "our-dva-without-resource-node",
         variant('resource = { hostname = "fhir.test.localhost", port = 9446 }\n', ""),
         ("DVA test-dva runs here: give front, back and resource",),
+    ),
+    (
+        "our-dva-without-telefoon",
+        variant('telefoon = "088 000 0000"\n', ""),
+        ("DVA test-dva runs here: give telefoon",),
+    ),
+    (
+        "our-dva-with-a-blank-telefoon",
+        variant('telefoon = "088 000 0000"', 'telefoon = "  "'),
+        ("DVA test-dva runs here: give telefoon",),
     ),
 ]
 

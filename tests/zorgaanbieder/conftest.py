@@ -59,6 +59,7 @@ port = 2
 [[dva]]
 id = "za-dva"
 naam = "Test DVA"
+telefoon = "088 000 0000"
 front = { hostname = "inlog.za.localhost", port = 3 }
 back = { hostname = "api.za.localhost", port = 4 }
 resource = { hostname = "fhir.za.localhost", port = 5 }

@@ -33,6 +33,7 @@ port = 9643
 [[dva]]
 id = "g"
 naam = "G"
+telefoon = "088 000 0000"
 front = { hostname = "inlog.g.localhost", port = 9644 }
 back = { hostname = "api.g.localhost", port = 9645 }
 resource = { hostname = "fhir.g.localhost", port = 9646 }

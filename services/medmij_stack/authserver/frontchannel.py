@@ -150,6 +150,8 @@ class Visit:
 
     ``trail``: the request's ketenlog records so far; ``redirect``: where the PGO hears of
     a refusal, once the flow (or the checked authorization request) says;
+    ``zorgaanbieder``: the Zorgaanbiedernaam the flow is for, which the "technische
+    storing" page names;
     ``authorization_request``: the request is the authorization request itself, whose
     refusals go back with 302 and send_authorization_request_error.
     """
@@ -157,6 +159,7 @@ class Visit:
     trail: Trail | None = None
     redirect: Redirect | None = None
     authorization_request: bool = False
+    zorgaanbieder: str | None = None
 
 
 async def _visit(request: Request) -> Visit:
@@ -207,6 +210,7 @@ class FrontChannel:
         """This request acts on ``flow``: its refusals are recorded and sent there."""
         visit.trail = self.trail(flow)
         visit.redirect = self.redirect(flow)
+        visit.zorgaanbieder = flow.zorgaanbieder
         return visit.trail
 
     def flow(self, flow_id: str, cookie: str | None, *, allow_expired: bool = False) -> Flow:
@@ -310,10 +314,16 @@ class FrontChannel:
                 EventType.SHOW_TECHNICAL_ERROR_PAGE,
                 error=ErrorInfo(code="other", description=error.description, status=503),
             )
+            # Technische storing, Core: the DVA names itself as the supplier of the
+            # zorgaanbieder's computer system; a fault before any flow is known names none.
+            zorgaanbieder = visit.zorgaanbieder if redirect is not None else None
             return self.pages.render(
                 "storing.html",
                 503,
                 dva_telefoonnummer=self.dva.settings.dva_telefoonnummer,
+                zorgaanbieder_naam=(
+                    None if zorgaanbieder is None else self.zorgaanbieder_naam(zorgaanbieder)
+                ),
                 trace_id=trail.trace_id,
                 session_id=trail.session_id,
                 back_link=None if redirect is None else redirect.with_error(_NOT_SETTLED),

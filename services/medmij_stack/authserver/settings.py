@@ -33,8 +33,8 @@ class AuthserverSettings(NodeSettings):
     model_config = SettingsConfigDict(env_prefix="MEDMIJ_AUTHSERVER_", frozen=True, extra="forbid")
 
     dva_naam: str
-    dva_telefoonnummer: str | None = Field(
-        default=None, description="Shown on the 'technische storing' page, when given"
+    dva_telefoonnummer: str = Field(
+        min_length=1, description="Shown on the 'technische storing' page, which must show it"
     )
     front_hostname: str = Field(description="Front-channel node: the authorization endpoint")
     front_url: str = Field(description="https://<front_hostname>[:port], as the ZAL publishes it")

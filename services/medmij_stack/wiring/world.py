@@ -91,6 +91,18 @@ class WorldInfo(_Model):
     development: bool = True
     seed: int = 1
     listen: str = "127.0.0.1"
+    # A simulation world: its PGOs read a virtual clock that `medmij simulate` moves
+    # (medmij_stack.wiring.clock). Only ever in a development world.
+    simulation: bool = False
+
+    @model_validator(mode="after")
+    def _simulation_is_development(self) -> Self:
+        if self.simulation and not self.development:
+            raise ValueError(
+                "simulation = true needs development = true: a virtual clock "
+                "is never run in a real network"
+            )
+        return self
 
 
 class Stelselnode(_Model):
@@ -174,8 +186,9 @@ class Dva(_Model):
 
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
     naam: str
-    # The DVA's phone number for people, on the "technische storing" page.
-    telefoon: str | None = None
+    # The DVA's phone number for people: the "technische storing" page must show it
+    # (Technische storing, Core), so a DVA that runs here cannot do without.
+    telefoon: Annotated[str, Field(min_length=1, max_length=40)] | None = None
     interfaceversie: str = "2.0.0"
     external: bool = False
     # Ours: whether an authorization request must carry PKCE (RFC 7636, S256).
@@ -224,6 +237,11 @@ class Dva(_Model):
         else:
             if self.front is None or self.back is None or self.resource is None:
                 raise ValueError(f"DVA {self.id} runs here: give front, back and resource")
+            if not (self.telefoon or "").strip():
+                raise ValueError(
+                    f"DVA {self.id} runs here: give telefoon, the phone number its "
+                    "'technische storing' page shows"
+                )
             for za in self.zorgaanbieder:
                 for gid in za.gegevensdiensten:
                     if not catalogue.get(gid).served:
