@@ -89,15 +89,33 @@ def test_a_repeated_client_id_is_not_trusted(tw: TestWorld) -> None:
     _error_page(tw, url)
 
 
-def test_a_client_on_the_ocl_but_not_on_the_whitelist_may_still_ask(tw: TestWorld) -> None:
-    # The Whitelist governs the back channel only; the front channel checks the OCL.
+@pytest.mark.parametrize("state", [STATE, None])
+def test_a_client_on_the_ocl_but_not_on_the_whitelist_is_refused_before_digid(
+    tw: TestWorld, state: str | None
+) -> None:
+    # Its back channel would be refused at the token endpoint: no DigiD, consent or code
+    # for nothing. The error page, never a redirect (the client is not to be trusted).
     url = authorize_url(
         tw.front_url(),
         client_id=UNTRUSTED_PGO,
         redirect_uri=f"https://{UNTRUSTED_PGO}/cb",
+        state=state,
     )
-    with tw.client() as browser:
-        assert browser.get(url).status_code == 200
+    text = _error_page(tw, url)
+    assert "geen gegevens bij ons ophalen" in text
+    assert "not on the Whitelist" in text
+
+
+def test_every_dva_refuses_a_client_that_is_not_on_the_whitelist(tw: TestWorld) -> None:
+    url = authorize_url(
+        tw.front_url("strikt-dva"),
+        client_id=UNTRUSTED_PGO,
+        redirect_uri=f"https://{UNTRUSTED_PGO}/cb",
+        scope="strikttest",
+        extra=[("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+               ("code_challenge_method", "S256")],
+    )  # fmt: skip
+    _error_page(tw, url)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,8 @@ Nothing else reaches a person or a peer: a step raises, and one handler per app 
 
     DvaError
      ├── FrontChannelError      to a person's browser
-     │    ├── UntrustedRequest  client_id or redirect_uri missing or wrong: an error page,
+     │    ├── UntrustedRequest  client_id or redirect_uri missing or wrong, or a client
+     │    │                     not on the Whitelist (it could never redeem a code): an error page,
      │    │                     never a redirect (core.authint.202/203); ketenlog
      │    │                     authorization_request_error (invalid_client or invalid_request)
      │    │                     and show_authorization_request_error_page
@@ -207,6 +208,7 @@ class PageReason(StrEnum):
 
     CLIENT_MISSING = "client_missing"
     CLIENT_UNKNOWN = "client_unknown"
+    CLIENT_NOT_WHITELISTED = "client_not_whitelisted"  # on the OCL, its node not admitted
     REDIRECT_MISSING = "redirect_missing"
     REDIRECT_INVALID = "redirect_invalid"
     PARAMETER_REPEATED = "parameter_repeated"
@@ -238,7 +240,8 @@ class UntrustedRequest(FrontChannelError):
     @property
     def error(self) -> str:
         """The OAuth code the ketenlog records (the PGO hears nothing: there is no redirect)."""
-        return INVALID_CLIENT if self.reason is PageReason.CLIENT_UNKNOWN else INVALID_REQUEST
+        unknown = (PageReason.CLIENT_UNKNOWN, PageReason.CLIENT_NOT_WHITELISTED)
+        return INVALID_CLIENT if self.reason in unknown else INVALID_REQUEST
 
 
 @dataclass

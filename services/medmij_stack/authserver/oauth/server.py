@@ -46,6 +46,7 @@ from medmij_stack.protocol.oauth_errors import (
     ascii_description,
 )
 from medmij_stack.runtime.node import ListSubscription
+from medmij_stack.runtime.tls import PeerRefused, check_hostnames
 
 from .clients import (
     RESOURCE_SERVER_AUTH,
@@ -226,6 +227,15 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                 PageReason.CLIENT_UNKNOWN,
                 ascii_description(f"Invalid client: {client_id} is not on the OAuth Client List."),
             )
+        try:
+            # A client whose back channel the DVA would refuse can never redeem its code:
+            # refused now, before the person logs in and consents for nothing.
+            check_hostnames(frozenset({client.client_id}), self.lists.whitelist())
+        except PeerRefused:
+            raise UntrustedRequest(
+                PageReason.CLIENT_NOT_WHITELISTED,
+                ascii_description(f"Invalid client: {client_id} is not on the Whitelist."),
+            ) from None
         redirect_uri = payload.redirect_uri
         if not redirect_uri:
             raise UntrustedRequest(
