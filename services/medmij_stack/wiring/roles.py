@@ -20,7 +20,7 @@ from medmij_stack.runtime.devpki import DevPKI
 from medmij_stack.runtime.ketenlog_delivery import DELIVERY_PATH
 
 from .publication import publication
-from .world import Collector, Dva, Endpoint, World, WorldError
+from .world import Collector, Dva, Endpoint, Pgo, World, WorldError
 
 if TYPE_CHECKING:
     from medmij_stack.zorgaanbieder.settings import ZorgaanbiederSettings
@@ -32,6 +32,7 @@ __all__ = [
     "collector_locations",
     "listener_urls",
     "listeners_for",
+    "pgo_data_dir",
     "role_instances",
     "zorgaanbieder_settings",
 ]
@@ -217,7 +218,19 @@ def listeners_for(
         from .demo_accounts import demo_logins
 
         pgo = world.pgo_by_hostname(instance)
-        common = _node_common(world, pki, pgo.hostname, data_dir / "pgo", resolve=resolve)
+        common = _node_common(
+            world, pki, pgo.hostname, pgo_data_dir(world, pgo, data_dir), resolve=resolve
+        )
+        simulated: dict[str, object] = {}
+        clock = None
+        if world.world.simulation:
+            from .clock import VirtualClock
+
+            # medmij_stack.wiring.clock: time as `medmij simulate` moves it; the background
+            # job (sweeps, refreshes) runs often, so that jumps of the clock are seen soon,
+            # and demo accounts get the cheapest password hash allowed (thousands of them).
+            clock = VirtualClock(data_dir)
+            simulated = {"background_interval_seconds": 1.0, "password_cost": 14}
         settings = PgoSettings(
             naam=pgo.naam,
             public_url=pgo.endpoint.url(),
@@ -229,9 +242,11 @@ def listeners_for(
                 DemoAccount(gebruikersnaam=d.gebruikersnaam, wachtwoord=d.wachtwoord, naam=d.naam)
                 for d in demo_logins(world)
             ),
+            **simulated,  # type: ignore[arg-type]
             **common,  # type: ignore[arg-type]
         )
-        return [Listener("pgo", pgo.endpoint, "none", create_pgo(settings), "front")]
+        app = create_pgo(settings) if clock is None else create_pgo(settings, clock=clock)
+        return [Listener("pgo", pgo.endpoint, "none", app, "front")]
 
     dva = _dva(world, instance)
     assert dva.front is not None
@@ -256,6 +271,7 @@ def listeners_for(
             persons_seed=world.world.seed,
             persons_count=world.persons.count,
             pkce=dva.pkce,
+            allow_requests_without_state_or_pkce=dva.allow_requests_without_state_or_pkce,
             availability_url=dva.resource.url(AVAILABILITY_PATH),
             introspection_clients=(dva.resource.hostname,),
             **common,  # type: ignore[arg-type]
@@ -274,6 +290,13 @@ def listeners_for(
     return [
         Listener("resource", dva.resource, "optional", create_zorgaanbieder(za_settings), "back")
     ]
+
+
+def pgo_data_dir(world: World, pgo: Pgo, data_dir: Path) -> Path:
+    """Where a PGO of ours keeps its database: ``pgo`` for the first, ``pgo-<hostname>``
+    for each further one (every PGO has accounts and attempts of its own)."""
+    first = world.pgo_by_hostname()
+    return data_dir / ("pgo" if pgo.hostname == first.hostname else f"pgo-{pgo.hostname}")
 
 
 def zorgaanbieder_settings(
