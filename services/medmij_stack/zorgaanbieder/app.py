@@ -31,6 +31,7 @@ from medmij_stack.protocol.dva_contract import AVAILABILITY_PATH
 from medmij_stack.protocol.fhir import FhirFormat
 from medmij_stack.runtime.asgi_tls import ASGIApp, ClientCertificateGate, Scope
 from medmij_stack.runtime.backchannel import node_async_client
+from medmij_stack.runtime.metrics import EXEMPT_PATHS, METRICS_PATH, metrics_route
 from medmij_stack.runtime.node import ListSubscription
 
 from .access import AccessResolver
@@ -39,9 +40,11 @@ from .availability import Availability
 from .dataset import Dataset
 from .endpoints import Endpoints
 from .errors import FhirError, MethodNotAllowed, NotFound, ServerFailure
+from .eventlog import ResourceKetenlog
 from .fhir_api import FhirApi, error_response
 from .fhir_xml import FhirXmlError, XmlFragments
 from .introspection import Introspector
+from .observation import Observation, ResourceMetrics, endpoints_where
 from .records import Records
 from .rendering import Renderer, operation_outcome
 from .settings import ZorgaanbiederSettings
@@ -164,6 +167,8 @@ def create_app(
             whitelist=subscription.whitelist,
         )
     server = ResourceServer(settings, records=records, introspector=introspector)
+    ketenlog = ResourceKetenlog(settings.effective_database_url)  # zorgaanbieder.eventlog
+    metrics = ResourceMetrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -185,7 +190,8 @@ def create_app(
             changed = await asyncio.to_thread(server.load, chosen)
             log.info("%d datasets served, %d newly loaded", len(chosen), changed)
             try:
-                yield
+                async with ketenlog.running(settings, subscription.whitelist):
+                    yield
             finally:
                 if introspector is not None:
                     await introspector.aclose()
@@ -202,6 +208,7 @@ def create_app(
     app.state.settings = settings
     app.state.lists = subscription
     app.state.server = server
+    app.state.ketenlog = ketenlog
 
     @app.get("/health")
     def health() -> JSONResponse:
@@ -246,5 +253,17 @@ def create_app(
             ServerFailure("the resource server failed on this request"), FhirFormat.JSON, None
         )
 
-    gate = ClientCertificateGate(app, whitelist=subscription.whitelist, refuse=_refuse)
+    # Ketenlog and metrics of every resource request (zorgaanbieder.observation); /metrics
+    # answers a scraper without a node certificate (medmij_stack.runtime.metrics).
+    app.add_middleware(
+        Observation,
+        ketenlog=ketenlog,
+        metrics=metrics,
+        hostname=settings.hostname,
+        where=endpoints_where(server.endpoints),
+    )
+    app.add_route(METRICS_PATH, metrics_route(metrics.registry), methods=["GET"])
+    gate = ClientCertificateGate(
+        app, whitelist=subscription.whitelist, refuse=_refuse, exempt_paths=EXEMPT_PATHS
+    )
     return TracingMiddleware(gate)

@@ -220,7 +220,7 @@ def test_create_again_on_a_migrated_database(store_url: str) -> None:
                 head = connection.execute(text("SELECT version_num FROM alembic_version")).all()
         finally:
             engine.dispose()
-        assert [tuple(row) for row in head] == [("0001",)]
+        assert [tuple(row) for row in head] == [("0002",)]
     finally:
         again.close()
 

@@ -31,6 +31,7 @@ __all__ = [
     "NO_SYSTEM",
     "Base",
     "EndpointRow",
+    "KetenlogRow",
     "PatientRow",
     "QualificationTokenRow",
     "ResourceRow",
@@ -151,3 +152,18 @@ class QualificationTokenRow(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoint.id", ondelete="CASCADE"))
     patient_id: Mapped[str] = mapped_column(String(64))
+
+
+class KetenlogRow(Base):
+    """One ketenlog record of the resource server (``medmij_stack.protocol.ketenlog.Record``),
+    written by ``zorgaanbieder.eventlog``. The ascending ``id`` is the delivery sequence
+    (``medmij_stack.runtime.ketenlog_delivery.TableOutbox`` reads this table by name)."""
+
+    __tablename__ = "ketenlog"
+
+    id: Mapped[int] = mapped_column(_PK, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(64), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    trace_id: Mapped[str] = mapped_column(String(64), index=True)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    record: Mapped[str] = mapped_column(Text)  # the whole record, JSON

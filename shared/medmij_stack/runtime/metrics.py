@@ -1,0 +1,151 @@
+"""Prometheus ``/metrics`` for a service: one registry per app, answered before any gate.
+
+Every service keeps its metrics in its own :class:`prometheus_client.CollectorRegistry` (not
+the process-wide default), so that two apps in one process (tests, or the authorisation
+server's two channels) never count into each other. :class:`MetricsEndpoint` wraps the
+service's outermost ASGI app (or the app routes :func:`metrics_route` itself, with
+:data:`EXEMPT_PATHS` as its gate's exempt paths) and answers ``GET /metrics`` in the
+Prometheus text format (https://prometheus.io/docs/instrumenting/exposition_formats/) on the
+listener the service already has, ahead of the Whitelist gate: a scraper is no MedMij node and
+has no node
+certificate. What is exposed is counts and timings only; labels name steps, reasons,
+zorgaanbieders, gegevensdiensten, endpoints and status codes, never a person (no BSN, no
+person id, no session, no token), so a scrape reveals nothing about anyone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from starlette.requests import Request
+from starlette.responses import Response
+
+from medmij_stack.runtime.asgi_tls import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = [
+    "EXEMPT_PATHS",
+    "LATENCY_BUCKETS",
+    "METRICS_PATH",
+    "MeasuredRequests",
+    "MetricsEndpoint",
+    "RequestMetrics",
+    "metrics_route",
+]
+
+METRICS_PATH = "/metrics"
+
+EXEMPT_PATHS = ("/health", METRICS_PATH)
+"""The paths a node's Whitelist gate lets through without a node certificate."""
+
+# Back-channel latency buckets (seconds), up to the norms: a token within 10 s, a resource
+# answer within 60 s (medmij_stack.protocol.reporting.latency).
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class MetricsEndpoint:
+    """``GET /metrics`` from ``registry``; everything else to ``app`` (an ASGI wrapper, for an
+    app whose routes are not to change)."""
+
+    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
+        self.app = app
+        self.registry = registry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") != METRICS_PATH:
+            await self.app(scope, receive, send)
+            return
+        if scope.get("method") not in ("GET", "HEAD"):
+            await _answer(send, 405, b"GET only\n", b"text/plain; charset=utf-8")
+            return
+        body = generate_latest(self.registry)
+        await _answer(send, 200, b"" if scope["method"] == "HEAD" else body, CONTENT_TYPE_LATEST)
+
+
+def metrics_route(registry: CollectorRegistry) -> Callable[[Request], Response]:
+    """A Starlette endpoint answering ``GET /metrics`` from ``registry`` (for apps that route
+    it themselves, behind their gate's exempt paths). Synchronous on purpose: Starlette runs
+    it in a worker thread, so a collector that reads a database never blocks the loop."""
+
+    def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
+
+
+class RequestMetrics:
+    """Requests of the endpoints that matter, counted by status and timed (Prometheus).
+
+    ``endpoints`` maps a request path to the name it is counted under (``token``,
+    ``introspection``…), or None for a path not counted. Metrics:
+    ``<prefix>_requests_total{endpoint, status}`` and
+    ``<prefix>_request_duration_seconds{endpoint}`` (a histogram, :data:`LATENCY_BUCKETS`).
+    """
+
+    def __init__(
+        self, registry: CollectorRegistry, prefix: str, endpoints: Callable[[str], str | None]
+    ) -> None:
+        self.endpoints = endpoints
+        self.requests = Counter(
+            f"{prefix}_requests",
+            "Requests answered, by endpoint and HTTP status.",
+            ["endpoint", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            f"{prefix}_request_duration_seconds",
+            "Time from a request's arrival to the end of its answer.",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+
+class MeasuredRequests:
+    """ASGI middleware feeding :class:`RequestMetrics` (``app.add_middleware(MeasuredRequests,
+    metrics=...)``)."""
+
+    def __init__(self, app: ASGIApp, *, metrics: RequestMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = (
+            self.metrics.endpoints(scope.get("path", "")) if scope["type"] == "http" else None
+        )
+        if endpoint is None:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # no answer started: the failure handler outside answers 500
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            self.metrics.requests.labels(endpoint, str(status)).inc()
+            self.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
+
+
+async def _answer(send: Send, status: int, body: bytes, content_type: str | bytes) -> None:
+    kind = content_type.encode() if isinstance(content_type, str) else content_type
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
