@@ -91,6 +91,18 @@ WORLD: dict[str, Any] = {
                  "gegevensdiensten": ["48"]},
             ],
         },
+        {
+            # A legacy client's DVA: serves requests with neither state nor PKCE.
+            "id": "oud-dva", "naam": "Oude DVA", "telefoon": TELEFOON,
+            "allow_requests_without_state_or_pkce": True,
+            "front": {"hostname": "inlog.oud.localhost", "port": 8},
+            "back": {"hostname": "api.oud.localhost", "port": 9},
+            "resource": {"hostname": "fhir.oud.localhost", "port": 10},
+            "zorgaanbieder": [
+                {"naam": "oudtest@medmij", "weergavenaam": "Oud Ziekenhuis",
+                 "gegevensdiensten": ["48"]},
+            ],
+        },
     ],
 }  # fmt: skip
 

@@ -59,6 +59,8 @@ def create_apps(settings: AuthserverSettings) -> Channels:
         @made.get("/health")
         def health() -> JSONResponse:
             status, body = subscription.node_health("authserver", hostname)
+            if settings.warnings:
+                body["warnings"] = list(settings.warnings)
             return JSONResponse(body, status_code=status)
 
         return made

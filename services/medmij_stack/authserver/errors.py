@@ -121,6 +121,7 @@ __all__ = [
     "REFRESH_UNKNOWN",
     "RESPONSE_TYPE_MISSING",
     "RESPONSE_TYPE_UNSUPPORTED",
+    "STATE_OR_PKCE_REQUIRED",
     "TOKEN_ANOTHER_CLIENT",
     "AccessDenied",
     "ArtifactGone",
@@ -162,6 +163,10 @@ RESPONSE_TYPE_UNSUPPORTED = (
 )
 PARAMETER_CHARACTERS = (
     "Invalid request: a parameter holds characters outside printable ASCII, a quote or a backslash."
+)
+STATE_OR_PKCE_REQUIRED = (
+    "Invalid request: state or code_challenge (PKCE) is required, against cross-site request"
+    " forgery."
 )
 PKCE_REQUIRED = "Invalid request: code_challenge is required (PKCE, method S256)."
 PKCE_METHOD_UNSUPPORTED = "Invalid request: code_challenge_method must be S256."

@@ -51,6 +51,12 @@ class AuthserverSettings(NodeSettings):
     pkce: Literal["required", "optional"] = Field(
         default="optional", description="Whether an authorization request must carry PKCE (S256)"
     )
+    allow_requests_without_state_or_pkce: bool = Field(
+        default=False,
+        description="Serve an authorization request that carries neither state nor PKCE "
+        "(no CSRF protection at all; for a legacy client only: warned about at startup and "
+        "in /health)",
+    )
     availability_url: str = Field(
         description="The resource server's beschikbaarheidstoets "
         "(medmij_stack.protocol.dva_contract)"
@@ -85,6 +91,16 @@ class AuthserverSettings(NodeSettings):
     @classmethod
     def _https(cls, url: str) -> str:
         return _https_base(url)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What this configuration weakens, for the startup log and /health."""
+        if self.allow_requests_without_state_or_pkce:
+            return (
+                "authorization requests without state and without PKCE are served: "
+                "their redirect carries no CSRF protection (allow_requests_without_state_or_pkce)",
+            )
+        return ()
 
     @property
     def database(self) -> str:

@@ -193,6 +193,9 @@ class Dva(_Model):
     external: bool = False
     # Ours: whether an authorization request must carry PKCE (RFC 7636, S256).
     pkce: Literal["required", "optional"] = "optional"
+    # Ours: serve authorization requests with neither state nor PKCE (a legacy client; no
+    # CSRF protection, warned about at startup and in /health).
+    allow_requests_without_state_or_pkce: bool = False
     zorgaanbieder: tuple[Zorgaanbieder, ...] = ()
     # Ours: three listening nodes.
     front: Endpoint | None = None

@@ -16,10 +16,11 @@ app renders every refusal in its one handler.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AuthorizationServer, InvalidGrantError
@@ -29,6 +30,7 @@ from medmij_stack.authserver.errors import (
     REFRESH_REPLAYED,
     RESPONSE_TYPE_MISSING,
     RESPONSE_TYPE_UNSUPPORTED,
+    STATE_OR_PKCE_REQUIRED,
     DvaError,
     FlowError,
     InvalidRequest,
@@ -63,7 +65,7 @@ from .scopes import RequestedScope
 
 __all__ = ["CheckedRequest", "DvaAuthorizationServer", "OAuthResponse"]
 
-_T = TypeVar("_T")
+log = logging.getLogger(__name__)
 
 # authlib's OAuth2Error refuses, with a ValueError, a description outside RFC 6749's
 # characters; some of its errors put a request value into theirs (UnsupportedResponseTypeError
@@ -113,6 +115,8 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     ) -> None:
         super().__init__()
         self.settings = settings
+        for warning in settings.warnings:
+            log.warning("%s: %s", settings.front_hostname, warning)
         self.lists = lists
         self.store = store
         self.register_token_generator("default", self._generate_token)
@@ -253,6 +257,10 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         if payload.response_type != "code":
             # Checked here, in our words: authlib's refusal repeats the value it was sent.
             raise FlowError(UNSUPPORTED_RESPONSE_TYPE, RESPONSE_TYPE_UNSUPPORTED, redirect)
+        if not payload.state and not payload.data.get("code_challenge"):
+            if not self.settings.allow_requests_without_state_or_pkce:
+                raise FlowError(INVALID_REQUEST, STATE_OR_PKCE_REQUIRED, redirect)
+            log.warning("an authorization request of %s without state or PKCE", client.client_id)
         try:
             with _authlib_refusals(
                 lambda: FlowError(INVALID_REQUEST, PARAMETER_CHARACTERS, redirect)
