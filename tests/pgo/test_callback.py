@@ -45,6 +45,8 @@ def _end(pw: PgoWorld, flow_id: str) -> tuple[list[FunnelStep], FailureReason | 
          "Je hebt geen toestemming gegeven", True),
         ("access_denied", "No such resources.", FailureReason.NO_DATA,
          "Er zijn geen gegevens van jou", True),
+        ("access_denied", "The request is not granted.", FailureReason.CONSENT_DENIED,
+         "Er zijn geen gegevens gedeeld", True),
         ("access_denied", None, FailureReason.CONSENT_DENIED,
          "Je gegevens zijn niet gedeeld", False),
         ("invalid_request", "Invalid request: scope.", FailureReason.INVALID_REQUEST,

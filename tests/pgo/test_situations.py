@@ -31,6 +31,7 @@ def test_every_failure_reason_but_abandonment_at_search_has_a_situation_a_person
     [
         ("access_denied", "Authorization cancelled.", Situation.GEANNULEERD),
         ("access_denied", "No such resources.", Situation.GEEN_GEGEVENS),
+        ("access_denied", "The request is not granted.", Situation.NIET_GEDEELD),
         ("access_denied", "Authorization denied.", Situation.GEWEIGERD),
         ("access_denied", "Authorization failed.", Situation.GEEN_TOEGANG),
         ("access_denied", None, Situation.GEEN_TOEGANG),

@@ -12,6 +12,8 @@ DVA of this stack sends, ``medmij_stack.authserver.errors``, and any other value
 same ``error`` falls back to the general case):
 
     access_denied        "Authorization cancelled."  GEANNULEERD        digid-geannuleerd
+                         "The request is not         NIET_GEDEELD       toestemming-geweigerd
+                          granted."
                          "No such resources."        GEEN_GEGEVENS      geen-gegevens
                          "Authorization denied."     GEWEIGERD          toestemming-geweigerd
                          anything else               GEEN_TOEGANG       toestemming-geweigerd
@@ -19,9 +21,14 @@ same ``error`` falls back to the general case):
     server_error, temporarily_unavailable            DVA_STORING        ongeldig-verzoek
     invalid_request and every other code             DVA_WEIGERT        ongeldig-verzoek
 
-The DVA may not let the PGO tell a refusal from an empty record (AS 2.0.0 "Duiding van
-fouten" is about giving more), so an ``access_denied`` without a known description counts
-as ``toestemming-geweigerd``, which the taxonomy defines to cover both.
+An AS 2.x DVA answers a refused consent and an empty record alike ("The request is not
+granted.": Autoriseren, uitzonderingen 1 and 2, so that a PGO cannot learn of a
+behandelrelatie without consent). Both come after DigiD, so the person did log in there;
+the PGO says what may have happened and counts it as ``toestemming-geweigerd``, which the
+taxonomy defines to cover both. ``geen-gegevens`` is left for what the PGO can know
+itself (a token that grants none of what was asked) and for DVAs that still send the 1.x
+descriptions. An ``access_denied`` without a known description counts as
+``toestemming-geweigerd`` too.
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ class Situation(StrEnum):
     GEANNULEERD = "geannuleerd"
     DIGID_MISLUKT = "digid-mislukt"
     GEWEIGERD = "toestemming-geweigerd"
+    NIET_GEDEELD = "niet-gedeeld"
     GEEN_GEGEVENS = "geen-gegevens"
     GEEN_TOEGANG = "geen-toegang"
     DVA_WEIGERT = "dva-weigert"
@@ -126,6 +134,18 @@ _MESSAGES: dict[Situation, Message] = {
         "Je hebt {zorgaanbieder} geen toestemming gegeven om je gegevens te delen. "
         "Er zijn geen gegevens opgehaald.",
         "Wil je je gegevens toch ophalen? Begin opnieuw en geef toestemming.",
+        retry=True,
+    ),
+    Situation.NIET_GEDEELD: Message(
+        FailureReason.CONSENT_DENIED,
+        Tone.INFO,
+        "Er zijn geen gegevens gedeeld",
+        "{zorgaanbieder} heeft geen gegevens met je PGO gedeeld. Dat gebeurt als je geen "
+        "toestemming gaf, of als {zorgaanbieder} geen gegevens van jou heeft die je in je "
+        "PGO kunt zetten.",
+        "Wil je je gegevens toch ophalen? Probeer het opnieuw en geef toestemming. Denk je "
+        "dat {zorgaanbieder} wel gegevens van jou heeft? Neem dan contact op met "
+        "{zorgaanbieder}.",
         retry=True,
     ),
     Situation.GEEN_GEGEVENS: Message(
@@ -299,6 +319,7 @@ _MESSAGES: dict[Situation, Message] = {
 
 _ACCESS_DENIED = {
     "Authorization cancelled.": Situation.GEANNULEERD,
+    "The request is not granted.": Situation.NIET_GEDEELD,
     "No such resources.": Situation.GEEN_GEGEVENS,
     "Authorization denied.": Situation.GEWEIGERD,
 }

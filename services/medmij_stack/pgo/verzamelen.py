@@ -65,6 +65,8 @@ _T = TypeVar("_T")
 _MAX_PARAM = 2048  # a code or state longer than this is no code or state of a DVA
 # Longer than any retrieval can take (28 queries, 4 at a time, 30 s each, a few pages).
 _INTERRUPTED_AFTER = timedelta(minutes=15)
+# Answers the DVA can only give once the person logged in with DigiD there.
+_AFTER_DIGID = frozenset({Situation.GEWEIGERD, Situation.GEEN_GEGEVENS, Situation.NIET_GEDEELD})
 # Callbacks that name a live attempt of someone but are refused: the attempt ends there.
 _ENDED_BY_CALLBACK = frozenset({Situation.STATE_VERLOPEN, Situation.ANDERE_SESSIE})
 
@@ -317,7 +319,7 @@ class Verzamelen:
                     code=_code_text(error), description=description and description[:300]
                 ),
             )
-            if situation in (Situation.GEWEIGERD, Situation.GEEN_GEGEVENS):
+            if situation in _AFTER_DIGID:
                 await self._db(self.attempts.logged_in, attempt.flow_id)
             await self._db(
                 self.attempts.end,
