@@ -24,6 +24,7 @@ from .frontchannel import Pages
 from .grant_store import GrantStore
 from .housekeeping import Housekeeping
 from .oauth.server import DvaAuthorizationServer
+from .revocation_notice import RevocationNotice, notice_url
 from .sessions import Sessions
 from .settings import AuthserverSettings
 
@@ -56,6 +57,11 @@ class Dva:
             code_ttl=timedelta(seconds=settings.code_ttl_seconds),
             access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
             refresh_idle_months=settings.refresh_idle_months,
+            on_revoked=RevocationNotice(
+                notice_url(settings.availability_url),
+                node_client(settings, timeout=3.0),
+                lists.whitelist,
+            ),
         )
         # The resource server and DigiD's artifact resolution are called with this node's
         # own certificate (back channel).

@@ -1,0 +1,795 @@
+"""``medmij simulate``: a synthetic population through the real services, months in minutes.
+
+A scenario (:mod:`medmij_stack.wiring.scenarios`) says how people behave; the simulator
+draws, from ``--seed`` alone, who uses which PGO on which device, how many retrievals each
+makes per month, at which zorgaanbieder and with which choices at each step. Every attempt
+is a :class:`~medmij_stack.wiring.patient.ScriptedPatient` in a fresh browser: it logs in to
+its PGO over HTTPS, searches, goes through the DVA's screens and DigiD and reads the outcome,
+at most ``--concurrency`` at a time.
+
+Time: the stack runs a simulation world (``simulation = true``), whose PGOs read the
+virtual clock of :mod:`medmij_stack.wiring.clock`. A month's attempts run in waves; before
+each wave the clock jumps ahead within the month, and after the last wave to the 27th, so
+the PGO's sweep ends what people abandoned (``afgehaakt-bij-zoeken``, ``niet-teruggekeerd``)
+within the same month. The clock never goes back, so a run on a stack that ran before
+starts in the month after the clock's.
+
+The ground truth is what the simulator did and each person was shown, attempt by attempt
+(``ground_truth.jsonl``), with an abandoned attempt ending as the PGO must end it. Its
+summary (per month: users with ≥ 1 success and with ≥ 1 failure, per process step how many
+reached and ended there and why, failures per zorgaanbieder) is compared with the same
+figures computed from the PGO stores' own funnel events
+(:func:`medmij_stack.protocol.reporting.figures.compute`): they must be equal. Attempts the
+PGO runs by itself on a langdurige toestemming (initiator ``system``) are not the
+simulator's and are reported apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from medmij_stack.protocol.funnel import (
+    Device,
+    FailureReason,
+    FunnelEvent,
+    Initiator,
+    Outcome,
+)
+from medmij_stack.protocol.reporting.attempts import STEPS, Attempt, fold_attempts
+from medmij_stack.protocol.reporting.figures import compute
+from medmij_stack.protocol.reporting.months import DUTCH_TIME, Month, Period
+from medmij_stack.protocol.reporting.users import outcome_users
+
+from .clock import advance_to, read_offset
+from .patient import (
+    Abandon,
+    AtConsent,
+    AtDigid,
+    AtLanding,
+    Behaviour,
+    PatientError,
+    PgoAccount,
+    ScriptedPatient,
+    StackError,
+    StackInfo,
+)
+from .roles import pgo_data_dir
+from .scenarios import Scenario, ScenarioError, load_scenario, weighted
+from .world import World, WorldError, load_world, save_world
+
+__all__ = [
+    "PlannedAttempt",
+    "SimulationResult",
+    "Summary",
+    "TruthAttempt",
+    "compare",
+    "plan",
+    "simulate",
+    "simulate_on",
+    "store_summary",
+    "truth_summary",
+]
+
+_WAVE_FACTOR = 4  # a wave holds this many attempts per concurrent patient
+_FIRST_WAVE = timedelta(hours=1)  # after the month's start
+_SPREAD = timedelta(days=26)  # waves are spread over the month's first 26 days
+_MONTH_CLOSE = timedelta(days=27)  # then the clock goes here, and the sweep ends the rest
+_SWEEP_WAIT_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class User:
+    index: int
+    pgo: str  # the PGO's hostname
+    device: Device
+    account: PgoAccount
+    known_at: tuple[str, ...]  # zorgaanbieders that hold this person's data
+
+
+@dataclass(frozen=True)
+class PlannedAttempt:
+    user: User
+    month: Month
+    number: int  # the user's n-th attempt in the month
+    zorgaanbieder: str
+    behaviour: Behaviour
+
+
+@dataclass(frozen=True)
+class TruthAttempt:
+    """One attempt as the simulator made it and the person saw it end."""
+
+    user: int
+    pgo: str
+    device: Device
+    month: Month
+    zorgaanbieder: str
+    behaviour: Behaviour
+    outcome: Outcome | None
+    reason: FailureReason | None
+    flow_id: str | None = None
+    seen: str = "none"  # json/html: read on the PGO's page; none: abandoned
+    without_dva: bool = False
+    error: str | None = None
+    expected: tuple[str, ...] = ()  # what the model allows: "succes" or a reason's value
+    timings: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def as_expected(self) -> bool:
+        said = self.reason.value if self.reason else (self.outcome.value if self.outcome else "")
+        return self.error is None and (not self.expected or said in self.expected)
+
+    def to_json(self) -> dict[str, Any]:
+        b = self.behaviour
+        return {
+            "user": self.user,
+            "pgo": self.pgo,
+            "device": self.device.value,
+            "month": str(self.month),
+            "zorgaanbieder": self.zorgaanbieder,
+            "behaviour": {
+                "landing": b.landing.value,
+                "digid": b.digid.value,
+                "consent": b.consent.value,
+                "langdurig": b.langdurig,
+                "abandon": b.abandon.value if b.abandon else None,
+            },
+            "flow_id": self.flow_id,
+            "outcome": self.outcome.value if self.outcome else None,
+            "reason": self.reason.value if self.reason else None,
+            "step": self.reason.step.value if self.reason else None,
+            "seen": self.seen,
+            "without_dva": self.without_dva,
+            "error": self.error,
+            "expected": list(self.expected),
+            "timings": [{"step": s, "seconds": round(t, 4)} for s, t in self.timings],
+        }
+
+
+# --- the plan: everything drawn from the seed ---------------------------------------------
+
+
+def _pgo_urls(info: Mapping[str, Any]) -> dict[str, str]:
+    services = info.get("services") or {}
+    return {
+        label.split(":", 1)[1]: urls[0]
+        for label, urls in services.items()
+        if label.startswith("pgo:") and urls
+    }
+
+
+def population(scenario: Scenario, stack: StackInfo, users: int, seed: int) -> tuple[User, ...]:
+    """``users`` persons: one demo account each, with a PGO and a device."""
+    if users > len(stack.accounts):
+        raise ScenarioError(
+            f"{users} users, but the stack has {len(stack.accounts)} PGO accounts "
+            "(one per test person: raise persons.count in the world)"
+        )
+    rng = random.Random(f"{seed}:population")  # noqa: S311 - a simulation, not security
+    pgo_weights = {p.hostname: p.weight for p in scenario.pgo}
+    result = []
+    for index, account in enumerate(stack.accounts[:users]):
+        person = stack.person(account.bsn or "")
+        result.append(
+            User(
+                index=index,
+                pgo=weighted(rng, pgo_weights),
+                device=weighted(rng, scenario.population.devices),
+                account=account,
+                known_at=person.zorgaanbieders if person else (),
+            )
+        )
+    return tuple(result)
+
+
+def plan(
+    scenario: Scenario, people: Sequence[User], months: Sequence[Month], seed: int
+) -> list[list[PlannedAttempt]]:
+    """Per month, the attempts in the order they are made; the same for the same seed."""
+    steps = {p.hostname: p.steps for p in scenario.pgo}
+    result = []
+    for m_index, month in enumerate(months):
+        attempts = []
+        for user in people:
+            rng = random.Random(f"{seed}:{user.index}:{m_index}")  # noqa: S311
+            count = weighted(rng, scenario.population.attempts_per_month)
+            for number in range(count):
+                choices = dict(scenario.zorgaanbieders)
+                if scenario.only_known:
+                    choices = {z: w for z, w in choices.items() if z in user.known_at}
+                    if not any(choices.values()):
+                        choices = dict.fromkeys(user.known_at[:1], 1.0)
+                if not choices:
+                    continue
+                attempts.append(
+                    PlannedAttempt(
+                        user=user,
+                        month=month,
+                        number=number,
+                        zorgaanbieder=weighted(rng, choices),
+                        behaviour=steps[user.pgo].draw(rng),
+                    )
+                )
+        random.Random(f"{seed}:order:{m_index}").shuffle(attempts)  # noqa: S311
+        result.append(attempts)
+    return result
+
+
+def expected_endings(attempt: PlannedAttempt, world: World) -> tuple[str, ...]:
+    """What the behaviour model allows the attempt to end with (empty: anything)."""
+    b = attempt.behaviour
+    za = next(
+        (z for d in world.ours() for z in d.zorgaanbieder if z.naam == attempt.zorgaanbieder),
+        None,
+    )
+    data = za is not None and za.deelt and attempt.zorgaanbieder in attempt.user.known_at
+    after_consent: tuple[str, ...]
+    if not data:
+        after_consent = (FailureReason.CONSENT_DENIED.value, FailureReason.NO_DATA.value)
+    elif za is not None and za.gedrag.foutkans + za.gedrag.timeoutkans >= 1.0:
+        after_consent = (FailureReason.RESOURCE_ERROR.value,)
+    elif za is not None and (za.gedrag.foutkans or za.gedrag.timeoutkans):
+        after_consent = (Outcome.SUCCESS.value, FailureReason.RESOURCE_ERROR.value)
+    else:
+        after_consent = (Outcome.SUCCESS.value,)
+    if b.abandon is Abandon.AT_SEARCH:
+        return (FailureReason.ABANDONED_AT_SEARCH.value,)
+    # With a langdurige toestemming from before, the PGO fetches without the DVA: the
+    # choices at the DVA's screens never come up.
+    at_dva: tuple[str, ...]
+    if b.landing is AtLanding.CANCEL or b.abandon is not None or b.digid is AtDigid.CANCEL:
+        at_dva = (FailureReason.DIGID_CANCELLED.value,)
+    elif b.digid is AtDigid.FAIL:
+        at_dva = (FailureReason.DIGID_FAILED.value,)
+    elif b.consent is AtConsent.DENY:
+        at_dva = (FailureReason.CONSENT_DENIED.value,)
+    else:
+        return after_consent
+    return tuple(dict.fromkeys((*at_dva, *after_consent)))
+
+
+# --- driving the patients ------------------------------------------------------------------
+
+
+async def _attempt(
+    stack: StackInfo, planned: PlannedAttempt, expected: tuple[str, ...]
+) -> TruthAttempt:
+    user = planned.user
+    base = TruthAttempt(
+        user=user.index,
+        pgo=user.pgo,
+        device=user.device,
+        month=planned.month,
+        zorgaanbieder=planned.zorgaanbieder,
+        behaviour=planned.behaviour,
+        outcome=None,
+        reason=None,
+        expected=expected,
+    )
+    patient = ScriptedPatient.for_account(stack, user.account, device=user.device)
+    try:
+        async with patient:
+            await patient.log_in()
+            result = await patient.fetch(planned.zorgaanbieder, planned.behaviour)
+    except PatientError as exc:
+        return dataclasses.replace(
+            base, error=str(exc), timings=tuple((t.step.value, t.seconds) for t in exc.timings)
+        )
+    timings = tuple((t.step.value, t.seconds) for t in patient.timings)
+    if result.abandoned is not None:
+        # The person closed the tab; the PGO's sweep ends the attempt (situations
+        # afgehaakt-bij-zoeken and niet-teruggekeerd).
+        reason = (
+            FailureReason.ABANDONED_AT_SEARCH
+            if result.abandoned is Abandon.AT_SEARCH
+            else FailureReason.DIGID_CANCELLED
+        )
+        return dataclasses.replace(
+            base,
+            outcome=Outcome.FAILURE,
+            reason=reason,
+            flow_id=result.flow_id,
+            timings=timings,
+        )
+    return dataclasses.replace(
+        base,
+        outcome=result.outcome,
+        reason=result.reason,
+        flow_id=result.flow_id,
+        seen=result.source,
+        without_dva=result.without_dva,
+        error=None if result.outcome is not None else "the PGO never said how it ended",
+        timings=timings,
+    )
+
+
+def _wave_times(month: Month, waves: int) -> list[datetime]:
+    start = month.start(DUTCH_TIME)
+    step = _SPREAD / max(waves, 1)
+    return [start + _FIRST_WAVE + i * step for i in range(waves)]
+
+
+# --- the stores and the figures ----------------------------------------------------------------
+
+
+def read_funnel(database: Path) -> list[FunnelEvent]:
+    """Every funnel event in a PGO's SQLite database (read-only)."""
+    if not database.is_file():
+        return []
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as connection:
+        rows = connection.execute("SELECT event FROM funnel_events ORDER BY id").fetchall()
+    return [FunnelEvent.from_json(json.loads(text)) for (text,) in rows]
+
+
+def store_events(world: World, data_dir: Path) -> list[FunnelEvent]:
+    """The funnel events of every PGO of ours in the stack of ``data_dir``."""
+    events: list[FunnelEvent] = []
+    for pgo in world.pgo:
+        if not pgo.external:
+            events += read_funnel(pgo_data_dir(world, pgo, data_dir) / "pgo.sqlite3")
+    return events
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What must agree between the ground truth and the stores, per month."""
+
+    months: dict[str, dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"months": self.months}
+
+
+def _empty_month() -> dict[str, Any]:
+    return {
+        "users_with_success": 0,
+        "users_with_failure": 0,
+        "users_with_both": 0,
+        "attempts_succeeded": 0,
+        "attempts_failed": 0,
+        "attempts_unfinished": 0,
+        "steps": {s.value: {"reached": 0, "ended": 0, "reasons": {}} for s in STEPS},
+        "failures_by_zorgaanbieder": {},
+    }
+
+
+def truth_summary(truth: Iterable[TruthAttempt], months: Sequence[Month]) -> Summary:
+    """Counted straight from the attempts the simulator made (not with the report code)."""
+    result = {str(m): _empty_month() for m in months}
+    users: dict[str, tuple[set[tuple[str, int]], set[tuple[str, int]]]] = defaultdict(
+        lambda: (set(), set())
+    )
+    for attempt in truth:
+        month = result[str(attempt.month)]
+        who = (attempt.pgo, attempt.user)
+        if attempt.outcome is None:
+            month["attempts_unfinished"] += 1
+            continue
+        if attempt.outcome is Outcome.SUCCESS:
+            month["attempts_succeeded"] += 1
+            users[str(attempt.month)][0].add(who)
+            last = len(STEPS)
+        else:
+            assert attempt.reason is not None
+            month["attempts_failed"] += 1
+            users[str(attempt.month)][1].add(who)
+            last = STEPS.index(attempt.reason.step) + 1
+            step = month["steps"][attempt.reason.step.value]
+            step["ended"] += 1
+            step["reasons"][attempt.reason.value] = step["reasons"].get(attempt.reason.value, 0) + 1
+            key = f"{attempt.zorgaanbieder} {attempt.reason.step.value} {attempt.reason.value}"
+            failures = month["failures_by_zorgaanbieder"]
+            failures[key] = failures.get(key, 0) + 1
+        for step_name in STEPS[:last]:
+            month["steps"][step_name.value]["reached"] += 1
+    for name, (succeeded, failed) in users.items():
+        result[name]["users_with_success"] = len(succeeded)
+        result[name]["users_with_failure"] = len(failed)
+        result[name]["users_with_both"] = len(succeeded & failed)
+    return Summary(_sorted(result))
+
+
+def _sorted(months: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    for month in months.values():
+        month["failures_by_zorgaanbieder"] = dict(
+            sorted(month["failures_by_zorgaanbieder"].items())
+        )
+        for step in month["steps"].values():
+            step["reasons"] = dict(sorted(step["reasons"].items()))
+    return months
+
+
+def store_summary(
+    events: Sequence[FunnelEvent], months: Sequence[Month]
+) -> tuple[Summary, dict[str, int]]:
+    """The same figures from the PGOs' own events, with the report code; and per month the
+    retrievals the PGOs ran by themselves (langdurige toestemming), which are not compared."""
+    period = Period(months[0], months[-1])
+    figures = compute(events, (), period)
+    attempts = [a for a in fold_attempts(events) if a.month in period]
+    person = [a for a in attempts if a.initiator is Initiator.PERSON]
+    result = {}
+    system: dict[str, int] = {}
+    for month in months:
+        mine = [a for a in person if a.month == month]
+        users = outcome_users(mine)
+        steps = figures.month(month).span.steps  # over person-initiated attempts
+        result[str(month)] = {
+            "users_with_success": users.succeeded,
+            "users_with_failure": users.failed,
+            "users_with_both": users.both,
+            "attempts_succeeded": users.attempts_succeeded,
+            "attempts_failed": users.attempts_failed,
+            "attempts_unfinished": users.attempts_unfinished,
+            "steps": {
+                s.step.value: {
+                    "reached": s.reached,
+                    "ended": s.ended,
+                    "reasons": {r.value: n for r, n in s.reasons},
+                }
+                for s in steps.steps
+            },
+            "failures_by_zorgaanbieder": _failures(mine),
+        }
+        system[str(month)] = sum(
+            1 for a in attempts if a.month == month and a.initiator is Initiator.SYSTEM
+        )
+    return Summary(_sorted(result)), system
+
+
+def _failures(attempts: Iterable[Attempt]) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for a in attempts:
+        if a.failed and a.reason is not None:
+            counts[f"{a.zorgaanbieder} {a.reason.step.value} {a.reason.value}"] += 1
+    return dict(counts)
+
+
+def compare(truth: Summary, store: Summary) -> list[str]:
+    """Every figure that differs, as ``month path: truth != store``; empty when equal."""
+    problems: list[str] = []
+
+    def walk(path: str, a: Any, b: Any) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(set(a) | set(b)):
+                walk(f"{path}.{key}" if path else key, a.get(key, 0), b.get(key, 0))
+        elif a != b:
+            problems.append(f"{path}: ground truth {a} != store {b}")
+
+    walk("", truth.months, store.months)
+    return problems
+
+
+# --- a run -------------------------------------------------------------------------------------
+
+
+@dataclass
+class SimulationResult:
+    scenario: str
+    users: int
+    months: tuple[Month, ...]
+    seed: int
+    concurrency: int
+    truth: list[TruthAttempt]
+    truth_summary: Summary
+    store_summary: Summary
+    system_retrievals: dict[str, int]
+    mismatches: list[str]
+    unexpected: list[TruthAttempt]
+    seconds: float
+    timings: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[TruthAttempt]:
+        """Attempts a person could not get through (the script found no way on)."""
+        return [a for a in self.truth if a.error is not None]
+
+    @property
+    def ok(self) -> bool:
+        """The figures equal the ground truth and every attempt reached an end. An ending
+        the model did not foresee (``unexpected``) is reported, not failed: it is what the
+        services did, and the figures must still agree with it."""
+        return not self.mismatches and not self.errors
+
+    def write(self, out: Path) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        with (out / "ground_truth.jsonl").open("w", encoding="utf-8") as file:
+            for attempt in self.truth:
+                file.write(json.dumps(attempt.to_json(), ensure_ascii=False) + "\n")
+        summary = {
+            "scenario": self.scenario,
+            "users": self.users,
+            "months": [str(m) for m in self.months],
+            "seed": self.seed,
+            "concurrency": self.concurrency,
+            "seconds": round(self.seconds, 2),
+            "ground_truth": self.truth_summary.to_json(),
+            "store": self.store_summary.to_json(),
+            "system_retrievals": self.system_retrievals,
+            "mismatches": self.mismatches,
+            "unexpected": [a.to_json() for a in self.unexpected],
+        }
+        (out / "summary.json").write_text(
+            json.dumps(summary, indent=2, ensure_ascii=False), "utf-8"
+        )
+
+
+def _first_month(data_dir: Path, start: Month | None) -> Month:
+    now = datetime.now(UTC) + read_offset(data_dir)
+    earliest = Month.of(now).shifted(1)  # the clock never goes back
+    if start is None:
+        return earliest
+    if start < earliest:
+        raise ScenarioError(
+            f"--start {start}: the virtual clock of this stack is at {Month.of(now)} and never "
+            f"goes back; start at {earliest} or later"
+        )
+    return start
+
+
+async def _wait_swept(world: World, data_dir: Path, months: Sequence[Month]) -> None:
+    """Until the PGOs' sweep has ended every attempt of these months (or a minute passed)."""
+    deadline = time.monotonic() + _SWEEP_WAIT_SECONDS
+    period = Period(months[0], months[-1])
+    while time.monotonic() < deadline:
+        events = await asyncio.to_thread(store_events, world, data_dir)
+        if not any(a.unfinished for a in fold_attempts(events) if a.month in period):
+            return
+        await asyncio.sleep(0.5)
+
+
+async def simulate_on(
+    data_dir: Path,
+    scenario: Scenario,
+    *,
+    users: int,
+    months: int,
+    seed: int,
+    concurrency: int = 8,
+    start: Month | None = None,
+    console: Console | None = None,
+) -> SimulationResult:
+    """Run ``scenario`` on the running simulation stack of ``data_dir``."""
+    stack = StackInfo.load(data_dir)
+    info = json.loads((data_dir / "stack.json").read_text("utf-8"))
+    if stack.world is None:
+        raise StackError(f"{data_dir}/stack.json does not name its world")
+    world = load_world(stack.world)
+    scenario.check(world)
+    urls = _pgo_urls(info)
+    first = _first_month(data_dir, start)
+    month_list = tuple(first.shifted(i) for i in range(months))
+    people = population(scenario, stack, users, seed)
+    schedule = plan(scenario, people, month_list, seed)
+    stacks = {host: dataclasses.replace(stack, pgo=url.rstrip("/")) for host, url in urls.items()}
+    truth: list[TruthAttempt] = []
+    limit = asyncio.Semaphore(concurrency)
+    total = sum(len(m) for m in schedule)
+    began = time.perf_counter()
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=console is None,
+    )
+
+    async def one(planned: PlannedAttempt) -> TruthAttempt:
+        async with limit:
+            return await _attempt(
+                stacks[planned.user.pgo], planned, expected_endings(planned, world)
+            )
+
+    with progress:
+        task = progress.add_task(f"{scenario.name}: {users} users", total=total)
+        for month, attempts in zip(month_list, schedule, strict=True):
+            size = max(1, concurrency * _WAVE_FACTOR)
+            waves = [attempts[i : i + size] for i in range(0, len(attempts), size)]
+            for moment, wave in zip(_wave_times(month, len(waves)), waves, strict=True):
+                advance_to(data_dir, moment)
+                progress.update(task, description=f"{scenario.name} {month}")
+                for done in asyncio.as_completed([one(p) for p in wave]):
+                    truth.append(await done)
+                    progress.advance(task)
+            advance_to(data_dir, month.start(DUTCH_TIME) + _MONTH_CLOSE)
+            await _wait_swept(world, data_dir, (month,))
+    seconds = time.perf_counter() - began
+    events = await asyncio.to_thread(store_events, world, data_dir)
+    truth.sort(key=lambda a: (str(a.month), a.pgo, a.user, a.flow_id or ""))
+    expected = truth_summary(truth, month_list)
+    observed, system = store_summary(events, month_list)
+    timings: dict[str, list[float]] = defaultdict(list)
+    for attempt in truth:
+        for step, spent in attempt.timings:
+            timings[step].append(spent)
+    return SimulationResult(
+        scenario=scenario.name,
+        users=users,
+        months=month_list,
+        seed=seed,
+        concurrency=concurrency,
+        truth=truth,
+        truth_summary=expected,
+        store_summary=observed,
+        system_retrievals=system,
+        mismatches=compare(expected, observed),
+        unexpected=[a for a in truth if not a.as_expected],
+        seconds=seconds,
+        timings=dict(timings),
+    )
+
+
+# --- a stack of its own ------------------------------------------------------------------------
+
+
+@dataclass
+class OwnStack:
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_simulation_stack(
+    world: World, base: Path, *, timeout: float = 180.0, log: Path | None = None
+) -> OwnStack:
+    """``medmij up`` with ``world`` (a simulation world) on free ports under ``base``."""
+    base.mkdir(parents=True, exist_ok=True)
+    world_file = save_world(world, base / "world.json")
+    data_dir = base / "data"
+    log_path = log or base / "up.log"
+    with log_path.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [
+                sys.executable, "-m", "medmij_stack.wiring", "up", "--free-ports",
+                "--world", str(world_file), "--data-dir", str(data_dir),
+                "--certs", str(base / "certs"), "--timeout", str(int(timeout)),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "COLUMNS": "160"},
+        )  # fmt: skip
+    running = OwnStack(process, data_dir)
+    deadline = time.monotonic() + timeout + 30
+    while not (data_dir / "stack.json").exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            running.stop()
+            tail = log_path.read_text("utf-8", errors="replace")[-3000:]
+            raise StackError(f"medmij up did not start the simulation world:\n{tail}")
+        time.sleep(0.2)
+    return running
+
+
+def simulation_world(scenario: Scenario, users: int, base_world: Path | None = None) -> World:
+    return scenario.world.apply(load_world(base_world), minimum_persons=users)
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def _print(console: Console, result: SimulationResult) -> None:
+    table = Table(title=f"{result.scenario}: ground truth against the PGOs' own events")
+    for column in ("month", "figure", "ground truth", "store", ""):
+        table.add_column(column, justify="right" if column in ("ground truth", "store") else "left")
+    for month, figures in result.truth_summary.months.items():
+        store = result.store_summary.months.get(month, {})
+        for name in ("users_with_success", "users_with_failure", "users_with_both"):
+            same = figures[name] == store.get(name)
+            table.add_row(
+                month, name, str(figures[name]), str(store.get(name)), "=" if same else "≠"
+            )
+        for step, counts in figures["steps"].items():
+            other = store.get("steps", {}).get(step, {})
+            same = counts == other
+            table.add_row(
+                month,
+                f"{step}: reached/ended",
+                f"{counts['reached']}/{counts['ended']}",
+                f"{other.get('reached')}/{other.get('ended')}",
+                "=" if same else "≠",
+            )
+    console.print(table)
+    console.print(
+        f"{len(result.truth)} attempts in {result.seconds:.1f} s; retrievals the PGOs ran "
+        f"by themselves (not compared): {sum(result.system_retrievals.values())}"
+    )
+    for problem in result.mismatches:
+        console.print(f"[red]mismatch[/red] {problem}")
+    for attempt in result.unexpected:
+        console.print(
+            f"[yellow]unexpected[/yellow] user {attempt.user} at {attempt.zorgaanbieder}: "
+            f"{attempt.error or (attempt.reason or attempt.outcome)}, "
+            f"the model allows {', '.join(attempt.expected)}"
+        )
+
+
+def simulate(
+    users: Annotated[int, typer.Option("--users", min=1, help="Synthetic users.")] = 20,
+    months: Annotated[int, typer.Option("--months", min=1, max=120, help="Months.")] = 2,
+    seed: Annotated[int, typer.Option("--seed", help="Everything drawn follows it.")] = 1,
+    scenario: Annotated[
+        str, typer.Option("--scenario", help="A shipped scenario's name or a TOML file.")
+    ] = "realistic",
+    out: Annotated[
+        Path, typer.Option("--out", help="Where ground_truth.jsonl and summary.json go.")
+    ] = Path("simulation"),
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="A running simulation stack to use (medmij up with a world that has "
+            "simulation = true). Default: start one with the scenario's world under --out.",
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=64, help="Patients at once.")
+    ] = 8,
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="First month (YYYY-MM); default: after the clock's."),
+    ] = None,
+) -> None:
+    """Drive a synthetic population through the stack over months of virtual time, and
+    check the figures from the services' own events against the ground truth."""
+    console = Console()
+    err = Console(stderr=True)
+    own: OwnStack | None = None
+    try:
+        chosen = load_scenario(scenario)
+        first = Month.parse(start) if start else None
+        if data_dir is None:
+            world = simulation_world(chosen, users)
+            console.print(f"Starting the simulation world of {chosen.name}…")
+            own = start_simulation_stack(world, out.resolve() / "stack")
+            data_dir = own.data_dir
+        result = asyncio.run(
+            simulate_on(
+                data_dir.resolve(),
+                chosen,
+                users=users,
+                months=months,
+                seed=seed,
+                concurrency=concurrency,
+                start=first,
+                console=console,
+            )
+        )
+    except (ScenarioError, StackError, WorldError, ValueError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    finally:
+        if own is not None:
+            own.stop()
+    result.write(out)
+    _print(console, result)
+    console.print(f"Ground truth: {out / 'ground_truth.jsonl'}; summary: {out / 'summary.json'}")
+    if not result.ok:
+        raise typer.Exit(1)
