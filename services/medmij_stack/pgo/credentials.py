@@ -2,7 +2,7 @@
 
 Session cookies and CSRF tokens are 256 random bits from the operating system's CSPRNG.
 Only SHA-256 digests of cookies (and of ``state`` values, see
-:mod:`medmij_stack.pgo.authorization`) are stored: the values are random and long, so an
+:mod:`medmij_stack.pgo.attempts`) are stored: the values are random and long, so an
 unsalted fast hash is enough and a copy of the database opens no session.
 """
 
