@@ -89,9 +89,7 @@ def test_the_front_resolves_the_artifact_on_the_back_channel_and_records_it(
     assert "Toestemming geven" in _text(consent)
     records = tw.app_state().dva.ketenlog.records(trace_id=back.trace_id)
     (sent,) = [r for r in records if r.event.type is EventType.SEND_ARTIFACT_RESOLUTION_REQUEST]
-    (answer,) = [
-        r for r in records if r.event.type is EventType.RECEIVE_ARTIFACT_RESOLUTION_RESPONSE
-    ]
+    (answer,) = [r for r in records if r.event.type is EventType.RECEIVE_AUTHENTICATION_RESPONSE]
     assert sent.request is not None
     assert sent.request.method == "POST"
     assert sent.request.uri == tw.back_url() + RESOLUTION_PATH
@@ -209,7 +207,7 @@ def _assert_storing(tw: TestWorld, back: BackFromDigid, storing: Landing) -> Non
     assert link.startswith(REDIRECT_URI + "?")
     assert callback_params(link)["error_description"] == "Authorization failed."
     assert records[-1].event.type is EventType.SHOW_TECHNICAL_ERROR_PAGE
-    assert EventType.RECEIVE_ARTIFACT_RESOLUTION_RESPONSE not in {r.event.type for r in records}
+    assert EventType.RECEIVE_AUTHENTICATION_RESPONSE not in {r.event.type for r in records}
 
 
 def _free_port() -> int:

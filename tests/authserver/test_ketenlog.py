@@ -36,7 +36,7 @@ def test_a_whole_flow_is_recorded_step_by_step_under_its_correlation_id(tw: Test
         EventType.SHOW_LANDING_PAGE,
         EventType.SEND_AUTHENTICATION_REQUEST,
         EventType.SEND_ARTIFACT_RESOLUTION_REQUEST,
-        EventType.RECEIVE_ARTIFACT_RESOLUTION_RESPONSE,
+        EventType.RECEIVE_AUTHENTICATION_RESPONSE,
         EventType.SEND_AVAILABILITY_REQUEST,
         EventType.RECEIVE_AVAILABILITY_RESPONSE,
         EventType.SHOW_CONSENT_PAGE,

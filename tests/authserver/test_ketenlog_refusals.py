@@ -28,7 +28,7 @@ _TO_DIGID = [*_ARRIVAL, (EventType.SEND_AUTHENTICATION_REQUEST, None, None)]
 _RESOLVED = [
     *_TO_DIGID,
     (EventType.SEND_ARTIFACT_RESOLUTION_REQUEST, None, None),
-    (EventType.RECEIVE_ARTIFACT_RESOLUTION_RESPONSE, None, 200),
+    (EventType.RECEIVE_AUTHENTICATION_RESPONSE, None, 200),
     (EventType.SEND_AVAILABILITY_REQUEST, None, None),
 ]
 
@@ -76,6 +76,11 @@ def test_an_untrusted_request_is_recorded_with_invalid_client(tw: TestWorld) -> 
         (EventType.AUTHORIZATION_REQUEST_ERROR, "invalid_client", 400),
         (EventType.SHOW_AUTHORIZATION_REQUEST_ERROR_PAGE, None, None),
     ]
+    # No browser session was opened, yet the Logging interface's events carry a session id
+    # (the request's own), one for the three.
+    (session,) = _sessions(tw, trace_id)
+    assert isinstance(session, str)
+    assert session
 
 
 def test_a_bad_redirect_uri_is_recorded_with_invalid_request(tw: TestWorld) -> None:

@@ -74,8 +74,7 @@ def test_consent_screen_names_pgo_zorgaanbieder_and_gegevensdiensten(tw: TestWor
 MANDATED_CONSENT_SENTENCES = (
     "Toestemming geven",
     "Wil je de gegevens die <Naam Aanbieder> over jou heeft in jouw PGO zetten?",
-    "Dan heeft <Naam Aanbieder> jouw toestemming nodig om deze gegevens met <Naam PGO> te "
-    "delen.",
+    "Dan heeft <Naam Aanbieder> jouw toestemming nodig om deze gegevens met <Naam PGO> te delen.",
     "<Naam Aanbieder> mag niet zonder jouw toestemming gegevens delen met een andere partij "
     "(lees ook de privacy verklaring van <Naam Aanbieder>).",
     "Toestemmingen zijn geldig voor onbepaalde tijd.",

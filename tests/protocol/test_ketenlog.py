@@ -9,11 +9,15 @@ import pytest
 
 from medmij_stack.protocol.ketenlog import (
     INFERRED_EVENTS,
+    INTERFACE_EVENTS,
+    MGO_EVENTS,
+    OWN_EVENTS,
     SPEC_EVENTS,
     ErrorInfo,
     Event,
     EventType,
     KetenlogError,
+    Provenance,
     Record,
     RequestInfo,
     ResponseInfo,
@@ -91,6 +95,61 @@ def test_spec_and_inferred_names_are_told_apart() -> None:
     assert EventType.SEND_TOKEN_RESPONSE.inferred
     assert SPEC_EVENTS.isdisjoint(INFERRED_EVENTS)
     assert frozenset(EventType) == SPEC_EVENTS | INFERRED_EVENTS
+
+
+# The Logging interface (AS 2.x,
+# https://afsprakenstelsel.medmij.nl/asverplicht/mmverplicht/logging-interface): events 1 to
+# 5 and their alternatives, and the artifact resolution request.
+LOGGING_INTERFACE = {
+    "send_authorization_request",
+    "receive_authorization_request",
+    "show_landing_page",
+    "authorization_request_error",
+    "show_authorization_request_error_page",
+    "send_authorization_request_error",
+    "send_authentication_request",
+    "send_authorization_cancellation",
+    "receive_authentication_response",
+    "receive_authorization_cancellation",
+    "receive_authentication_error",
+    "send_artifact_resolution_request",
+}
+
+
+def test_the_logging_interfaces_events_are_exactly_its_names() -> None:
+    assert {e.value for e in INTERFACE_EVENTS} == LOGGING_INTERFACE
+    assert all(e.provenance is Provenance.LOGGING_INTERFACE for e in INTERFACE_EVENTS)
+    assert not EventType.SEND_AUTHENTICATION_REQUEST.inferred
+    assert not EventType.RECEIVE_AUTHENTICATION_RESPONSE.inferred
+
+
+def test_our_own_names_are_kept_apart_from_the_interfaces() -> None:
+    assert INTERFACE_EVENTS.isdisjoint(MGO_EVENTS)
+    assert frozenset(EventType) - INTERFACE_EVENTS - MGO_EVENTS == OWN_EVENTS
+    assert EventType.SHOW_CONSENT_PAGE.provenance is Provenance.OWN
+    assert EventType.RECEIVE_ARTIFACT_RESOLUTION_RESPONSE.provenance is Provenance.OWN
+    assert EventType.SEND_TOKEN_REQUEST.provenance is Provenance.MGO
+    # None of ours borrows a name the interface gives another step.
+    assert {e.value for e in OWN_EVENTS}.isdisjoint(LOGGING_INTERFACE)
+
+
+def test_the_interfaces_events_need_a_session_id_ours_on_the_back_channel_do_not() -> None:
+    for missing in (None, ""):
+        with pytest.raises(KetenlogError, match="session_id"):
+            Record.now(
+                EventType.RECEIVE_AUTHENTICATION_RESPONSE,
+                location="x",
+                session_id=missing,
+                trace_id=TRACE,
+            )
+    token = Record.now(EventType.SEND_TOKEN_RESPONSE, location="x", session_id=None, trace_id=TRACE)
+    assert token.to_json()["event"]["session_id"] is None
+    document = Record.now(
+        EventType.SHOW_LANDING_PAGE, location="x", session_id="s", trace_id=TRACE
+    ).to_json()
+    document["event"]["session_id"] = None
+    with pytest.raises(KetenlogError, match="session_id"):
+        Record.from_json(document)
 
 
 def _valid() -> dict[str, Any]:

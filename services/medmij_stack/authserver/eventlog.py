@@ -18,6 +18,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from medmij_stack.protocol.headers import new_id
 from medmij_stack.protocol.ketenlog import ErrorInfo, EventType, Record, RequestInfo, ResponseInfo
 
 from .db import Database
@@ -82,6 +83,10 @@ class Trail:
     trace_id: str
     session_id: str | None = None
     pending: list[Record] = field(default_factory=list)
+    # The Logging interface's events need a session id even before a browser session is
+    # known (or when none is opened: a request refused before a flow began); until
+    # bind_session they carry this one, the request's own.
+    provisional_session: str = field(default_factory=new_id)
 
     def add(
         self,
@@ -95,7 +100,8 @@ class Trail:
             Record.now(
                 type,
                 location=self.location,
-                session_id=self.session_id,
+                session_id=self.session_id
+                or (self.provisional_session if type.requires_session else None),
                 trace_id=self.trace_id,
                 request=request,
                 response=response,
@@ -110,7 +116,7 @@ class Trail:
         self.session_id = session_id
         self.pending = [
             record
-            if record.event.session_id is not None
+            if record.event.session_id not in (None, self.provisional_session)
             else replace(record, event=replace(record.event, session_id=session_id))
             for record in self.pending
         ]

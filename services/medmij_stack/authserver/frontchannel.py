@@ -20,7 +20,7 @@ meets them ([SPEC-1.x] steps 2-10), with the ketenlog events of each step
                         GET  /oauth/digid/acs     back from DigiD: the artifact resolved on
                                                   the back channel
                                                   send_artifact_resolution_request, then
-                                                  receive_artifact_resolution_response,
+                                                  receive_authentication_response,
                                                   receive_authentication_error or
                                                   receive_authorization_cancellation
     availability.py       the beschikbaarheidstoets

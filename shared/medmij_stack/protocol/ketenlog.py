@@ -1,11 +1,13 @@
 """The ketenlog: MedMij's near-real-time log of every step of a flow (Logging interface).
 
-Spec (docs/MEDMIJ.md 5.2; Logging interface, AS 2.x; Loggingbeleid): every participant
+Spec (Logging interface, AS 2.x,
+https://afsprakenstelsel.medmij.nl/asverplicht/mmverplicht/logging-interface; Loggingbeleid;
+docs/protocol.md "The ketenlog"): every participant
 records each step of Verzamelen (and the same steps of Delen and Abonneren) as a JSON
 record, delivered in batches to MedMij's central "EagleEye". A record holds "datum,
 session-id, trace-id, identiteit van de verstuurder en ontvanger". This module is the
 record model only: dataclasses that read and write the record shape, no I/O. Each
-service stores its own records (DESIGN.md 7) and reports are computed from them.
+service stores its own records and reports are computed from them.
 
 Record shape (as MGO implements it, ``medmij_logging/schemas.py``)::
 
@@ -19,14 +21,19 @@ Readings taken:
 
 * ``trace_id`` is the X-Correlation-ID of the flow and ``request.id`` / ``response.id``
   the MedMij-Request-ID of the request concerned; ``session_id`` is the recording
-  party's own id of the person's session (MGO mixes these up; MEDMIJ.md 5.2 recommends
-  this reading). A back-channel step that belongs to no person session has
-  ``session_id`` null.
+  party's own id of the person's session (MGO mixes these up; this project takes the
+  reading docs/protocol.md "The ketenlog" gives).
 * ``datetime`` is ISO 8601 with an explicit offset; records are made in UTC.
-* Event names: the Logging interface names the first steps (``SPEC_EVENTS``); the names
-  of later steps were not recovered and follow the spec's verb_object pattern by
-  symmetry (``INFERRED_EVENTS``, marked below). Every name is listed here, so that a
-  service cannot invent one in passing.
+* Event names, in three groups kept apart (:class:`Provenance`): the Logging
+  interface's own events (``INTERFACE_EVENTS``: events 1 to 5 with their alternatives,
+  and the artifact resolution request), each logged at exactly the interface's point;
+  the names MGO's DVP records for the token and resource steps (``MGO_EVENTS``); and this
+  stack's own names for the steps the interface does not name (``OWN_EVENTS``), which
+  follow its verb_object pattern and are never passed off as the interface's. Every name
+  is listed here, so that a service cannot invent one in passing.
+* ``session_id`` is a non-empty string on every event of the Logging interface (the
+  Loggingbeleid lists "session-id" among what each record holds); a back-channel step of
+  our own that belongs to no person session may have it null.
 * Unknown members of a record are ignored when reading (the central schema may grow),
   but a missing or mistyped mandatory member is a ``KetenlogError``.
 """
@@ -43,11 +50,15 @@ from typing import Any
 
 __all__ = [
     "INFERRED_EVENTS",
+    "INTERFACE_EVENTS",
+    "MGO_EVENTS",
+    "OWN_EVENTS",
     "SPEC_EVENTS",
     "ErrorInfo",
     "Event",
     "EventType",
     "KetenlogError",
+    "Provenance",
     "Record",
     "RequestInfo",
     "ResponseInfo",
@@ -59,79 +70,118 @@ class KetenlogError(ValueError):
 
 
 class EventType(StrEnum):
-    """Every event name of the Logging interface this stack records."""
+    """Every event name this stack records, grouped by where the name comes from.
 
-    # --- DVP (PGO server) --------------------------------------------------------------
-    SEND_AUTHORIZATION_REQUEST = "send_authorization_request"
-    RECEIVE_AUTHORIZATION_RESPONSE = "receive_authorization_response"  # inferred
-    RECEIVE_AUTHORIZATION_ERROR = "receive_authorization_error"  # inferred
+    The groups are kept apart on purpose (:class:`Provenance`, :attr:`provenance`): the
+    Logging interface's own events first, then the names MGO's production DVP records for
+    the token and resource steps, then the names of this stack, which MedMij's central
+    log does not define. Values never change: stored records are read back by them.
+    """
+
+    # --- the Logging interface, at its points (numbers as on the page) --------------------
+    SEND_AUTHORIZATION_REQUEST = "send_authorization_request"  # 1, DVP
+    RECEIVE_AUTHORIZATION_REQUEST = "receive_authorization_request"  # 2, DVA
+    SHOW_LANDING_PAGE = "show_landing_page"  # 3
+    AUTHORIZATION_REQUEST_ERROR = "authorization_request_error"  # 3.1, with the next
+    SHOW_AUTHORIZATION_REQUEST_ERROR_PAGE = "show_authorization_request_error_page"  # 3.1
+    SEND_AUTHORIZATION_REQUEST_ERROR = "send_authorization_request_error"  # 3.2
+    SEND_AUTHENTICATION_REQUEST = "send_authentication_request"  # 4, to DigiD
+    SEND_AUTHORIZATION_CANCELLATION = "send_authorization_cancellation"  # 4.1
+    RECEIVE_AUTHENTICATION_RESPONSE = "receive_authentication_response"  # 5, from DigiD
+    RECEIVE_AUTHORIZATION_CANCELLATION = "receive_authorization_cancellation"  # 5.1
+    RECEIVE_AUTHENTICATION_ERROR = "receive_authentication_error"  # 5.2
+    SEND_ARTIFACT_RESOLUTION_REQUEST = "send_artifact_resolution_request"  # to DigiD
+
+    # --- MGO's DVP (minvws/nl-mgo-dvp-proxy, medmij_logging) --------------------------------
     SEND_TOKEN_REQUEST = "send_token_request"
-    RECEIVE_TOKEN_RESPONSE = "receive_token_response"  # inferred
-    RECEIVE_TOKEN_ERROR = "receive_token_error"  # inferred
     SEND_RESOURCE_REQUEST = "send_resource_request"
     RECEIVE_RESOURCE_RESPONSE = "receive_resource_response"
     RECEIVE_RESOURCE_REQUEST_ERROR = "receive_resource_request_error"
     RECEIVE_RESOURCE_ERROR_RESPONSE = "receive_resource_error_response"
 
-    # --- DVA authorisation server: the front channel ------------------------------------
-    RECEIVE_AUTHORIZATION_REQUEST = "receive_authorization_request"
-    SHOW_LANDING_PAGE = "show_landing_page"
-    AUTHORIZATION_REQUEST_ERROR = "authorization_request_error"
-    SHOW_AUTHORIZATION_REQUEST_ERROR_PAGE = "show_authorization_request_error_page"
-    SEND_AUTHORIZATION_REQUEST_ERROR = "send_authorization_request_error"
-    SEND_AUTHORIZATION_CANCELLATION = "send_authorization_cancellation"
-    SHOW_CANCELLATION_PAGE = "show_cancellation_page"  # inferred
-    SEND_AUTHENTICATION_REQUEST = "send_authentication_request"  # inferred
-    SEND_ARTIFACT_RESOLUTION_REQUEST = "send_artifact_resolution_request"
-    RECEIVE_ARTIFACT_RESOLUTION_RESPONSE = "receive_artifact_resolution_response"  # inferred
-    RECEIVE_AUTHENTICATION_ERROR = "receive_authentication_error"
-    RECEIVE_AUTHORIZATION_CANCELLATION = "receive_authorization_cancellation"
-    SEND_AVAILABILITY_REQUEST = "send_availability_request"  # inferred
-    RECEIVE_AVAILABILITY_RESPONSE = "receive_availability_response"  # inferred
-    RECEIVE_AVAILABILITY_ERROR = "receive_availability_error"  # inferred
-    SHOW_CONSENT_PAGE = "show_consent_page"  # inferred
-    RECEIVE_CONSENT = "receive_consent"  # inferred
-    RECEIVE_CONSENT_DENIAL = "receive_consent_denial"  # inferred
-    SEND_AUTHORIZATION_RESPONSE = "send_authorization_response"  # inferred
-    SEND_AUTHORIZATION_ERROR = "send_authorization_error"  # inferred
-    SHOW_TECHNICAL_ERROR_PAGE = "show_technical_error_page"  # inferred
+    # --- this stack's own, by the Logging interface's verb_object pattern -----------------
+    # DVP (PGO server)
+    RECEIVE_AUTHORIZATION_RESPONSE = "receive_authorization_response"
+    RECEIVE_AUTHORIZATION_ERROR = "receive_authorization_error"
+    RECEIVE_TOKEN_RESPONSE = "receive_token_response"
+    RECEIVE_TOKEN_ERROR = "receive_token_error"
+    # DVA authorisation server, front channel
+    SHOW_CANCELLATION_PAGE = "show_cancellation_page"
+    SEND_AVAILABILITY_REQUEST = "send_availability_request"
+    RECEIVE_AVAILABILITY_RESPONSE = "receive_availability_response"
+    RECEIVE_AVAILABILITY_ERROR = "receive_availability_error"
+    SHOW_CONSENT_PAGE = "show_consent_page"
+    RECEIVE_CONSENT = "receive_consent"
+    RECEIVE_CONSENT_DENIAL = "receive_consent_denial"
+    SEND_AUTHORIZATION_RESPONSE = "send_authorization_response"
+    SEND_AUTHORIZATION_ERROR = "send_authorization_error"
+    SHOW_TECHNICAL_ERROR_PAGE = "show_technical_error_page"
+    # No longer written (receive_authentication_response, event 5, is logged at its point);
+    # kept so that records stored before still read.
+    RECEIVE_ARTIFACT_RESOLUTION_RESPONSE = "receive_artifact_resolution_response"
+    # DVA authorisation server, back channel
+    RECEIVE_TOKEN_REQUEST = "receive_token_request"
+    SEND_TOKEN_RESPONSE = "send_token_response"
+    SEND_TOKEN_ERROR = "send_token_error"
+    RECEIVE_REVOCATION_REQUEST = "receive_revocation_request"
+    SEND_REVOCATION_RESPONSE = "send_revocation_response"
+    SEND_REVOCATION_ERROR = "send_revocation_error"
+    RECEIVE_INTROSPECTION_REQUEST = "receive_introspection_request"
+    SEND_INTROSPECTION_RESPONSE = "send_introspection_response"
+    SEND_INTROSPECTION_ERROR = "send_introspection_error"
+    # DVA resource server
+    RECEIVE_RESOURCE_REQUEST = "receive_resource_request"
+    SEND_RESOURCE_RESPONSE = "send_resource_response"
+    SEND_RESOURCE_ERROR_RESPONSE = "send_resource_error_response"
 
-    # --- DVA authorisation server: the back channel -------------------------------------
-    RECEIVE_TOKEN_REQUEST = "receive_token_request"  # inferred
-    SEND_TOKEN_RESPONSE = "send_token_response"  # inferred
-    SEND_TOKEN_ERROR = "send_token_error"  # inferred
-    RECEIVE_REVOCATION_REQUEST = "receive_revocation_request"  # inferred
-    SEND_REVOCATION_RESPONSE = "send_revocation_response"  # inferred
-    SEND_REVOCATION_ERROR = "send_revocation_error"  # inferred
-    RECEIVE_INTROSPECTION_REQUEST = "receive_introspection_request"  # inferred
-    SEND_INTROSPECTION_RESPONSE = "send_introspection_response"  # inferred
-    SEND_INTROSPECTION_ERROR = "send_introspection_error"  # inferred
-
-    # --- DVA resource server ------------------------------------------------------------
-    RECEIVE_RESOURCE_REQUEST = "receive_resource_request"  # inferred
-    SEND_RESOURCE_RESPONSE = "send_resource_response"  # inferred
-    SEND_RESOURCE_ERROR_RESPONSE = "send_resource_error_response"  # inferred
+    @property
+    def provenance(self) -> Provenance:
+        if self in INTERFACE_EVENTS:
+            return Provenance.LOGGING_INTERFACE
+        if self in MGO_EVENTS:
+            return Provenance.MGO
+        return Provenance.OWN
 
     @property
     def inferred(self) -> bool:
         """True for names this stack derived by symmetry rather than read in the spec."""
         return self not in SPEC_EVENTS
 
+    @property
+    def requires_session(self) -> bool:
+        """The Logging interface's events carry the person's session id, always."""
+        return self in INTERFACE_EVENTS
 
-SPEC_EVENTS: frozenset[EventType] = frozenset(
+
+class Provenance(StrEnum):
+    """Where an event name comes from."""
+
+    LOGGING_INTERFACE = "logging-interface"  # the Afsprakenstelsel's Logging interface
+    MGO = "mgo"  # MGO's production DVP, for the steps the page does not name
+    OWN = "own"  # this stack's: not defined by MedMij's central log
+
+
+INTERFACE_EVENTS: frozenset[EventType] = frozenset(
     {
-        # Logging interface (events 1-3 and the alternatives to 3), and the names MGO's
-        # production DVP implements.
         EventType.SEND_AUTHORIZATION_REQUEST,
         EventType.RECEIVE_AUTHORIZATION_REQUEST,
         EventType.SHOW_LANDING_PAGE,
         EventType.AUTHORIZATION_REQUEST_ERROR,
         EventType.SHOW_AUTHORIZATION_REQUEST_ERROR_PAGE,
         EventType.SEND_AUTHORIZATION_REQUEST_ERROR,
+        EventType.SEND_AUTHENTICATION_REQUEST,
         EventType.SEND_AUTHORIZATION_CANCELLATION,
-        EventType.SEND_ARTIFACT_RESOLUTION_REQUEST,
-        EventType.RECEIVE_AUTHENTICATION_ERROR,
+        EventType.RECEIVE_AUTHENTICATION_RESPONSE,
         EventType.RECEIVE_AUTHORIZATION_CANCELLATION,
+        EventType.RECEIVE_AUTHENTICATION_ERROR,
+        EventType.SEND_ARTIFACT_RESOLUTION_REQUEST,
+    }
+)
+"""The events of the Logging interface (AS 2.x, events 1 to 5 and their alternatives, and
+the artifact resolution request), logged at exactly its points."""
+
+MGO_EVENTS: frozenset[EventType] = frozenset(
+    {
         EventType.SEND_TOKEN_REQUEST,
         EventType.SEND_RESOURCE_REQUEST,
         EventType.RECEIVE_RESOURCE_RESPONSE,
@@ -139,10 +189,16 @@ SPEC_EVENTS: frozenset[EventType] = frozenset(
         EventType.RECEIVE_RESOURCE_ERROR_RESPONSE,
     }
 )
-"""Event names found in the Logging interface (or MGO's implementation of it)."""
+"""The names MGO's production DVP records for the steps after the authorization."""
 
-INFERRED_EVENTS: frozenset[EventType] = frozenset(EventType) - SPEC_EVENTS
-"""Event names this stack inferred; check them against the EagleEye swagger."""
+SPEC_EVENTS: frozenset[EventType] = INTERFACE_EVENTS | MGO_EVENTS
+"""Event names found in the Logging interface or MGO's implementation of it."""
+
+OWN_EVENTS: frozenset[EventType] = frozenset(EventType) - SPEC_EVENTS
+"""This stack's own event names; check them against the EagleEye swagger."""
+
+INFERRED_EVENTS: frozenset[EventType] = OWN_EVENTS
+"""The former name of :data:`OWN_EVENTS`."""
 
 
 # --- reading helpers -------------------------------------------------------------------
@@ -204,6 +260,11 @@ class Event:
             raise KetenlogError("event.location must be a non-empty string")
         if not self.trace_id:
             raise KetenlogError("event.trace_id must be a non-empty string")
+        if self.type.requires_session and not self.session_id:
+            raise KetenlogError(
+                f"event.session_id must be a non-empty string for {self.type.value} "
+                "(an event of the Logging interface)"
+            )
 
     def to_json(self) -> dict[str, Any]:
         return {

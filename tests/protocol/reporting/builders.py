@@ -134,4 +134,6 @@ def record(
         if error_request_id is not None
         else None
     )
-    return Record(Event(kind, location, when, None, trace), request, response, error)
+    # The Logging interface's events always carry a session id: one per flow is enough here.
+    session = f"sessie-{trace}"
+    return Record(Event(kind, location, when, session, trace), request, response, error)

@@ -235,8 +235,10 @@ def _resolved(
         url = f"{paths.FLOW}/{flow.id}/geannuleerd"
         return front.done(trail, RedirectResponse(url, status_code=303))
     assert resolution.bsn is not None
+    # Event 5 of the Logging interface: the authentication response, which the artifact
+    # binding delivers by reference; its alternatives (5.1 cancellation, 5.2 error) above.
     trail.add(
-        EventType.RECEIVE_ARTIFACT_RESOLUTION_RESPONSE,
+        EventType.RECEIVE_AUTHENTICATION_RESPONSE,
         response=ResponseInfo(id=request_id, status=200),
     )
     return availability.check(front, flow, trail, resolution.bsn)
