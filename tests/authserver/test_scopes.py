@@ -82,9 +82,9 @@ def test_a_served_zorgaanbieder_missing_from_the_zal_is_refused(zal: Zorgaanbied
         )
 
 
-def test_abonneren_is_granted_for_at_most_the_zals_maximum(zal: Zorgaanbiederslijst) -> None:
-    subscription = Abonneren(90, "https://fhir.dva.localhost/subscription")
-    changed = replace(
+def _offering(zal: Zorgaanbiederslijst, **changes: object) -> Zorgaanbiederslijst:
+    """The ZAL with gegevensdienst 48 of every zorgaanbieder changed (abonneren, id)."""
+    return replace(
         zal,
         zorgaanbieders=tuple(
             replace(
@@ -93,7 +93,7 @@ def test_abonneren_is_granted_for_at_most_the_zals_maximum(zal: Zorgaanbiedersli
                     replace(
                         versie,
                         gegevensdiensten=tuple(
-                            replace(d, abonneren=subscription) if d.id == "48" else d
+                            replace(d, **changes) if d.id == "48" else d  # type: ignore[arg-type]
                             for d in versie.gegevensdiensten
                         ),
                     )
@@ -103,11 +103,37 @@ def test_abonneren_is_granted_for_at_most_the_zals_maximum(zal: Zorgaanbiedersli
             for za in zal.zorgaanbieders
         ),
     )
-    requested = _resolve("subscribe~365/ziekenhuistest~48", changed)
-    assert requested.subscribe_days == 90
+
+
+@pytest.mark.parametrize(
+    "raw", ["subscribe~365/ziekenhuistest~48", "subscribe~0/ziekenhuistest~48"]
+)
+def test_a_subscription_is_refused_until_its_screen_exists(
+    zal: Zorgaanbiederslijst, raw: str
+) -> None:
+    # Even where the ZAL offers the subscription: the Verzamelen screen (with its
+    # langdurige toestemming) is not the Toestemmingsverklaring Abonneren.
+    offered = _offering(zal, abonneren=Abonneren(90, "https://fhir.dva.localhost/subscription"))
+    with pytest.raises(ScopeRefused, match="does not offer Abonneren yet"):
+        _resolve(raw, offered)
+
+
+def test_a_delen_gegevensdienst_is_refused_until_the_bevestigingsverklaring_exists(
+    zal: Zorgaanbiederslijst,
+) -> None:
+    # 53 (Meetwaarden vitale functies, Delen) offered in the ZAL in place of 48.
+    offered = _offering(zal, id="53")
+    with pytest.raises(ScopeRefused, match="gegevensdienst 53 is for Delen"):
+        _resolve("ziekenhuistest~53", offered)
+    with pytest.raises(ScopeRefused, match="Bevestigingsverklaring"):
+        _resolve("ziekenhuistest~63 ziekenhuistest~53", offered)
+    # The bare name (Verzamelen) leaves a Delen gegevensdienst out, as before.
+    assert _resolve("ziekenhuistest", offered).gegevensdiensten == ("63",)
+
+
+def test_a_granted_subscription_scope_would_carry_the_granted_duration() -> None:
+    requested = RequestedScope("ziekenhuistest@medmij", ("48",), 90)
     assert granted_scope(requested, ("48",)) == "subscribe~90/ziekenhuistest~48"
-    ending = _resolve("subscribe~0/ziekenhuistest~48", changed)
-    assert granted_scope(ending, ("48",)) == "subscribe~0/ziekenhuistest~48"
 
 
 def test_the_granted_scope_names_the_available_combinations(zal: Zorgaanbiederslijst) -> None:

@@ -96,7 +96,12 @@ def consent(
         zorgaanbiedernaam=checked.scope.zorgaanbiedernaam,
         gegevensdiensten=available,
         scope=granted_scope(checked.scope, available),
-        langdurig=(langdurig or "").strip().lower() in _TRUE,
+        # Never a refresh token for a subscription (Toestemmingsverklaring, Abonneren: "Ook
+        # wordt hiermee geen toestemming gegeven voor langdurige toestemming"); such scopes
+        # are refused at the authorization request (oauth/scopes.py), this is the last guard.
+        langdurig=(
+            checked.scope.subscribe_days is None and (langdurig or "").strip().lower() in _TRUE
+        ),
         flow_id=flow.id,
         session_id=flow.session_id,
         trace_id=flow.trace_id,

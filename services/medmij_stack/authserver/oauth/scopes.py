@@ -13,6 +13,13 @@ voorkomen op de OAuth Client List, bij de betreffende client"):
 4. Abonneren only where the ZAL offers a subscription, for at most its maximum duration;
 5. the client is qualified for the gegevensdiensten, when the OCL says (for the bare
    name, the ones it is not qualified for are left out rather than refused).
+6. the function has its screen here. Verzamelen has the Toestemmingsverklaring; Abonneren
+   needs the "Toestemmingsverklaring, Abonneren" (notifications, never a langdurige
+   toestemming) and Delen the Bevestigingsverklaring, which this server does not show
+   yet. Until it does, a ``subscribe~…`` scope and a combination naming a Delen
+   gegevensdienst are refused with a description that says so, rather than shown the
+   Verzamelen screen (whose langdurige-toestemming option would give a subscription a
+   refresh token, and which is the wrong text for sending data).
 
 The granted scope (token response, ``core.tknint.201``). Reading taken (MEDMIJ.md 1.6
 and 8.2 leave it open): the scope names exactly the gegevensdiensten that passed the
@@ -131,7 +138,22 @@ def resolve_scope(
                     f"subscription to gegevensdienst {gegevensdienst}."
                 )
             days = min(scope.max_dagen, dienst.abonneren.maximale_duur)
+        if _functie(gegevensdienst) is catalogue.Functie.DELEN:
+            raise ScopeRefused(
+                f"Invalid scope: gegevensdienst {gegevensdienst} is for Delen, which needs the "
+                "Bevestigingsverklaring; this authorization server does not offer Delen yet."
+            )
+    if isinstance(scope, AbonnerenScope):
+        raise ScopeRefused(
+            "Invalid scope: subscriptions (subscribe~N/...) need the Toestemmingsverklaring "
+            "Abonneren; this authorization server does not offer Abonneren yet."
+        )
     return RequestedScope(naam, tuple(wanted), days)
+
+
+def _functie(gegevensdienst: str) -> catalogue.Functie | None:
+    entry = catalogue.CATALOGUE.get(gegevensdienst)
+    return None if entry is None else entry.functie
 
 
 def granted_scope(requested: RequestedScope, available: tuple[str, ...]) -> str:
