@@ -32,8 +32,10 @@ from starlette.routing import Route
 from medmij_stack.authserver.db import Database
 from medmij_stack.protocol.dva_contract import (
     AVAILABILITY_PATH,
+    REVOCATION_PATH,
     AvailabilityAnswer,
     AvailabilityQuestion,
+    RevocationNotice,
 )
 from medmij_stack.runtime.asgi_tls import (
     ASGIApp,
@@ -183,6 +185,9 @@ class FakeResourceNode:
     questions: list[tuple[AvailabilityQuestion, str | None, frozenset[str]]] = field(
         default_factory=list
     )
+    # Revocation notices received (medmij_stack.protocol.dva_contract, contract 3): the
+    # digests, and the node that sent them.
+    notices: list[tuple[str, frozenset[str]]] = field(default_factory=list)
 
     def app(self, whitelist: frozenset[str]) -> ASGIApp:
         async def beschikbaarheid(request: Request) -> JSONResponse:
@@ -205,7 +210,18 @@ class FakeResourceNode:
                 have = ()
             return JSONResponse(AvailabilityAnswer(tuple(have)).to_json())
 
-        inner = Starlette(routes=[Route(AVAILABILITY_PATH, beschikbaarheid, methods=["POST"])])
+        async def ingetrokken(request: Request) -> JSONResponse:
+            notice = RevocationNotice.from_json(json.loads(await request.body()))
+            peer = admitted_hostnames(request.scope)
+            self.notices.extend((digest, peer) for digest in notice.access_token_sha256)
+            return JSONResponse({"dropped": 0})
+
+        inner = Starlette(
+            routes=[
+                Route(AVAILABILITY_PATH, beschikbaarheid, methods=["POST"]),
+                Route(REVOCATION_PATH, ingetrokken, methods=["POST"]),
+            ]
+        )
         return ClientCertificateGate(inner, whitelist=lambda: whitelist)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from urllib.parse import parse_qs
 
 import httpx
@@ -177,3 +178,35 @@ async def test_an_authorisation_server_off_the_whitelist_is_not_asked() -> None:
     assert route.call_count == 0
     allowed = introspector(Clock(), whitelist=frozenset({"API.za.localhost"}))
     assert (await allowed.introspect("tok")).active
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@respx.mock
+async def test_a_dropped_token_is_asked_about_again_and_others_stay_cached() -> None:
+    route = respx.post(URL).mock(return_value=httpx.Response(200, json=active()))
+    checker = introspector(Clock(), seconds=60)
+    await checker.introspect("revoked")
+    await checker.introspect("kept")
+    assert checker.drop([_digest("revoked"), _digest("never-seen")]) == 1
+    await checker.introspect("revoked")
+    await checker.introspect("kept")
+    assert route.call_count == 3
+
+
+@respx.mock
+async def test_an_answer_on_its_way_when_the_token_is_dropped_is_not_remembered() -> None:
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.05)
+        return httpx.Response(200, json=active())
+
+    route = respx.post(URL).mock(side_effect=slow)
+    checker = introspector(Clock(), seconds=60)
+    asking = asyncio.create_task(checker.introspect("tok"))
+    await asyncio.sleep(0.01)
+    assert checker.drop([_digest("tok")]) == 0  # not cached yet, but on its way
+    await asking
+    await checker.introspect("tok")
+    assert route.call_count == 2

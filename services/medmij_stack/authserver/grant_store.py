@@ -19,7 +19,7 @@ Spec rules kept here (docs/MEDMIJ.md 1.5, 1.6, 1.9, 7):
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -148,8 +148,13 @@ class GrantStore:
         code_ttl: timedelta,
         access_ttl: timedelta,
         refresh_idle_months: int,
+        on_revoked: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
         self._db = db
+        # Told the digests of access tokens just revoked, after the commit and before the
+        # revocation is answered, so that no cache lets them open data a moment longer
+        # (authserver.revocation_notice).
+        self._on_revoked = on_revoked
         self.code_ttl = code_ttl
         self.access_ttl = access_ttl
         self.refresh_idle_months = refresh_idle_months
@@ -232,6 +237,7 @@ class GrantStore:
         """Spend a presented code (core.tknint.204); a replay revokes what it issued."""
         now = datetime.now(UTC)
         code_hash = credentials.digest(code)
+        revoked: list[str] = []
         with self._db.transaction() as session:
             spent = session.execute(
                 update(AuthorizationCode)
@@ -250,7 +256,7 @@ class GrantStore:
                 return SpentCode(Spent.UNKNOWN, None)
             stored, grant = row
             if spent.rowcount != 1:  # type: ignore[attr-defined]
-                _revoke_grant(session, grant.id, "authorization code replayed", now)
+                revoked = _revoke_grant(session, grant.id, "authorization code replayed", now)
                 session.refresh(grant)
                 status = Spent.REPLAYED
             elif stored.expires_at <= now:
@@ -265,6 +271,7 @@ class GrantStore:
                 code_challenge_method=stored.code_challenge_method,
                 expires_at=stored.expires_at,
             )
+        self._revoked(revoked)
         return SpentCode(status, info)
 
     # --- tokens ------------------------------------------------------------------------
@@ -295,9 +302,11 @@ class GrantStore:
             old = session.get(Token, old_id)
             assert old is not None
             if used.rowcount != 1:  # type: ignore[attr-defined]
-                _revoke_grant(session, old.grant_id, "refresh token replayed", now)
-                return None
-            return self._insert(session, old.grant_id, client_id, scope, access, refresh)
+                revoked = _revoke_grant(session, old.grant_id, "refresh token replayed", now)
+            else:
+                return self._insert(session, old.grant_id, client_id, scope, access, refresh)
+        self._revoked(revoked)
+        return None
 
     def _insert(
         self,
@@ -350,11 +359,18 @@ class GrantStore:
                 .values(access_revoked_at=datetime.now(UTC))
                 .execution_options(synchronize_session=False)
             )
+            revoked = list(session.scalars(select(Token.access_hash).where(Token.id == token_id)))
+        self._revoked(revoked)
 
     def revoke_grant(self, grant_id: str, reason: str) -> None:
         """End a consent: it and every token issued under it stop working."""
         with self._db.transaction() as session:
-            _revoke_grant(session, grant_id, reason, datetime.now(UTC))
+            revoked = _revoke_grant(session, grant_id, reason, datetime.now(UTC))
+        self._revoked(revoked)
+
+    def _revoked(self, access_hashes: Sequence[str]) -> None:
+        if access_hashes and self._on_revoked is not None:
+            self._on_revoked(access_hashes)
 
 
 def _unique(session: Session, make: Callable[[], str], taken: Callable[[str], object]) -> str:
@@ -365,7 +381,8 @@ def _unique(session: Session, make: Callable[[], str], taken: Callable[[str], ob
     raise NotUnique("no unique credential after several draws")
 
 
-def _revoke_grant(session: Session, grant_id: str, reason: str, now: datetime) -> None:
+def _revoke_grant(session: Session, grant_id: str, reason: str, now: datetime) -> list[str]:
+    """Revoke a consent and its tokens; the digests of every access token it issued."""
     session.execute(
         update(Grant)
         .where(Grant.id == grant_id, Grant.revoked_at.is_(None))
@@ -384,3 +401,4 @@ def _revoke_grant(session: Session, grant_id: str, reason: str, now: datetime) -
         .values(refresh_revoked_at=now)
         .execution_options(synchronize_session=False)
     )
+    return list(session.scalars(select(Token.access_hash).where(Token.grant_id == grant_id)))

@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from medmij_stack.protocol.dva_contract import AVAILABILITY_PATH
+from medmij_stack.protocol.dva_contract import AVAILABILITY_PATH, REVOCATION_PATH
 from medmij_stack.protocol.fhir import FhirFormat
 from medmij_stack.runtime.asgi_tls import ASGIApp, ClientCertificateGate, Scope
 from medmij_stack.runtime.backchannel import node_async_client
@@ -47,6 +47,7 @@ from .introspection import Introspector
 from .observation import Observation, ResourceMetrics, endpoints_where
 from .records import Records
 from .rendering import Renderer, operation_outcome
+from .revocations import RevocationNotices
 from .settings import ZorgaanbiederSettings
 from .tracing import TracingMiddleware
 
@@ -227,6 +228,11 @@ def create_app(
     app.add_route(
         AVAILABILITY_PATH,
         Availability(server.endpoints, server.records, askers=askers).answer,
+        methods=["POST"],
+    )
+    app.add_route(
+        REVOCATION_PATH,
+        RevocationNotices(introspector, senders=askers).answer,
         methods=["POST"],
     )
 

@@ -9,9 +9,13 @@ as :mod:`medmij_stack.protocol.dva_contract` fixes between the two halves of one
 Readings taken:
 
 * Answers are cached no longer than a few seconds (default 5) and never past the token's
-  ``exp``: a revoked token then stops working within that time, while the 28 BgZ queries
-  of one retrieval cost one introspection, not 28. Concurrent questions about the same
-  token share one call. The cache is keyed by a SHA-256 of the token, not the token.
+  ``exp``, so that the 28 BgZ queries of one retrieval cost one introspection, not 28.
+  Concurrent questions about the same token share one call. The cache is keyed by the
+  SHA-256 (hex) of the token, not the token: the form the authorisation server stores.
+* A revocation takes effect at once all the same: the authorisation server sends the
+  digests of the access tokens it revoked (:mod:`zorgaanbieder.revocations`) before it
+  answers the revocation, and :meth:`Introspector.drop` forgets them, including an answer
+  still on its way (a question asked before the revocation is not remembered after it).
 * The Whitelist rule for a client ("check the server's hostname before the handshake")
   applies here too: an authorisation server whose host is not on the current Whitelist is
   not asked.
@@ -25,7 +29,7 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 import httpx
@@ -59,8 +63,9 @@ class Introspector:
         self._cache_seconds = cache_seconds
         self._whitelist = whitelist
         self._clock = clock
-        self._cache: OrderedDict[bytes, tuple[float, Introspection]] = OrderedDict()
-        self._pending: dict[bytes, asyncio.Task[Introspection]] = {}
+        self._cache: OrderedDict[str, tuple[float, Introspection]] = OrderedDict()
+        self._pending: dict[str, asyncio.Task[Introspection]] = {}
+        self._dropped_while_pending: set[str] = set()
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -70,10 +75,21 @@ class Introspector:
     def forget(self) -> None:
         """Drop every cached answer."""
         self._cache.clear()
+        self._dropped_while_pending.update(self._pending)
+
+    def drop(self, digests: Iterable[str]) -> int:
+        """Forget the tokens of these SHA-256 digests (revoked); how many were cached."""
+        dropped = 0
+        for key in digests:
+            if self._cache.pop(key, None) is not None:
+                dropped += 1
+            if key in self._pending:
+                self._dropped_while_pending.add(key)
+        return dropped
 
     async def introspect(self, token: str) -> Introspection:
         """What the authorisation server says about ``token``; AuthServerUnavailable if it can't."""
-        key = hashlib.sha256(token.encode("utf-8")).digest()
+        key = hashlib.sha256(token.encode("utf-8")).hexdigest()
         now = self._clock()
         cached = self._cache.get(key)
         if cached is not None:
@@ -90,20 +106,22 @@ class Introspector:
             task.add_done_callback(self._settled(key))
         return await asyncio.shield(task)
 
-    def _settled(self, key: bytes) -> Callable[[asyncio.Task[Introspection]], None]:
+    def _settled(self, key: str) -> Callable[[asyncio.Task[Introspection]], None]:
         def done(task: asyncio.Task[Introspection]) -> None:
             self._pending.pop(key, None)
+            self._dropped_while_pending.discard(key)
             if not task.cancelled():
                 task.exception()  # retrieved, even when every caller has gone
 
         return done
 
-    async def _ask_and_remember(self, key: bytes, token: str) -> Introspection:
+    async def _ask_and_remember(self, key: str, token: str) -> Introspection:
         answer = await self._ask(token)
-        self._remember(key, answer, self._clock())
+        if key not in self._dropped_while_pending:
+            self._remember(key, answer, self._clock())
         return answer
 
-    def _remember(self, key: bytes, answer: Introspection, now: float) -> None:
+    def _remember(self, key: str, answer: Introspection, now: float) -> None:
         until = now + self._cache_seconds
         if answer.active and answer.exp is not None:
             until = min(until, float(answer.exp))

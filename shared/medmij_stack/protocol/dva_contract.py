@@ -18,6 +18,13 @@ calls go over mutual TLS between whitelisted nodes of the same DVA.
    "gegevensdiensten"}`, answers `{"beschikbaar": [ids with data for this person]}`.
    The authorisation server then grants only those (token interface: "met daaruit
    weggelaten de niet-beschikbare zorgaanbieder-gegevensdienst-combinaties").
+
+3. **Revocation notice** (authorisation server → resource server):
+   `POST <resource>/_dva/ingetrokken`, JSON `{"access_token_sha256": [hex digests]}`,
+   sent after a revocation is committed and before it is answered (RFC 7009, a replayed
+   code or refresh token, a consent ended), answered `{"dropped": <count>}`. The resource
+   server forgets what it cached of those tokens, so a revoked token opens nothing once
+   its revocation has been answered, while introspection answers can still be cached.
 """
 
 from __future__ import annotations
@@ -29,13 +36,17 @@ from typing import Any
 __all__ = [
     "AVAILABILITY_PATH",
     "INTROSPECTION_PATH",
+    "REVOCATION_PATH",
     "AvailabilityAnswer",
     "AvailabilityQuestion",
     "Introspection",
+    "RevocationNotice",
 ]
 
 INTROSPECTION_PATH = "/oauth/introspect"
 AVAILABILITY_PATH = "/_dva/beschikbaarheid"
+REVOCATION_PATH = "/_dva/ingetrokken"
+_SHA256_HEX = frozenset("0123456789abcdef")
 
 
 def _strings(value: Any, name: str) -> tuple[str, ...]:
@@ -130,3 +141,20 @@ class AvailabilityAnswer:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AvailabilityAnswer:
         return cls(beschikbaar=_strings(data.get("beschikbaar"), "beschikbaar"))
+
+
+@dataclass(frozen=True)
+class RevocationNotice:
+    """Access tokens just revoked, by the SHA-256 (hex) of each: never the tokens."""
+
+    access_token_sha256: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"access_token_sha256": list(self.access_token_sha256)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RevocationNotice:
+        digests = _strings(data.get("access_token_sha256"), "access_token_sha256")
+        if not all(len(d) == 64 and _SHA256_HEX.issuperset(d) for d in digests):
+            raise ValueError("access_token_sha256 holds SHA-256 digests in lower-case hex")
+        return cls(digests)

@@ -30,7 +30,10 @@ and never mistakes a fault for a fact::
     └── UnreadableAnswer   not JSON, not a JSON object, or not what the caller reads
 
 Reading a peer's question: :func:`read_body` and :func:`read_json_object` read a request
-body up to a bound (counted as it streams in, whatever Content-Length said), raising
+body up to a bound (counted as it streams in, whatever Content-Length said), and JSON no
+deeper than :data:`MAX_JSON_DEPTH` (a body of thousands of ``[`` either fails in the parser
+with a RecursionError or parses and then fails wherever it is walked, printed or
+compared; no question or answer of the stack nests more than a few levels), raising
 :class:`UnreadableRequest` with the HTTP status (400 or 413) and a description fit for an
 OAuth ``error_description`` (:mod:`medmij_stack.runtime.oauth_errors`).
 """
@@ -51,6 +54,7 @@ from medmij_stack.runtime.net import make_async_client, make_client
 from medmij_stack.runtime.tls import PeerRefused, check_hostnames
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "Answer",
     "CallFailed",
     "NoAnswer",
@@ -60,6 +64,7 @@ __all__ = [
     "UnreadableAnswer",
     "UnreadableRequest",
     "Whitelist",
+    "json_object",
     "node_async_client",
     "node_client",
     "post",
@@ -68,6 +73,9 @@ __all__ = [
     "read_json_object",
     "require_whitelisted",
 ]
+
+MAX_JSON_DEPTH = 32
+"""The deepest nesting of arrays and objects a back-channel JSON body may have."""
 
 Whitelist = Callable[[], Collection[str] | None]
 """The node's current Whitelist host names, asked for at every call (None: none loaded yet)."""
@@ -142,12 +150,9 @@ class Answer:
     def json_object(self) -> dict[str, Any]:
         """The body as a JSON object; UnreadableAnswer when it is not one."""
         try:
-            data = jsonlib.loads(self.content)
-        except (ValueError, RecursionError):
-            raise UnreadableAnswer("not JSON") from None
-        if not isinstance(data, dict):
-            raise UnreadableAnswer("not a JSON object")
-        return data
+            return json_object(self.content)
+        except ValueError as exc:
+            raise UnreadableAnswer(str(exc)) from None
 
     def read(self, parse: Callable[[dict[str, Any]], _T]) -> _T:
         """The body's JSON object read by ``parse``, whose ValueError means "not an answer"."""
@@ -265,9 +270,44 @@ async def read_json_object(
             raise UnreadableRequest(f"the body must be {media_type}")
     body = await read_body(request, max_bytes=max_bytes)
     try:
-        data = jsonlib.loads(body)
-    except (ValueError, RecursionError):
-        raise UnreadableRequest("the body is not JSON") from None
+        return json_object(body)
+    except ValueError as exc:
+        raise UnreadableRequest(f"the body is {exc}") from None
+
+
+def json_object(content: bytes | str) -> dict[str, Any]:
+    """``content`` as a JSON object of at most :data:`MAX_JSON_DEPTH` levels.
+
+    ValueError ("not JSON", "not a JSON object", "nested too deeply") otherwise: never a
+    RecursionError, which is no ValueError and would pass every ``except ValueError``.
+    """
+    try:
+        data = jsonlib.loads(content)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except ValueError:
+        raise ValueError("not JSON") from None
     if not isinstance(data, dict):
-        raise UnreadableRequest("the body is not a JSON object")
+        raise ValueError("not a JSON object")
+    if _depth_exceeds(data, MAX_JSON_DEPTH):
+        raise ValueError("nested too deeply")
     return data
+
+
+def _depth_exceeds(data: object, limit: int) -> bool:
+    """Whether ``data`` nests arrays and objects deeper than ``limit`` (walked without
+    recursion, so the walk cannot fail the way the data would)."""
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children: Collection[object]
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
