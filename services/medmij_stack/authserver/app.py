@@ -18,12 +18,14 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from medmij_stack.runtime.asgi_tls import ClientCertificateGate
+from medmij_stack.runtime.metrics import METRICS_PATH, MeasuredRequests, metrics_route
 from medmij_stack.runtime.node import ListSubscription
 
 from . import authorize, consent, paths
 from .backchannel import mount_back
 from .digid import assertion_consumer, simulator
 from .frontchannel import mount_front
+from .metrics import authserver_metrics
 from .runtime import Dva
 from .settings import AuthserverSettings
 
@@ -38,6 +40,7 @@ class Channels(NamedTuple):
 def create_apps(settings: AuthserverSettings) -> Channels:
     subscription = ListSubscription.for_node(settings)
     dva = Dva.build(settings, subscription)
+    registry, measured = authserver_metrics()  # authserver.metrics
 
     @contextlib.asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
@@ -55,6 +58,7 @@ def create_apps(settings: AuthserverSettings) -> Channels:
         made.state.settings = settings
         made.state.lists = subscription
         made.state.dva = dva
+        made.add_middleware(MeasuredRequests, metrics=measured)
 
         @made.get("/health")
         def health() -> JSONResponse:
@@ -76,12 +80,13 @@ def create_apps(settings: AuthserverSettings) -> Channels:
     back = app("DVA autorisatieserver (backchannel)", settings.hostname)
     back_channel = mount_back(back, dva)
     simulator.mount_artifact_resolution(back, dva.digid, settings.hostname)
+    back.add_route(METRICS_PATH, metrics_route(registry), methods=["GET"])
     # Back channel: only whitelisted nodes (Whitelist rule; see medmij_stack.runtime.asgi_tls),
-    # except the health report and the public RFC 8414 metadata.
+    # except the health report, the public RFC 8414 metadata and the metrics.
     gate = ClientCertificateGate(
         back,
         whitelist=subscription.whitelist,
-        exempt_paths=("/health", paths.METADATA),
+        exempt_paths=("/health", paths.METADATA, METRICS_PATH),
         refuse=back_channel.gate_refusal(),
     )
     return Channels(front, gate)

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from medmij_stack.protocol.persons import test_persons
 from medmij_stack.runtime.backchannel import node_async_client, node_client
+from medmij_stack.runtime.ketenlog_delivery import KetenlogDeliverer, TableOutbox
 from medmij_stack.runtime.node import ListSubscription
 
 from . import paths
@@ -45,6 +46,8 @@ class Dva:
     oauth: DvaAuthorizationServer
     pages: Pages
     housekeeping: Housekeeping
+    # Its ketenlog to the collector (medmij_stack.runtime.ketenlog_delivery); None without one.
+    delivery: KetenlogDeliverer | None = None
     _users: int = field(default=0, repr=False)
     _stop: asyncio.Event | None = field(default=None, repr=False)
     _purging: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -90,6 +93,9 @@ class Dva:
                 grace=timedelta(seconds=settings.purge_grace_seconds),
                 batch=settings.purge_batch,
             ),
+            delivery=KetenlogDeliverer.for_node(
+                settings, TableOutbox(db.engine), whitelist=lists.whitelist
+            ),
         )
 
     async def acquire(self) -> None:
@@ -101,6 +107,8 @@ class Dva:
                 self.housekeeping.run(self.settings.purge_interval_seconds, self._stop),
                 name="authserver housekeeping",
             )
+            if self.delivery is not None:
+                await self.delivery.start()
 
     async def release(self) -> None:
         """An app stops using this: the last one stops the housekeeping and closes it all."""
@@ -111,6 +119,8 @@ class Dva:
             self._stop.set()
             await self._purging
             self._stop = self._purging = None
+        if self.delivery is not None:
+            await self.delivery.stop()
         await self.authenticator.aclose()
         self.close()
 

@@ -26,11 +26,13 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from medmij_stack.protocol.funnel import Clock, system_clock
+from medmij_stack.runtime.metrics import METRICS_PATH, metrics_route
 from medmij_stack.runtime.node import ListSubscription
 
 from .account_pages import mount_accounts
 from .consent_pages import mount_consents
 from .errors import BadRequest, FormExpired, NotFound, NotLoggedIn
+from .metrics import pgo_metrics
 from .pages import STATIC_DIR
 from .record_pages import mount_records
 from .retrieval_pages import mount_retrieval
@@ -160,4 +162,6 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)
     app.add_middleware(BodyLimit)
+    # Counts, no persons (pgo.metrics); a scraper needs no account.
+    app.add_route(METRICS_PATH, metrics_route(pgo_metrics(pgo.db.engine)), methods=["GET"])
     return app

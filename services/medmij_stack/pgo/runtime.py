@@ -20,6 +20,7 @@ import httpx
 
 from medmij_stack.protocol.funnel import Clock, system_clock
 from medmij_stack.runtime.backchannel import node_async_client
+from medmij_stack.runtime.ketenlog_delivery import KetenlogDeliverer, TableOutbox, delivering
 from medmij_stack.runtime.node import ListSubscription
 
 from . import passwords
@@ -63,6 +64,10 @@ class Pgo:
         self.lists = lists
         self.clock = clock
         self.db = Database(settings.database)
+        # Its ketenlog to the collector (medmij_stack.runtime.ketenlog_delivery); None without.
+        self.delivery = KetenlogDeliverer.for_node(
+            settings, TableOutbox(self.db.engine), whitelist=self.lists.whitelist
+        )
         self.sessions = WebSessions(
             self.db,
             clock,
@@ -154,7 +159,8 @@ class Pgo:
         async with self.lists.lifespan(app):
             self._job = asyncio.create_task(self._background(), name="pgo-background")
             try:
-                yield
+                async with delivering(self.delivery):
+                    yield
             finally:
                 self._job.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
