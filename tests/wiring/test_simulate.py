@@ -1,0 +1,200 @@
+"""`medmij simulate` against one `medmij up` of the realistic scenario's simulation world.
+
+The stack runs the world of ``realistic`` (two PGOs, a zorgaanbieder whose resource server is
+down, one that is slow and sometimes hangs), once for the module; the runs follow each other
+on it in later months of its virtual clock. What the simulator did (the ground truth) must
+equal the figures computed from the PGOs' own funnel events, month by month.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from medmij_stack.protocol.funnel import FailureReason, Outcome, ProcessStep
+from medmij_stack.wiring.clock import ClockError, VirtualClock, advance_to, read_offset
+from medmij_stack.wiring.patient import StackInfo
+from medmij_stack.wiring.scenarios import load_scenario, scenario_names
+from medmij_stack.wiring.simulate import (
+    OwnStack,
+    SimulationResult,
+    plan,
+    population,
+    simulate_on,
+    simulation_world,
+    start_simulation_stack,
+)
+from medmij_stack.wiring.world import World, load_world
+
+FAILING = "storingdemo@medmij"
+
+
+@pytest.fixture(scope="module")
+def simulation_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnStack]:
+    world = simulation_world(load_scenario("realistic"), users=6)
+    running = start_simulation_stack(world, tmp_path_factory.mktemp("simulation"), timeout=120)
+    yield running
+    running.stop()
+
+
+def _run(stack: OwnStack, scenario: str, users: int, months: int, seed: int) -> SimulationResult:
+    return asyncio.run(
+        simulate_on(
+            stack.data_dir,
+            load_scenario(scenario),
+            users=users,
+            months=months,
+            seed=seed,
+            concurrency=4,
+        )
+    )
+
+
+def _assert_agrees(result: SimulationResult) -> None:
+    assert result.truth, "the scenario made no attempts"
+    assert [a.error for a in result.errors] == []
+    assert result.mismatches == []
+    assert result.truth_summary == result.store_summary
+    assert [m for m in result.store_summary.months.values() if m["attempts_unfinished"]] == []
+
+
+def test_baseline_figures_equal_the_ground_truth(simulation_stack: OwnStack) -> None:
+    result = _run(simulation_stack, "baseline", users=6, months=2, seed=11)
+    _assert_agrees(result)
+    months = result.store_summary.months
+    assert len(months) == 2
+    for figures in months.values():
+        steps = figures["steps"]
+        # Nobody drops out on the way: every attempt reaches the exchange.
+        assert steps["zorgaanbieder-zoeken"]["ended"] == 0
+        assert steps["digid"]["ended"] == 0
+        assert (
+            steps["uitwisseling"]["reached"]
+            == figures["attempts_succeeded"] + figures["attempts_failed"]
+        )
+    assert sum(m["users_with_success"] for m in months.values()) > 0
+
+
+def test_realistic_figures_equal_the_ground_truth(
+    simulation_stack: OwnStack, tmp_path: Path
+) -> None:
+    result = _run(simulation_stack, "realistic", users=6, months=2, seed=5)
+    _assert_agrees(result)
+    result.write(tmp_path)
+    lines = (tmp_path / "ground_truth.jsonl").read_text("utf-8").splitlines()
+    assert len(lines) == len(result.truth)
+    summary = json.loads((tmp_path / "summary.json").read_text("utf-8"))
+    assert summary["ground_truth"] == summary["store"]
+    # Both PGOs of the scenario were used, each with its own store.
+    assert {a.pgo for a in result.truth} <= {"pgo.localhost", "tweede.pgo.localhost"}
+
+
+def test_a_failing_zorgaanbieder_fails_at_the_exchange(
+    simulation_stack: OwnStack, tmp_path: Path
+) -> None:
+    scenario = tmp_path / "storing.toml"
+    scenario.write_text(
+        "[scenario]\nonly_known = true\n"
+        "[population]\nattempts_per_month = [0.0, 1.0]\n"
+        f'[zorgaanbieders]\n"{FAILING}" = 1.0\n'
+        '[[pgo]]\nhostname = "pgo.localhost"\n',
+        "utf-8",
+    )
+    result = asyncio.run(
+        simulate_on(
+            simulation_stack.data_dir,
+            load_scenario(str(scenario)),
+            users=4,
+            months=1,
+            seed=2,
+            concurrency=4,
+        )
+    )
+    _assert_agrees(result)
+    at_failing = [a for a in result.truth if a.zorgaanbieder == FAILING]
+    assert at_failing, "no user is known at the failing zorgaanbieder"
+    assert {(a.outcome, a.reason) for a in at_failing} == {
+        (Outcome.FAILURE, FailureReason.RESOURCE_ERROR)
+    }
+    (figures,) = result.store_summary.months.values()
+    key = f"{FAILING} {ProcessStep.UITWISSELING.value} {FailureReason.RESOURCE_ERROR.value}"
+    assert figures["failures_by_zorgaanbieder"][key] == len(at_failing)
+    assert figures["steps"]["uitwisseling"]["reasons"] == {"resource-fout": len(at_failing)}
+
+
+# --- without a stack -------------------------------------------------------------------------
+
+
+def test_the_virtual_clock_follows_the_file_and_never_goes_back(tmp_path: Path) -> None:
+    clock = VirtualClock(tmp_path)
+    assert abs(clock() - datetime.now(UTC)) < timedelta(seconds=5)
+    target = datetime(2031, 5, 1, tzinfo=UTC)
+    advance_to(tmp_path, target)
+    assert abs(clock() - target) < timedelta(seconds=5)
+    assert read_offset(tmp_path) > timedelta(days=365)
+    with pytest.raises(ClockError, match="never goes back"):
+        advance_to(tmp_path, target - timedelta(days=1))
+    (tmp_path / "virtual-clock.json").write_text('{"offset_seconds": "soon"}', "utf-8")
+    with pytest.raises(ClockError, match="not a number"):
+        clock()
+
+
+def test_a_simulation_world_must_be_a_development_world() -> None:
+    data = load_world().model_dump(mode="python")
+    data["world"].update(simulation=True, development=False)
+    with pytest.raises(ValidationError, match="simulation = true needs development = true"):
+        World.model_validate(data)
+
+
+def test_every_shipped_scenario_fits_its_world() -> None:
+    assert {"baseline", "realistic", "kantar-2022"} <= set(scenario_names())
+    for name in scenario_names():
+        scenario = load_scenario(name)
+        world = simulation_world(scenario, users=3)
+        scenario.check(world)
+        assert world.world.simulation
+
+
+def _stack_info(world: World) -> StackInfo:
+    from medmij_stack.wiring.demo_accounts import demo_logins
+
+    where = world.person_zorgaanbieders()
+    return StackInfo.from_json(
+        {
+            "pgo": "https://pgo.localhost:1",
+            "ca": "/nonexistent",
+            "digid_test_persons": [
+                {"bsn": p.bsn, "name": p.name, "zorgaanbieders": list(where.get(p.bsn, ()))}
+                for p in world.persons_list()
+            ],
+            "pgo_accounts": [login.to_json() for login in demo_logins(world)],
+        }
+    )
+
+
+def test_the_plan_follows_the_seed_alone() -> None:
+    from medmij_stack.protocol.reporting.months import Month
+
+    scenario = load_scenario("kantar-2022")
+    world = simulation_world(scenario, users=40)
+    stack = _stack_info(world)
+    months = (Month(2030, 1), Month(2030, 2))
+
+    def drawn(seed: int) -> list[list[tuple[int, str, str, object]]]:
+        people = population(scenario, stack, 40, seed)
+        return [
+            [(a.user.index, a.user.pgo, a.zorgaanbieder, a.behaviour) for a in month]
+            for month in plan(scenario, people, months, seed)
+        ]
+
+    assert drawn(7) == drawn(7)
+    assert drawn(7) != drawn(8)
+    # kantar-2022: one attempt per user per month, spread over its three PGOs.
+    assert all(len(month) == 40 for month in drawn(7))
+    assert len({pgo for month in drawn(7) for _, pgo, _, _ in month}) == 3
