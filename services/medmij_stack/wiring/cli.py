@@ -352,10 +352,12 @@ def version() -> None:
 from .demo import demo  # noqa: E402
 from .fetch import fetch  # noqa: E402
 from .qualify import qualify, qualify_client  # noqa: E402
+from .report import report  # noqa: E402
 from .simulate import simulate  # noqa: E402
 
 app.command("qualify")(qualify)
 app.command("qualify-client")(qualify_client)
 app.command("fetch")(fetch)
 app.command("demo")(demo)
+app.command("report")(report)
 app.command("simulate")(simulate)
