@@ -324,6 +324,7 @@ def zorgaanbieder_settings(
             deelt=za.deelt,
             nictiz=za.nictiz,
             gedrag=za.gedrag,
+            minimumleeftijd=za.minimumleeftijd,
         )
         for za in dva.zorgaanbieder
     )

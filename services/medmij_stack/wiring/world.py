@@ -165,6 +165,9 @@ class Zorgaanbieder(_Model):
     deelt: bool = True  # false: listed, but the beschikbaarheidstoets says "no data"
     nictiz: bool = False  # serves the Nictiz qualification fixtures when found
     gedrag: Gedrag = Gedrag()  # simulated misbehaviour of its resource server; off by default
+    # The age rule of its beschikbaarheidstoets (Verantwoordelijkheden, Zorg), e.g. 16: a
+    # younger person is answered as one without data there.
+    minimumleeftijd: Annotated[int, Field(ge=0, le=120)] | None = None
 
     @field_validator("gegevensdiensten")
     @classmethod

@@ -36,7 +36,7 @@ from medmij_stack.runtime.node import ListSubscription
 
 from .access import AccessResolver
 from .answers import AnswerCache
-from .availability import Availability
+from .availability import Availability, BirthDates
 from .dataset import Dataset
 from .endpoints import Endpoints
 from .errors import FhirError, MethodNotAllowed, NotFound, ServerFailure
@@ -227,7 +227,12 @@ def create_app(
     askers = [] if introspector is None else [introspector.host]
     app.add_route(
         AVAILABILITY_PATH,
-        Availability(server.endpoints, server.records, askers=askers).answer,
+        Availability(
+            server.endpoints,
+            server.records,
+            askers=askers,
+            birth_dates=BirthDates(settings.seed, settings.persons_count),
+        ).answer,
         methods=["POST"],
     )
     app.add_route(

@@ -59,6 +59,9 @@ class ServedZorgaanbieder(BaseModel):
     deelt: bool = True  # false: the beschikbaarheidstoets says no, searches find nothing
     nictiz: bool = False  # serves the Nictiz qualification patients, when found
     gedrag: Gedrag = Gedrag()
+    # The age rule of the beschikbaarheidstoets (Verantwoordelijkheden, Zorg): younger
+    # persons have nothing available here (zorgaanbieder.availability).
+    minimumleeftijd: Annotated[int, Field(ge=0, le=120)] | None = None
 
     @property
     def bare(self) -> str:
