@@ -84,6 +84,8 @@ __all__ = [
     "TruthAttempt",
     "compare",
     "plan",
+    "population",
+    "run_attempt",
     "simulate",
     "simulate_on",
     "store_summary",
@@ -271,9 +273,10 @@ def expected_endings(attempt: PlannedAttempt, world: World) -> tuple[str, ...]:
 # --- driving the patients ------------------------------------------------------------------
 
 
-async def _attempt(
-    stack: StackInfo, planned: PlannedAttempt, expected: tuple[str, ...]
+async def run_attempt(
+    stack: StackInfo, planned: PlannedAttempt, expected: tuple[str, ...] = ()
 ) -> TruthAttempt:
+    """One attempt by one person in a fresh browser: log in, search, go through the DVA."""
     user = planned.user
     base = TruthAttempt(
         user=user.index,
@@ -597,7 +600,7 @@ async def simulate_on(
 
     async def one(planned: PlannedAttempt) -> TruthAttempt:
         async with limit:
-            return await _attempt(
+            return await run_attempt(
                 stacks[planned.user.pgo], planned, expected_endings(planned, world)
             )
 
