@@ -1,0 +1,116 @@
+"""Throughput of ``medmij simulate``: simulated user-months per minute, retrievals per second.
+
+Starts the scenario's simulation world with ``medmij up`` on free ports (its start-up timed
+apart), runs the population through it (:func:`medmij_stack.wiring.simulate.simulate_on`)
+and prints, as JSON: the machine, the world, the concurrency, the run's wall time, user-months
+per minute, attempts and complete (successful) retrievals per second, the patient's seconds
+per step (p50/p95/p99), and whether the figures equalled the ground truth.
+
+    .venv/bin/python benchmarks/simulation.py --users 40 --months 2 --scenario realistic
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from medmij_stack.protocol.funnel import Outcome
+from medmij_stack.wiring.scenarios import load_scenario
+from medmij_stack.wiring.simulate import simulate_on, simulation_world, start_simulation_stack
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if len(values) < 2:
+        only = values[0] if values else 0.0
+        return {"n": len(values), "p50": only, "p95": only, "p99": only}
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {
+        "n": len(values),
+        "p50": round(cuts[49], 3),
+        "p95": round(cuts[94], 3),
+        "p99": round(cuts[98], 3),
+    }
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.machine()}",
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=40)
+    parser.add_argument("--months", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--scenario", default="realistic")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--out", type=Path, default=None, help="Keep the run here (JSON).")
+    args = parser.parse_args()
+    scenario = load_scenario(args.scenario)
+    world = simulation_world(scenario, args.users)
+    with tempfile.TemporaryDirectory(prefix="medmij-simulation-") as folder:
+        began = time.perf_counter()
+        stack = start_simulation_stack(world, Path(folder), timeout=600)
+        startup = time.perf_counter() - began
+        try:
+            result = asyncio.run(
+                simulate_on(
+                    stack.data_dir,
+                    scenario,
+                    users=args.users,
+                    months=args.months,
+                    seed=args.seed,
+                    concurrency=args.concurrency,
+                )
+            )
+        finally:
+            stack.stop()
+    minutes = result.seconds / 60
+    succeeded = sum(1 for a in result.truth if a.outcome is Outcome.SUCCESS)
+    report = {
+        "machine": _machine(),
+        "world": {
+            "scenario": scenario.name,
+            "pgos": [p.hostname for p in world.pgo if not p.external],
+            "zorgaanbieders": [za.naam for d in world.ours() for za in d.zorgaanbieder],
+            "persons": world.persons.count,
+        },
+        "users": args.users,
+        "months": args.months,
+        "seed": args.seed,
+        "concurrency": args.concurrency,
+        "startup_seconds": round(startup, 1),
+        "run_seconds": round(result.seconds, 1),
+        "attempts": len(result.truth),
+        "complete_retrievals": succeeded,
+        "user_months_per_minute": round(args.users * args.months / minutes, 2),
+        "attempts_per_second": round(len(result.truth) / result.seconds, 3),
+        "complete_retrievals_per_second": round(succeeded / result.seconds, 3),
+        "seconds_per_step": {
+            step: _percentiles(sorted(values)) for step, values in sorted(result.timings.items())
+        },
+        "figures_equal_ground_truth": not result.mismatches,
+        "attempts_without_an_end": len(result.errors),
+        "system_retrievals": sum(result.system_retrievals.values()),
+    }
+    if args.out is not None:
+        result.write(args.out)
+        (args.out / "benchmark.json").write_text(json.dumps(report, indent=2), "utf-8")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
