@@ -217,3 +217,17 @@ async def test_revocation_metadata_must_name_its_own_issuer(pw: PgoWorld, person
     assert answer.headers["location"].endswith("melding=mislukt")
     (consent,) = pw.pgo.consents.of_account(_account(pw, first))
     assert consent.status is ConsentStatus.ACTIEF
+
+
+async def test_a_consent_for_what_the_zal_no_longer_offers_makes_no_attempt(
+    pw: PgoWorld, person: Person
+) -> None:
+    await _with_consent(pw, person)
+    from medmij_stack.pgo.directory import Directory
+
+    empty = Directory(zal=None, gnl=None, ocl=None, client_id="pgo.localhost", weergavenamen={})
+    pw.pgo.verzamelen.directory = lambda: empty
+    pw.clock.advance(days=pw.pgo.settings.consent_refresh_days + 1)
+    requests = len(pw.dva.token_requests())
+    assert await pw.pgo.verzamelen.refresh_due() == []
+    assert len(pw.dva.token_requests()) == requests

@@ -534,9 +534,17 @@ class Verzamelen:
         return await self.start(web, device, attempt.zorgaanbieder, failed, retry_of=flow_id)
 
     async def refresh_consent(self, consent: ConsentView) -> str | None:
-        """A system-initiated retrieval with a consent's refresh token; its flow id."""
+        """A system-initiated retrieval with a consent's refresh token; its flow id.
+
+        None when there is nothing to do: another use of the token is under way, or the
+        current ZAL no longer offers what the consent covers (then no attempt is made:
+        the person asked for nothing, and the DVA is not asked either).
+        """
         provider = self.directory().provider(consent.zorgaanbieder)
         ids = [g for g in consent.gegevensdiensten if provider is not None and provider.service(g)]
+        if not ids:
+            log.info("consent %s: the ZAL offers none of its gegevensdiensten now", consent.id)
+            return None
         token = await self._db(self.consents.claim, consent.id)
         if token is None:
             return None
@@ -548,22 +556,9 @@ class Verzamelen:
             initiator=Initiator.SYSTEM,
         )
         chosen = await self._db(
-            self.attempts.choose,
-            attempt.flow_id,
-            consent.zorgaanbieder,
-            ids or list(consent.gegevensdiensten),
-            Device.SYSTEM,
+            self.attempts.choose, attempt.flow_id, consent.zorgaanbieder, ids, Device.SYSTEM
         )
         assert chosen is not None
-        if not ids:
-            await self._db(self.consents.release, consent.id)
-            await self._db(
-                self.attempts.end,
-                attempt.flow_id,
-                Situation.PGO_FOUT,
-                detail="the zorgaanbieder or its gegevensdiensten are no longer in the ZAL",
-            )
-            return attempt.flow_id
         await self._with_consent(chosen, consent, token, ids, wait=False)
         return attempt.flow_id
 
