@@ -257,16 +257,27 @@ def test_a_token_for_another_endpoint_is_insufficient_scope(
     assert "cond-a-1" not in response.text
 
 
+def test_no_token_at_all_is_401_with_the_bare_challenge(
+    running: Running, client: httpx.Client
+) -> None:
+    # RFC 6750 §3.1: a request without any authentication information gets no error code.
+    response = client.get(f"{running.base(ZA, '48')}/Condition")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert outcome(response)["issue"][0]["code"] == "login"
+
+
 @pytest.mark.parametrize(
     "authorization",
-    [None, "Bearer unknown-token-1234", "Basic cGdvOmdlaGVpbQ==", "Bearer", "Bearer a b"],
-    ids=["missing", "unknown", "basic", "empty", "malformed"],
+    ["Bearer unknown-token-1234", "Basic cGdvOmdlaGVpbQ==", "Bearer", "Bearer a b"],
+    ids=["unknown", "basic", "empty", "malformed"],
 )
 def test_no_valid_token_is_401_invalid_token(
-    running: Running, client: httpx.Client, authorization: str | None
+    running: Running, client: httpx.Client, authorization: str
 ) -> None:
-    headers = {} if authorization is None else {"Authorization": authorization}
-    response = client.get(f"{running.base(ZA, '48')}/Condition", headers=headers)
+    response = client.get(
+        f"{running.base(ZA, '48')}/Condition", headers={"Authorization": authorization}
+    )
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
     assert "error_description=" in response.headers["www-authenticate"]

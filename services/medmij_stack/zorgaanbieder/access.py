@@ -30,7 +30,7 @@ from typing import TypeVar
 from starlette.concurrency import run_in_threadpool
 
 from .dataset import EndpointKey
-from .errors import InsufficientScope, InvalidRequest, InvalidToken
+from .errors import InsufficientScope, InvalidRequest, InvalidToken, MissingToken
 from .introspection import Introspector
 from .records import Records
 
@@ -53,7 +53,7 @@ class Access:
 def bearer_token(authorization: Sequence[str]) -> str:
     """The access token from the ``Authorization`` header field(s) of a request."""
     if not authorization:
-        raise InvalidToken("no access token: send Authorization: Bearer <token>")
+        raise MissingToken("no access token: send Authorization: Bearer <token>")
     if len(authorization) > 1:
         raise InvalidRequest("more than one Authorization header")
     scheme, _, token = authorization[0].strip().partition(" ")

@@ -6,6 +6,7 @@
     ├── InvalidRequest       400   issue "invalid"; WWW-Authenticate error="invalid_request"
     │   └── UnsupportedVersion 400 a fhirVersion in Accept or _format this endpoint does not speak
     ├── InvalidToken         401   issue "login"; WWW-Authenticate error="invalid_token"
+    │   └── MissingToken     401   no token at all: WWW-Authenticate: Bearer, no error code
     ├── InsufficientScope    403   issue "forbidden"; WWW-Authenticate error="insufficient_scope"
     ├── NotFound             404   issue "not-found"
     ├── MethodNotAllowed     405   issue "not-supported"
@@ -34,6 +35,7 @@ __all__ = [
     "InvalidRequest",
     "InvalidToken",
     "MethodNotAllowed",
+    "MissingToken",
     "NotAcceptable",
     "NotFound",
     "ServerFailure",
@@ -108,6 +110,23 @@ class InvalidToken(FhirError):
     status = 401
     issue_code = "login"
     bearer_error = "invalid_token"
+
+
+class MissingToken(InvalidToken):
+    """The request carries no token at all.
+
+    RFC 6750 §3.1: "If the request lacks any authentication information (e.g., the client
+    was unaware that authentication is necessary …), the resource server SHOULD NOT include
+    an error code or other error information." The challenge is the bare scheme. The
+    Resource interface (https://afsprakenstelsel.medmij.nl/asverplicht/mmverplicht/
+    resource-interface, core.rscint.200: the token in the Authorization Request Header
+    Field per RFC 6750 §2.1) says nothing otherwise.
+    """
+
+    bearer_error = None
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": www_authenticate(None)}
 
 
 class InsufficientScope(FhirError):
