@@ -1,0 +1,123 @@
+"""/metrics of the running stack (tests/wiring/conftest.py): a `medmij demo` shows in the
+PGO's, the authorisation server's and the resource server's counters, and no scrape names
+the person."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from medmij_stack.wiring.cli import app
+from tests.e2e.conftest import RunningStack
+from tests.e2e.flow import stack_client
+
+pytestmark = pytest.mark.e2e
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def samples(text: str) -> Samples:
+    found: Samples = {}
+    for line in text.splitlines():
+        matched = re.fullmatch(r"(\w+)(?:\{(.*)\})? (\S+)", line)
+        if line.startswith("#") or matched is None:
+            continue
+        labels = frozenset(re.findall(r'(\w+)="([^"]*)"', matched.group(2) or ""))
+        found[(matched.group(1), labels)] = float(matched.group(3))
+    return found
+
+
+def scrape_all(stack: RunningStack) -> dict[str, str]:
+    """Every service's /metrics, without a client certificate, by role."""
+    services = stack.info["services"]
+    urls = {
+        "pgo": next(u[0] for label, u in services.items() if label.startswith("pgo:")),
+        "authserver": next(
+            u[1] for label, u in services.items() if label.startswith("authserver:")
+        ),
+        "zorgaanbieder": next(
+            u[0] for label, u in services.items() if label.startswith("zorgaanbieder:")
+        ),
+    }
+    texts = {}
+    with stack_client(stack) as client:
+        for role, url in urls.items():
+            response = client.get(f"{url}/metrics")
+            assert response.status_code == 200, (role, response.text)
+            assert response.headers["content-type"].startswith("text/plain")
+            texts[role] = response.text
+    return texts
+
+
+def grown(before: str, after: str, name: str, **labels: str) -> float:
+    key = (name, frozenset(labels.items()))
+    return samples(after).get(key, 0.0) - samples(before).get(key, 0.0)
+
+
+def test_a_demo_shows_in_every_service_s_counters(running_stack: RunningStack) -> None:
+    before = scrape_all(running_stack)
+    result = CliRunner().invoke(
+        app, ["demo", "--data-dir", str(running_stack.data_dir), "--json"], prog_name="medmij"
+    )
+    assert result.exit_code == 0, result.stdout + result.stderr
+    demo = json.loads(result.stdout)
+    after = scrape_all(running_stack)
+    succeeded = [z for z in demo["zorgaanbieders"] if z["outcome"] == "succes"]
+    assert succeeded
+    pgo_before, pgo_after = before["pgo"], after["pgo"]
+    assert grown(pgo_before, pgo_after, "medmij_pgo_attempts_total", initiator="person") == len(
+        demo["zorgaanbieders"]
+    )
+    for found in succeeded:
+        for dienst in found["gegevensdiensten"]:
+            assert (
+                grown(
+                    pgo_before,
+                    pgo_after,
+                    "medmij_pgo_attempt_outcomes_total",
+                    outcome="succes",
+                    step="geen",
+                    reason="geen",
+                    zorgaanbieder=found["zorgaanbieder"],
+                    gegevensdienst=dienst["id"],
+                )
+                == 1
+            )
+    tokens = grown(
+        before["authserver"],
+        after["authserver"],
+        "medmij_authserver_requests_total",
+        endpoint="token",
+        status="200",
+    )
+    assert tokens == len(succeeded)
+    assert (
+        grown(
+            before["authserver"],
+            after["authserver"],
+            "medmij_authserver_request_duration_seconds_count",
+            endpoint="token",
+        )
+        >= tokens
+    )
+    for found in succeeded:
+        for dienst in found["gegevensdiensten"]:
+            assert (
+                grown(
+                    before["zorgaanbieder"],
+                    after["zorgaanbieder"],
+                    "medmij_resource_requests_total",
+                    zorgaanbieder=found["zorgaanbieder"],
+                    gegevensdienst=dienst["id"],
+                    status="200",
+                )
+                >= 1
+            )
+    for text in after.values():
+        assert demo["person"]["bsn"] not in text
+        assert demo["person"]["gebruikersnaam"] not in text
+        for found in demo["zorgaanbieders"]:
+            assert found["flow_id"] not in text
