@@ -43,7 +43,7 @@ def test_the_wheel_holds_every_package_and_its_data(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     for package in ("protocol", "runtime", "testscript", "authserver", "zorgaanbieder", "pgo",
-                    "stelselnode", "wiring"):  # fmt: skip
+                    "stelselnode", "collector", "wiring"):  # fmt: skip
         assert f"medmij_stack/{package}/__init__.py" in names
         assert f"medmij_stack/{package}/py.typed" in names
     # Package data travels with the code: schemas, templates, the default world, migrations.
