@@ -118,6 +118,27 @@ def test_consent_screen_has_every_mandated_sentence_filled_in(tw: TestWorld) -> 
     assert all(not li.text_content().strip().isdigit() for li in items)
 
 
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"client_id": "onbekend.pgo.localhost"}, "de client_id staat niet op de OAuth Client"),
+        ({"redirect_uri": None}, "het verzoek heeft geen redirect_uri"),
+        ({"redirect_uri": "https://evil.localhost/callback"}, "de redirect_uri is geen volledig"),
+    ],
+)
+def test_the_error_page_gives_its_technical_reason_in_dutch(
+    tw: TestWorld, overrides: dict[str, str | None], reason: str
+) -> None:
+    with tw.browser() as browser:
+        page = browser.open(authorize_url(tw.front_url(), **overrides))  # type: ignore[arg-type]
+    assert page.response.status_code == 400
+    text = _flat(page)
+    assert f"Technische reden: {reason}" in text
+    # The English description is for the ketenlog, not for the person.
+    assert "Invalid request" not in text
+    assert "Invalid client" not in text
+
+
 def test_refusing_consent_sends_access_denied_not_granted(tw: TestWorld) -> None:
     bsn = tw.bsn_at("ziekenhuistest@medmij")
     with tw.browser() as browser:

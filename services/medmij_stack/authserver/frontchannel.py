@@ -294,7 +294,6 @@ class FrontChannel:
                 "fout.html",
                 400,
                 reason=error.reason.value,
-                description=error.description,
                 trace_id=trail.trace_id,
             )
         if isinstance(error, FlowError):

@@ -66,7 +66,9 @@ class AuthserverSettings(NodeSettings):
         description="Back-channel hostnames (this DVA's resource servers) that may introspect",
     )
     code_ttl_seconds: int = Field(default=900, gt=0, le=900)
-    access_token_ttl_seconds: int = Field(default=900, gt=0)
+    # At most 15 minutes: [SPEC-1.x] "exact 15 minuten (900 seconden)" for codes and access
+    # tokens; langdurige toestemming (AS 2.0.0) added refresh tokens, not longer access tokens.
+    access_token_ttl_seconds: int = Field(default=900, gt=0, le=900)
     refresh_idle_months: int = Field(
         default=6, gt=0, description="Langdurige toestemming lapses after this long unused"
     )

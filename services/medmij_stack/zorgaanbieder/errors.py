@@ -109,7 +109,7 @@ class UnsupportedVersion(InvalidRequest):
 class InvalidToken(FhirError):
     status = 401
     issue_code = "login"
-    bearer_error = "invalid_token"
+    bearer_error: ClassVar[str | None] = "invalid_token"
 
 
 class MissingToken(InvalidToken):
