@@ -135,7 +135,7 @@ class Visit:
             self.page,
             options={
                 "runOnly": {"type": "tag", "values": WCAG_TAGS},
-                "resultTypes": ["violations"],
+                "resultTypes": ["violations", "incomplete"],
             },
         )
         found = [
@@ -153,6 +153,17 @@ class Visit:
             report = self.folder / f"{shot.stem}.axe.txt"
             report.write_text("\n".join(map(str, found)) + "\n", "utf-8")
         self.violations.extend(found)
+        # What axe could not decide by itself (e.g. contrast over a background it cannot
+        # read) is for a person to review: kept beside the screenshot, never a failure.
+        review = [
+            f"{item['id']} at {', '.join(' '.join(map(str, n['target'])) for n in item['nodes'])}"
+            f" — {item['help']}"
+            for item in results.response.get("incomplete", [])
+        ]
+        if review:
+            (self.folder / f"{shot.stem}.axe-review.txt").write_text(
+                "\n".join(review) + "\n", "utf-8"
+            )
 
     def assert_accessible(self) -> None:
         assert not self.violations, "WCAG 2.1 A/AA violations (axe-core):\n" + "\n".join(
