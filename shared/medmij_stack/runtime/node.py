@@ -10,6 +10,12 @@ is logged and shown in the node's health under its list, with the reason.
 
 Until the first Whitelist has arrived a node cannot judge any back-channel peer, so
 its gate refuses them all (fail closed) and its health says "starting".
+
+A failed refresh (any list not fetched, or refused) is tried again soon, not a whole
+interval later, which would let a node hold a list up to twice the 900 seconds: after
+5 seconds, then doubling, up to the interval (:func:`retry_delay`). The health report
+gives each list's ``age_seconds``: how long ago the node last had it from the Stelselnode
+(accepted, or found unchanged), null before the first time.
 """
 
 from __future__ import annotations
@@ -29,15 +35,25 @@ from medmij_stack.runtime.backchannel import node_async_client
 from medmij_stack.runtime.config import NodeSettings
 from medmij_stack.runtime.lists import ListSet
 
-__all__ = ["ListSubscription"]
+__all__ = ["ListSubscription", "retry_delay"]
 
 log = logging.getLogger("medmij_stack.protocol.lists")
 
 # A node that has no lists yet retries quickly: the Stelselnode may still be starting.
 _FIRST_RETRY_SECONDS = 0.25
+# A node that has its lists retries a failed refresh after this, doubling each time.
+_RETRY_SECONDS = 5.0
 # Failures in the first seconds of a node's life are expected (the Stelselnode starts
 # alongside it) and are logged quietly; after that, or once a list was held, loudly.
 _START_GRACE_SECONDS = 15.0
+
+
+def retry_delay(failures: int, interval: float) -> float:
+    """Seconds until the next refresh after ``failures`` failed ones in a row (0: none)."""
+    if failures <= 0:
+        return interval
+    # Capped exponent: the doubling passes any interval long before it could overflow.
+    return min(interval, _RETRY_SECONDS * 2.0 ** min(failures - 1, 32))
 
 
 class ListSubscription:
@@ -63,6 +79,9 @@ class ListSubscription:
         self.last_attempt: float | None = None
         self._born = time.monotonic()
         self.last_problems: dict[ListKind, str | None] = {}
+        self.failures = 0  # failed refreshes in a row, since the lists were all held
+        # When each list was last had from the Stelselnode (accepted or unchanged), wall time.
+        self.confirmed_at: dict[ListKind, float] = {}
 
     @classmethod
     def for_node(cls, settings: NodeSettings) -> ListSubscription:
@@ -96,9 +115,13 @@ class ListSubscription:
         return frozenset(h.lower() for h in current.hostnames)
 
     async def refresh(self, client: httpx.AsyncClient) -> dict[ListKind, str | None]:
-        self.last_attempt = time.time()
+        self.last_attempt = attempt = time.time()
         problems = await self.lists.refresh(client, self.urls)
         self.last_problems = problems
+        for kind, problem in problems.items():
+            if problem is None:
+                self.confirmed_at[kind] = attempt
+        self.failures = self.failures + 1 if any(problems.values()) else 0
         settling = time.monotonic() - self._born < _START_GRACE_SECONDS
         for kind, problem in problems.items():
             if problem is not None:
@@ -113,9 +136,18 @@ class ListSubscription:
     async def _run(self) -> None:
         async with self._client_factory() as client:
             while True:
-                with contextlib.suppress(Exception):
+                try:
                     await self.refresh(client)
-                await asyncio.sleep(self._interval if self.ready else _FIRST_RETRY_SECONDS)
+                except Exception:  # a refresh that broke is one that failed
+                    self.failures += 1
+                    log.warning("list refresh failed", exc_info=True)
+                await asyncio.sleep(self.next_delay())
+
+    def next_delay(self) -> float:
+        """Seconds until the next refresh: quick while starting, then :func:`retry_delay`."""
+        if not self.ready:
+            return _FIRST_RETRY_SECONDS
+        return retry_delay(self.failures, self._interval)
 
     async def start(self) -> None:
         """Start refreshing (idempotent: several apps of one node may share it)."""
@@ -151,6 +183,7 @@ class ListSubscription:
     def health(self) -> dict[str, Any]:
         """The lists part of a node's health report."""
         report: dict[str, Any] = {}
+        now = time.time()
         for kind in ListKind:
             holder = self.lists.holder(kind)
             current = holder.current
@@ -159,6 +192,11 @@ class ListSubscription:
             entry: dict[str, Any] = {
                 "volgnummer": None if current is None else current.volgnummer,
                 "tijdstempel": None if current is None else current.tijdstempel.isoformat(),
+                "age_seconds": (
+                    None
+                    if kind not in self.confirmed_at
+                    else round(max(0.0, now - self.confirmed_at[kind]), 1)
+                ),
             }
             if problem:
                 entry["problem"] = problem
