@@ -329,6 +329,18 @@ def test_cancelling_at_the_dva_landing_page_ends_in_the_pgos_dutch_message(
     page = visit.page
     _log_in(visit, stack)
     _to_the_dva(visit, GGD)
+
+    # Meanwhile, in another tab of the PGO: the attempt waits at the zorgaanbieder.
+    visit.page = page.context.new_page()
+    visit.page.goto(stack.info["pgo"] + "/geschiedenis")
+    latest = visit.page.locator("table.history tbody tr").first
+    expect(latest).to_contain_text("Bij de zorgaanbieder")
+    latest.get_by_role("link").click()
+    assert visit.heading() == "Je bent nog niet klaar bij de zorgaanbieder"
+    visit.look("uitkomst-bij-dva")
+    visit.page.close()
+    visit.page = page
+
     page.get_by_role("button", name="Annuleren").click()
     expect(page.locator("h1")).to_have_text("Je hebt het ophalen van gegevens gestopt")
     visit.look("dva-annulering")
@@ -372,6 +384,10 @@ def test_refusing_the_toestemming_ends_in_the_pgos_dutch_message(
     page.goto(stack.info["pgo"] + "/medmij/terug?code=onbekend&state=onbekend")
     assert visit.heading() == "Deze link kennen we niet"
     visit.look("terugkeer-onbekend")
+
+    page.goto(stack.info["pgo"] + "/gegevens/bestaat-niet")
+    assert visit.heading() == "Niet gevonden"
+    visit.look("niet-gevonden")
 
     visit.assert_accessible()
 
