@@ -103,7 +103,7 @@ def test_a_client_on_the_ocl_but_not_on_the_whitelist_is_refused_before_digid(
     )
     text = _error_page(tw, url)
     assert "geen gegevens bij ons ophalen" in text
-    assert "not on the Whitelist" in text
+    assert "staat niet op de Whitelist" in text  # the technical reason, in Dutch
 
 
 def test_every_dva_refuses_a_client_that_is_not_on_the_whitelist(tw: TestWorld) -> None:
