@@ -26,6 +26,7 @@ from medmij_stack.wiring.simulate import (
     SimulationResult,
     plan,
     population,
+    report_mismatches,
     simulate_on,
     simulation_world,
     start_simulation_stack,
@@ -93,6 +94,13 @@ def test_realistic_figures_equal_the_ground_truth(
     assert summary["ground_truth"] == summary["store"]
     # Both PGOs of the scenario were used, each with its own store.
     assert {a.pgo for a in result.truth} <= {"pgo.localhost", "tweede.pgo.localhost"}
+    # medmij report, reading the same stores with its own code, agrees as well.
+    report = tmp_path / "report"
+    assert (
+        report_mismatches(simulation_stack.data_dir, result.months, result.truth_summary, report)
+        == []
+    )
+    assert (report / "figures.json").is_file()
 
 
 def test_a_failing_zorgaanbieder_fails_at_the_exchange(

@@ -113,10 +113,8 @@ class PatientUser(User):
         self._scenario = scenario
 
     def _planned(self) -> PlannedAttempt | None:
-        choices = dict(self._scenario.zorgaanbieders)
-        if self._scenario.only_known:
-            choices = {z: w for z, w in choices.items() if z in self._user.known_at}
-        if not any(choices.values()):
+        choices = self._scenario.choices(self._user.known_at)
+        if not choices:
             return None
         steps = next(p.steps for p in self._scenario.pgo if p.hostname == self._user.pgo)
         return PlannedAttempt(

@@ -85,6 +85,7 @@ __all__ = [
     "compare",
     "plan",
     "population",
+    "report_mismatches",
     "run_attempt",
     "simulate",
     "simulate_on",
@@ -216,11 +217,7 @@ def plan(
             rng = random.Random(f"{seed}:{user.index}:{m_index}")  # noqa: S311
             count = weighted(rng, scenario.population.attempts_per_month)
             for number in range(count):
-                choices = dict(scenario.zorgaanbieders)
-                if scenario.only_known:
-                    choices = {z: w for z, w in choices.items() if z in user.known_at}
-                    if not any(choices.values()):
-                        choices = dict.fromkeys(user.known_at[:1], 1.0)
+                choices = scenario.choices(user.known_at)
                 if not choices:
                     continue
                 attempts.append(
@@ -400,7 +397,13 @@ def truth_summary(truth: Iterable[TruthAttempt], months: Sequence[Month]) -> Sum
             step = month["steps"][attempt.reason.step.value]
             step["ended"] += 1
             step["reasons"][attempt.reason.value] = step["reasons"].get(attempt.reason.value, 0) + 1
-            key = f"{attempt.zorgaanbieder} {attempt.reason.step.value} {attempt.reason.value}"
+            # Who leaves at the search chose no zorgaanbieder: the PGO records none.
+            chosen = (
+                None
+                if attempt.reason is FailureReason.ABANDONED_AT_SEARCH
+                else attempt.zorgaanbieder
+            )
+            key = f"{chosen} {attempt.reason.step.value} {attempt.reason.value}"
             failures = month["failures_by_zorgaanbieder"]
             failures[key] = failures.get(key, 0) + 1
         for step_name in STEPS[:last]:
@@ -481,6 +484,51 @@ def compare(truth: Summary, store: Summary) -> list[str]:
 
     walk("", truth.months, store.months)
     return problems
+
+
+def report_mismatches(
+    data_dir: Path, months: Sequence[Month], truth: Summary, out: Path
+) -> list[str]:
+    """Run ``medmij report`` on the stack's stores and hold its ``figures.json`` against the
+    ground truth: per month the process steps (over person-initiated attempts, as the report
+    counts them) and the attempts persons started, by outcome and reason."""
+    completed = subprocess.run(  # noqa: S603 - our own interpreter and arguments
+        [
+            sys.executable, "-m", "medmij_stack.wiring", "report", "--data-dir", str(data_dir),
+            "--from", str(months[0]), "--to", str(months[-1]), "--out", str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )  # fmt: skip
+    if completed.returncode != 0:
+        return [f"medmij report: exit {completed.returncode}: {completed.stderr.strip()[-500:]}"]
+    figures = json.loads((out / "figures.json").read_text("utf-8"))
+    reported: dict[str, dict[str, Any]] = {}
+    expected: dict[str, dict[str, Any]] = {}
+    for month in figures["months"]:
+        name = month["month"]
+        person = next(
+            (g for g in month["breakdowns"].get("initiator", []) if g["key"] == "person"), None
+        )
+        reported[name] = {
+            "steps": {
+                s["step"]: {"reached": s["reached"], "ended": s["ended"], "reasons": s["reasons"]}
+                for s in month["steps"]["steps"]
+            },
+            "attempts_succeeded": person["succeeded"] if person else 0,
+            "attempts_failed": person["failed"] if person else 0,
+            "attempts_unfinished": person["unfinished"] if person else 0,
+        }
+    for name, month in truth.months.items():
+        expected[name] = {
+            key: month[key]
+            for key in ("steps", "attempts_succeeded", "attempts_failed", "attempts_unfinished")
+        }
+    return [
+        f"medmij report: {problem}" for problem in compare(Summary(expected), Summary(reported))
+    ]
 
 
 # --- a run -------------------------------------------------------------------------------------
@@ -791,6 +839,10 @@ def simulate(
     finally:
         if own is not None:
             own.stop()
+    # medmij report reads the same stores with its own code: its figures must agree too.
+    result.mismatches += report_mismatches(
+        data_dir.resolve(), result.months, result.truth_summary, out / "report"
+    )
     result.write(out)
     _print(console, result)
     console.print(f"Ground truth: {out / 'ground_truth.jsonl'}; summary: {out / 'summary.json'}")

@@ -160,6 +160,9 @@ class Scenario(_Model):
     name: str
     description: str = ""
     only_known: bool = False
+    # The weight of a zorgaanbieder that does not hold the person's data is multiplied by
+    # this: people mostly look where they are a patient (only_known: never elsewhere).
+    unknown_factor: Chance = 1.0
     population: Population = Population()
     zorgaanbieders: dict[str, Weight]
     pgo: tuple[ScenarioPgo, ...]
@@ -172,6 +175,18 @@ class Scenario(_Model):
         if not any(self.zorgaanbieders.values()):
             raise ValueError("zorgaanbieders: give at least one weight above zero")
         return self
+
+    def choices(self, known_at: Sequence[str]) -> dict[str, float]:
+        """The zorgaanbieder weights for a person known at ``known_at``; empty: none."""
+        factor = 0.0 if self.only_known else self.unknown_factor
+        chosen = {
+            naam: weight if naam in known_at else weight * factor
+            for naam, weight in self.zorgaanbieders.items()
+        }
+        chosen = {naam: weight for naam, weight in chosen.items() if weight > 0}
+        if not chosen and self.only_known and known_at:
+            return {known_at[0]: 1.0}
+        return chosen
 
     def check(self, world: World) -> None:
         """Refuse a world that lacks a PGO or zorgaanbieder this scenario uses."""
