@@ -34,7 +34,8 @@ HUISARTS = "huisartsdemo@medmij"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = start_stack(tmp_path_factory.mktemp("pgo-stack"))
+    # All the health wait start_stack allows: the resource server loads its data first.
+    running = start_stack(tmp_path_factory.mktemp("pgo-stack"), "--timeout", "85")
     yield running
     running.stop()
 
