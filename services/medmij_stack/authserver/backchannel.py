@@ -37,9 +37,18 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from medmij_stack.protocol.dva_contract import certificate_thumbprint
 from medmij_stack.protocol.headers import Tracing, lenient_from
 from medmij_stack.protocol.ketenlog import ErrorInfo, EventType, RequestInfo, ResponseInfo
-from medmij_stack.runtime.asgi_tls import ASGIApp, Receive, Refusal, Scope, Send, admitted_hostnames
+from medmij_stack.runtime.asgi_tls import (
+    ASGIApp,
+    Receive,
+    Refusal,
+    Scope,
+    Send,
+    admitted_hostnames,
+    peer_certificate_der,
+)
 from medmij_stack.runtime.backchannel import UnreadableRequest, read_body
 from medmij_stack.runtime.oauth_errors import oauth_error_response
 
@@ -100,6 +109,7 @@ async def back_channel_request(request: Request) -> Incoming:
         headers=dict(request.headers),
         params=params,
         peer=admitted_hostnames(request.scope),
+        peer_thumbprint=certificate_thumbprint(peer_certificate_der(request.scope)),
     )
     repeated = incoming.repeated()
     if repeated is not None:

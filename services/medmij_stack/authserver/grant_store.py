@@ -123,6 +123,7 @@ class TokenInfo:
     access_revoked: bool
     refresh_revoked: bool
     refresh_used: bool
+    cnf_x5t_s256: str | None = None  # RFC 8705: the certificate the token is bound to
 
 
 def _token_info(row: Token, grant: Grant) -> TokenInfo:
@@ -137,6 +138,7 @@ def _token_info(row: Token, grant: Grant) -> TokenInfo:
         access_revoked=row.access_revoked_at is not None,
         refresh_revoked=row.refresh_revoked_at is not None,
         refresh_used=row.refresh_used_at is not None,
+        cnf_x5t_s256=row.cnf_x5t_s256,
     )
 
 
@@ -277,14 +279,29 @@ class GrantStore:
     # --- tokens ------------------------------------------------------------------------
 
     def save_tokens(
-        self, grant_id: str, client_id: str, scope: str, access: str, refresh: str | None
+        self,
+        grant_id: str,
+        client_id: str,
+        scope: str,
+        access: str,
+        refresh: str | None,
+        *,
+        thumbprint: str | None = None,
     ) -> TokenInfo:
-        """Store a newly issued access token (and refresh token) of a consent."""
+        """Store a newly issued access token (and refresh token) of a consent, bound to the
+        certificate of ``thumbprint`` (RFC 8705 3.1)."""
         with self._db.transaction() as session:
-            return self._insert(session, grant_id, client_id, scope, access, refresh)
+            return self._insert(session, grant_id, client_id, scope, access, refresh, thumbprint)
 
     def rotate(
-        self, old_id: int, client_id: str, scope: str, access: str, refresh: str | None
+        self,
+        old_id: int,
+        client_id: str,
+        scope: str,
+        access: str,
+        refresh: str | None,
+        *,
+        thumbprint: str | None = None,
     ) -> TokenInfo | None:
         """Use a refresh token once and store its successors; None when it was used already."""
         now = datetime.now(UTC)
@@ -304,7 +321,9 @@ class GrantStore:
             if used.rowcount != 1:  # type: ignore[attr-defined]
                 revoked = _revoke_grant(session, old.grant_id, "refresh token replayed", now)
             else:
-                return self._insert(session, old.grant_id, client_id, scope, access, refresh)
+                return self._insert(
+                    session, old.grant_id, client_id, scope, access, refresh, thumbprint
+                )
         self._revoked(revoked)
         return None
 
@@ -316,9 +335,11 @@ class GrantStore:
         scope: str,
         access: str,
         refresh: str | None,
+        thumbprint: str | None = None,
     ) -> TokenInfo:
         now = datetime.now(UTC)
         row = Token(
+            cnf_x5t_s256=thumbprint,
             grant_id=grant_id,
             client_id=client_id,
             scope=scope,

@@ -165,6 +165,8 @@ class Token(Base):
     access_revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     refresh_revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     refresh_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # RFC 8705 3.1: the thumbprint of the client certificate the token was issued over.
+    cnf_x5t_s256: Mapped[str | None] = mapped_column(String(43))
 
 
 class KetenlogEntry(Base):

@@ -21,6 +21,7 @@ has no record at this endpoint gets empty answers, not an error: the token is va
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
@@ -99,7 +100,11 @@ class AccessResolver:
         self._registry.clear()
         self._patients.clear()
 
-    async def resolve(self, endpoint: EndpointKey, token: str) -> Access:
+    async def resolve(
+        self, endpoint: EndpointKey, token: str, thumbprint: str | None = None
+    ) -> Access:
+        """The right ``token`` gives at ``endpoint``, presented over a connection whose client
+        certificate has ``thumbprint`` (RFC 8705 3.1 x5t#S256; None: no certificate)."""
         records = self._records
         digest = hashlib.sha256(token.encode("utf-8")).digest()
         bound = await self._registry.get(digest, lambda: records.token_patient(token))
@@ -114,6 +119,11 @@ class AccessResolver:
         answer = await self._introspector.introspect(token)
         if not answer.active or answer.bsn is None:
             raise InvalidToken("the access token is unknown, expired or revoked")
+        if answer.cnf_x5t_s256 is not None and not (
+            thumbprint is not None and hmac.compare_digest(answer.cnf_x5t_s256, thumbprint)
+        ):
+            # RFC 8705 3: a token is good only over the certificate it was issued over.
+            raise InvalidToken("the access token was issued to another client certificate")
         if answer.zorgaanbieder != endpoint.zorgaanbieder:
             raise InsufficientScope("the access token is for another zorgaanbieder")
         if endpoint.gegevensdienst not in answer.gegevensdiensten:

@@ -29,7 +29,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from medmij_stack.protocol.dva_contract import certificate_thumbprint
 from medmij_stack.protocol.fhir import FhirFormat, FhirVersion
+from medmij_stack.runtime.asgi_tls import peer_certificate_der
 
 from .access import Access, AccessResolver, bearer_token
 from .answers import AnswerCache
@@ -164,7 +166,8 @@ class FhirApi:
 
     async def _authorise(self, request: Request, endpoint: ServedEndpoint) -> Access:
         token = bearer_token(request.headers.getlist("authorization"))
-        access = await self._access().resolve(endpoint.key, token)
+        thumbprint = certificate_thumbprint(peer_certificate_der(request.scope))
+        access = await self._access().resolve(endpoint.key, token, thumbprint)
         await endpoint.behaviour.apply()
         if not endpoint.zorgaanbieder.deelt:
             # Listed, but sharing nothing: whatever a token says, there is nothing to show.

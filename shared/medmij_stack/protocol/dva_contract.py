@@ -12,6 +12,9 @@ calls go over mutual TLS between whitelisted nodes of the same DVA.
    the consent covers) and `bsn` (the person the DigiD login established). The BSN stays
    inside the DVA: the resource server maps it to its own patient and never returns it.
    An unknown, expired or revoked token answers `{"active": false}` and nothing else.
+   A token is bound to the client certificate it was issued over at the token endpoint
+   (RFC 8705 3): the answer carries `cnf: {"x5t#S256": <thumbprint>}` and the resource
+   server refuses the token over a connection with another certificate.
 
 2. **Beschikbaarheidstoets** (authorisation server → resource server):
    `POST <resource>/_dva/beschikbaarheid`, JSON `{"zorgaanbieder", "bsn",
@@ -29,6 +32,8 @@ calls go over mutual TLS between whitelisted nodes of the same DVA.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,12 +46,20 @@ __all__ = [
     "AvailabilityQuestion",
     "Introspection",
     "RevocationNotice",
+    "certificate_thumbprint",
 ]
 
 INTROSPECTION_PATH = "/oauth/introspect"
 AVAILABILITY_PATH = "/_dva/beschikbaarheid"
 REVOCATION_PATH = "/_dva/ingetrokken"
 _SHA256_HEX = frozenset("0123456789abcdef")
+
+
+def certificate_thumbprint(der: bytes | None) -> str | None:
+    """RFC 8705 3.1 ``x5t#S256``: base64url (no padding) SHA-256 of the certificate's DER."""
+    if not der:
+        return None
+    return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode("ascii")
 
 
 def _strings(value: Any, name: str) -> tuple[str, ...]:
@@ -67,11 +80,13 @@ class Introspection:
     zorgaanbieder: str | None = None
     gegevensdiensten: tuple[str, ...] = ()
     bsn: str | None = None
+    cnf_x5t_s256: str | None = None  # RFC 8705 3.2: the certificate the token is bound to
 
     def to_json(self) -> dict[str, Any]:
         if not self.active:
             return {"active": False}  # RFC 7662 §2.2: say nothing more about a dead token
-        return {
+        bound = {} if self.cnf_x5t_s256 is None else {"cnf": {"x5t#S256": self.cnf_x5t_s256}}
+        return bound | {
             "active": True,
             "token_type": "Bearer",
             "client_id": self.client_id,
@@ -94,6 +109,12 @@ class Introspection:
             bsn = str(data["bsn"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"introspection answer incomplete: {exc}") from exc
+        cnf = data.get("cnf")
+        thumbprint = None
+        if cnf is not None:
+            thumbprint = cnf.get("x5t#S256") if isinstance(cnf, Mapping) else None
+            if not isinstance(thumbprint, str):
+                raise ValueError("cnf must hold an x5t#S256 string")
         return cls(
             active=True,
             client_id=data.get("client_id"),
@@ -103,6 +124,7 @@ class Introspection:
             zorgaanbieder=zorgaanbieder,
             gegevensdiensten=_strings(data.get("gegevensdiensten"), "gegevensdiensten"),
             bsn=bsn,
+            cnf_x5t_s256=thumbprint,
         )
 
 

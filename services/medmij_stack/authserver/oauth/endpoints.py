@@ -104,4 +104,5 @@ class Introspect(IntrospectionEndpoint):  # type: ignore[misc]
             zorgaanbieder=naam,
             gegevensdiensten=gegevensdiensten,
             bsn=info.grant.bsn,
+            cnf_x5t_s256=info.cnf_x5t_s256,
         ).to_json()

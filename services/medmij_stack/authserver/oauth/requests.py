@@ -40,6 +40,8 @@ class Incoming:
     headers: Mapping[str, str]
     params: Sequence[tuple[str, str]]
     peer: frozenset[str] = frozenset()  # host names of the mTLS client, after the Whitelist gate
+    # RFC 8705 3.1 x5t#S256 of the mTLS client's certificate: what its tokens are bound to.
+    peer_thumbprint: str | None = None
 
     def repeated(self, names: Sequence[str] | None = None) -> str | None:
         """The first parameter given more than once (among ``names``, when given)."""

@@ -196,6 +196,7 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                 token["scope"],
                 token["access_token"],
                 refresh,
+                thumbprint=request.incoming.peer_thumbprint,
             )
             if saved is None:  # a concurrent request used it first: a replay
                 raise InvalidGrantError(REFRESH_REPLAYED)
@@ -207,6 +208,7 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             token["scope"],
             token["access_token"],
             refresh,
+            thumbprint=request.incoming.peer_thumbprint,
         )
 
     # --- the authorization request, the MedMij way ---------------------------------------
