@@ -16,11 +16,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
 
 from medmij_stack.protocol.ketenlog import EventType, Record, RequestInfo
 from medmij_stack.protocol.persons import TestPerson
 from medmij_stack.zorgaanbieder.dataset import Dataset
 from medmij_stack.zorgaanbieder.eventlog import ResourceKetenlog
+from medmij_stack.zorgaanbieder.store.tables import Base
 
 from . import tiny
 from .conftest import PGO, Running, Start
@@ -218,3 +222,16 @@ def test_a_search_does_not_wait_for_the_ketenlog_to_be_written(running: Running)
         blocker.close()
     assert elapsed < 10  # not five waits on the lock
     assert len(records_of(running, correlation_id, 10)) == 10
+
+
+def test_the_migrations_build_exactly_the_store_models(tmp_path: Path) -> None:
+    """Migration 0002 and ``store.tables.KetenlogRow`` (and the rest of the store) agree."""
+    ketenlog = ResourceKetenlog(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    ketenlog.open()
+    try:
+        with ketenlog.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+        assert "ketenlog" in inspect(ketenlog.engine).get_table_names()
+    finally:
+        ketenlog.close()
