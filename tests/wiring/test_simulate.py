@@ -160,6 +160,24 @@ def test_a_simulation_world_must_be_a_development_world() -> None:
         World.model_validate(data)
 
 
+def test_medmij_up_refuses_a_simulation_world_outside_development(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from medmij_stack.wiring.cli import app
+
+    text = (
+        (Path(__file__).resolve().parents[2] / "services/medmij_stack/wiring/worlds/default.toml")
+        .read_text("utf-8")
+        .replace("development = true", "development = false\nsimulation = true")
+    )
+    world = tmp_path / "world.toml"
+    world.write_text(text, "utf-8")
+    outcome = CliRunner().invoke(app, ["up", "--world", str(world), "--data-dir", str(tmp_path)])
+    assert outcome.exit_code == 2
+    assert "simulation = true needs development = true" in outcome.output
+    assert not (tmp_path / "stack.json").exists()
+
+
 def test_every_shipped_scenario_fits_its_world() -> None:
     assert {"baseline", "realistic", "kantar-2022"} <= set(scenario_names())
     for name in scenario_names():
