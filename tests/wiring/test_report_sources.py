@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from medmij_stack.authserver.db import Database as AuthserverDatabase
@@ -127,3 +128,44 @@ def test_the_stores_are_not_changed_by_reading_them(tmp_path: Path) -> None:
     assert len(before) == 3
     report(tmp_path / "data", tmp_path / "out")
     assert databases() == before
+
+
+def test_a_database_named_by_url_replaces_the_role_s_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the services take MEDMIJ_<ROLE>_DATABASE_URL, so does the report (or --database)."""
+    records = make_stack(tmp_path / "data", delivered=2)
+    elsewhere = tmp_path / "elsewhere.sqlite3"
+    (tmp_path / "data" / "authserver-dva" / "authserver.sqlite3").rename(elsewhere)
+    # Without it the authorisation server's records are missing: the collector has more.
+    missing = report(tmp_path / "data", tmp_path / "out-1")["source_check"]
+    assert len(missing["only_collector"]) == len(records)
+    monkeypatch.setenv("MEDMIJ_AUTHSERVER_DATABASE_URL", f"sqlite:///{elsewhere}")
+    found = report(tmp_path / "data", tmp_path / "out-2")
+    assert found["source_check"]["agrees"] is True
+    assert found["stores"]["authserver"]["where"] == f"sqlite:///{elsewhere}"
+    monkeypatch.delenv("MEDMIJ_AUTHSERVER_DATABASE_URL")
+    result = CliRunner().invoke(
+        app,
+        ["report", "--data-dir", str(tmp_path / "data"), "--from", "2026-11",
+         "--database", f"authserver=sqlite:///{elsewhere}", "--out", str(tmp_path / "out-3")],
+        prog_name="medmij",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stdout + result.stderr
+    third = json.loads((tmp_path / "out-3" / "figures.json").read_text("utf-8"))
+    assert third["source_check"]["agrees"] is True
+
+
+@pytest.mark.parametrize("option", ["nothing=sqlite:///x.db", "pgo"])
+def test_a_database_option_that_names_no_role_is_refused_with_exit_2(
+    tmp_path: Path, option: str
+) -> None:
+    make_stack(tmp_path / "data", delivered=None)
+    result = CliRunner().invoke(
+        app,
+        ["report", "--data-dir", str(tmp_path / "data"), "--database", option,
+         "--out", str(tmp_path / "out")],
+        prog_name="medmij",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--database" in " ".join((result.stdout + result.stderr).split())

@@ -32,6 +32,7 @@ Exit codes: 0 the files were written (whatever the check found: it is shown, and
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -61,7 +62,14 @@ from medmij_stack.protocol.reporting import (
 )
 
 from .report_page import render_html, write_csvs
-from .report_stores import NotAStack, StackStores, StoreContents, find_stores, read_store
+from .report_stores import (
+    NotAStack,
+    StackStores,
+    StoreContents,
+    find_stores,
+    read_store,
+    urls_from_environment,
+)
 
 __all__ = ["PGO_EVENTS", "Report", "SourceCheck", "build_report", "report", "write_report"]
 
@@ -163,10 +171,8 @@ class Report:
             **self.figures.to_json(),
             "made_at": self.made_at.isoformat(),
             "stores": {
-                label: {"path": str(path), **counts}
-                for label, (path, counts) in (
-                    (s.label, (s.path, self.read.get(s.label, {}))) for s in self.stores.stores
-                )
+                store.label: {"where": store.where, **self.read.get(store.label, {})}
+                for store in self.stores.stores
             },
             "source_check": self.check.to_json(),
         }
@@ -300,6 +306,16 @@ def write_report(report: Report, out: Path) -> list[Path]:
     return written
 
 
+def _database_options(options: Sequence[str]) -> dict[str, str]:
+    chosen: dict[str, str] = {}
+    for option in options:
+        role, separator, url = option.partition("=")
+        if not separator or not url:
+            raise NotAStack(f"--database {option!r}: write ROLE=URL, e.g. pgo=postgresql://…")
+        chosen[role.strip()] = url.strip()
+    return chosen
+
+
 def _period(first: str | None, last: str | None) -> Period:
     current = str(Month.of(datetime.now(UTC), DUTCH_TIME))
     return Period.parse(first or last or current, last or first or current)
@@ -321,12 +337,22 @@ def report(
     out: Annotated[
         Path, typer.Option("--out", help="Folder for the HTML page, JSON, CSV and XML.")
     ] = Path("report"),
+    databases: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--database",
+            help="ROLE=URL: read ROLE's database (pgo, authserver, zorgaanbieder, collector) "
+            "at this SQLAlchemy URL instead of its file in the data dir; default from "
+            "MEDMIJ_<ROLE>_DATABASE_URL, as the services take it.",
+        ),
+    ] = None,
 ) -> None:
     """Write MedMij's monthly figures of a stack: HTML page, JSON, CSV, DVP and beheer XML."""
     data_dir = data_dir.resolve()
     try:
         period = _period(first, last)
-        stores = find_stores(data_dir)
+        urls = urls_from_environment(os.environ) | _database_options(databases or [])
+        stores = find_stores(data_dir, urls)
     except (ReportingError, ValueError) as exc:
         err.print(f"--from/--to: {exc}", markup=False, style="red")
         raise typer.Exit(2) from exc

@@ -4,10 +4,15 @@
 (``wiring.roles``): the PGO's database in ``D/pgo`` (a further PGO's in ``D/pgo-<hostname>``),
 each authorisation server's in ``D/authserver-<dva>``, each resource server's store in
 ``D/zorgaanbieder-<dva>`` and the collector's in ``D/collector``, with the file names the
-services' settings default to. The world names no database URLs (every store of a world is
-SQLite in its data dir), so these files are all there is; they are read whether the stack
-runs or not (SQLite's WAL lets a reader in beside the running writer), opened read-only and
-never migrated.
+services' settings default to. They are read whether the stack runs or not (SQLite's WAL
+lets a reader in beside the running writer), opened read-only and never migrated.
+
+A world names no database URLs, but a service takes one from its environment
+(``MEDMIJ_PGO_DATABASE_URL``, ``MEDMIJ_AUTHSERVER_DATABASE_URL``,
+``MEDMIJ_ZORGAANBIEDER_DATABASE_URL``, ``MEDMIJ_COLLECTOR_DATABASE_URL``; ``medmij up`` passes
+its environment on), e.g. a PostgreSQL URL. The same variables, in the environment of
+``medmij report``, or ``--database ROLE=URL``, replace the files of that role: the report
+then reads that database (with ordinary selects; nothing is written).
 
 The tables are read by name and column (``funnel_events``, ``ketenlog``, ``web_sessions``,
 ``consents``; the collector's ``ketenlog`` with its ``sender``), so a report needs none of
@@ -17,7 +22,7 @@ the services' models.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, column, create_engine, inspect, select, table
+from sqlalchemy.engine import make_url
 
 from medmij_stack.protocol.funnel import Device, FunnelEvent
 from medmij_stack.protocol.ketenlog import Record
@@ -37,6 +43,7 @@ __all__ = [
     "StoreContents",
     "find_stores",
     "read_store",
+    "urls_from_environment",
 ]
 
 
@@ -50,7 +57,17 @@ class Store:
 
     role: str  # pgo, authserver, zorgaanbieder, collector
     instance: str
-    path: Path
+    path: Path | None
+    """The SQLite file, or None for a database named by URL."""
+    url: str | None = None
+    """The SQLAlchemy URL of a database not in the data dir (PostgreSQL)."""
+
+    @property
+    def where(self) -> str:
+        """The file, or the URL without its password."""
+        if self.url is not None:
+            return make_url(self.url).render_as_string(hide_password=True)
+        return str(self.path)
 
     @property
     def label(self) -> str:
@@ -91,12 +108,29 @@ _LAYOUT: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def find_stores(data_dir: Path) -> StackStores:
-    """The stores of the stack at ``data_dir``; :class:`NotAStack` when it has none."""
+ROLES = ("pgo", "authserver", "zorgaanbieder", "collector")
+
+
+def urls_from_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The database URLs the services' own settings would take from ``environ``, by role."""
+    found = {role: environ.get(f"MEDMIJ_{role.upper()}_DATABASE_URL", "") for role in ROLES}
+    return {role: url for role, url in found.items() if url}
+
+
+def find_stores(data_dir: Path, urls: Mapping[str, str] | None = None) -> StackStores:
+    """The stores of the stack at ``data_dir``; :class:`NotAStack` when it has none.
+
+    ``urls``: a database URL per role, instead of that role's files."""
     if not data_dir.is_dir():
         raise NotAStack(f"{data_dir} is not a directory")
-    found: list[Store] = []
+    named = dict(urls or {})
+    unknown = sorted(set(named) - set(ROLES))
+    if unknown:
+        raise NotAStack(f"--database: no role {', '.join(unknown)} (roles: {', '.join(ROLES)})")
+    found: list[Store] = [Store(role, role, None, url) for role, url in named.items()]
     for role, pattern, name in _LAYOUT:
+        if role in named:
+            continue
         for folder in sorted(data_dir.glob(pattern)):
             path = folder / name
             if path.is_file():
@@ -112,8 +146,12 @@ def find_stores(data_dir: Path) -> StackStores:
 
 
 @contextmanager
-def _read_only(path: Path) -> Iterator[Engine]:
-    engine = create_engine(f"sqlite:///file:{path.resolve()}?mode=ro&uri=true")
+def _read_only(store: Store) -> Iterator[Engine]:
+    if store.url is not None:
+        engine = create_engine(store.url, pool_pre_ping=True)
+    else:
+        assert store.path is not None
+        engine = create_engine(f"sqlite:///file:{store.path.resolve()}?mode=ro&uri=true")
     try:
         yield engine
     finally:
@@ -151,7 +189,7 @@ def _parsed(texts: list[str], parse: Callable[[Any], T], contents: StoreContents
 def read_store(store: Store) -> StoreContents:
     """Everything of ``store`` a report uses. Blocking."""
     contents = StoreContents(store)
-    with _read_only(store.path) as engine:
+    with _read_only(store) as engine:
         if store.role == "collector":
             rows = _rows(engine, "ketenlog", "sender", "record")
             for sender, text in rows:
