@@ -354,8 +354,10 @@ def test_a_fhir_version_the_endpoint_does_not_speak_is_400_invalid_request(
     resource = "Condition" if gegevensdienst == "48" else "Immunization"
     response = get(client, f"{running.base(ZA, gegevensdienst)}/{resource}", token, Accept=accept)
     assert response.status_code == 400
+    served = "fhirVersion=3.0 (STU3)" if gegevensdienst == "48" else "fhirVersion=4.0 (R4)"
     assert response.headers["www-authenticate"] == (
-        'Bearer error="invalid_request", error_description="Requested FHIR version not supported"'
+        'Bearer error="invalid_request", error_description="Requested FHIR version not'
+        f' supported: this endpoint serves {served}"'
     )
     assert outcome(response)["issue"][0]["code"] == "invalid"
 

@@ -106,7 +106,7 @@ def negotiate(
         if rng is None or fmt is None:
             raise NotAcceptable(f"_format {format_param[:60]!r} is not supported: use json or xml")
         if not _version_ok(rng, fhir_version):
-            raise UnsupportedVersion()
+            raise _unsupported(fhir_version)
         return fmt
     if not accept:
         return FhirFormat.JSON
@@ -122,8 +122,16 @@ def negotiate(
             continue
         return fmt
     if refused_version:
-        raise UnsupportedVersion()
+        raise _unsupported(fhir_version)
     return FhirFormat.JSON
+
+
+def _unsupported(served: FhirVersion) -> UnsupportedVersion:
+    # MGO's wording first (a client may match on it), then what would have worked.
+    return UnsupportedVersion(
+        f"Requested FHIR version not supported: this endpoint serves"
+        f" fhirVersion={served.value} ({served.release})"
+    )
 
 
 def lenient_handling(prefer_headers: list[str]) -> bool:
