@@ -34,9 +34,11 @@ from medmij_stack.protocol.oauth_errors import NO_STORE
 from medmij_stack.runtime.asgi_tls import ASGIApp, ClientCertificateGate, admitted_hostnames
 from medmij_stack.runtime.backchannel import UnreadableRequest, read_body
 from medmij_stack.runtime.ketenlog_delivery import DELIVERY_PATH, RECORDS_PATH
+from medmij_stack.runtime.metrics import EXEMPT_PATHS, METRICS_PATH, MeasuredRequests, metrics_route
 from medmij_stack.runtime.node import ListSubscription
 
 from .batch import BatchRefused, parse_batch
+from .metrics import collector_metrics
 from .settings import CollectorSettings
 from .store import CollectorStore, Conflict
 
@@ -215,6 +217,12 @@ def create_app(settings: CollectorSettings, *, store: CollectorStore | None = No
 
     app.add_route(DELIVERY_PATH, collector.deliver, methods=["POST"])
     app.add_route(RECORDS_PATH, collector.records, methods=["GET"])
+    # Counts per node and event, no person (collector.metrics); a scraper needs no certificate.
+    registry, measured = collector_metrics(
+        lambda: collector.store().engine if collector.ready else None
+    )
+    app.add_middleware(MeasuredRequests, metrics=measured)
+    app.add_route(METRICS_PATH, metrics_route(registry), methods=["GET"])
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -238,4 +246,4 @@ def create_app(settings: CollectorSettings, *, store: CollectorStore | None = No
             headers=NO_STORE,
         )
 
-    return ClientCertificateGate(app, whitelist=subscription.whitelist)
+    return ClientCertificateGate(app, whitelist=subscription.whitelist, exempt_paths=EXEMPT_PATHS)

@@ -1,16 +1,16 @@
-"""Prometheus ``/metrics`` for a service: one registry per app, answered before any gate.
+"""Prometheus ``/metrics`` for a service: one registry per app, on the service's own listener.
 
 Every service keeps its metrics in its own :class:`prometheus_client.CollectorRegistry` (not
 the process-wide default), so that two apps in one process (tests, or the authorisation
-server's two channels) never count into each other. :class:`MetricsEndpoint` wraps the
-service's outermost ASGI app (or the app routes :func:`metrics_route` itself, with
-:data:`EXEMPT_PATHS` as its gate's exempt paths) and answers ``GET /metrics`` in the
-Prometheus text format (https://prometheus.io/docs/instrumenting/exposition_formats/) on the
-listener the service already has, ahead of the Whitelist gate: a scraper is no MedMij node and
-has no node
-certificate. What is exposed is counts and timings only; labels name steps, reasons,
-zorgaanbieders, gegevensdiensten, endpoints and status codes, never a person (no BSN, no
-person id, no session, no token), so a scrape reveals nothing about anyone.
+server's two channels) never count into each other. The app routes :func:`metrics_route` at
+:data:`METRICS_PATH` and gives its Whitelist gate :data:`EXEMPT_PATHS` (a scraper is no MedMij
+node and has no node certificate), and the answer is the Prometheus text format
+(https://prometheus.io/docs/instrumenting/exposition_formats/). :class:`MeasuredRequests`
+counts and times the requests of the endpoints a service names (:class:`RequestMetrics`).
+
+What is exposed is counts and timings only: labels name steps, reasons, zorgaanbieders,
+gegevensdiensten, nodes, endpoints and status codes, never a person (no BSN, no person id, no
+session, no trace, no token), so a scrape reveals nothing about anyone.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ __all__ = [
     "LATENCY_BUCKETS",
     "METRICS_PATH",
     "MeasuredRequests",
-    "MetricsEndpoint",
     "RequestMetrics",
     "metrics_route",
 ]
@@ -48,25 +47,6 @@ EXEMPT_PATHS = ("/health", METRICS_PATH)
 # Back-channel latency buckets (seconds), up to the norms: a token within 10 s, a resource
 # answer within 60 s (medmij_stack.protocol.reporting.latency).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-
-
-class MetricsEndpoint:
-    """``GET /metrics`` from ``registry``; everything else to ``app`` (an ASGI wrapper, for an
-    app whose routes are not to change)."""
-
-    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
-        self.app = app
-        self.registry = registry
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") != METRICS_PATH:
-            await self.app(scope, receive, send)
-            return
-        if scope.get("method") not in ("GET", "HEAD"):
-            await _answer(send, 405, b"GET only\n", b"text/plain; charset=utf-8")
-            return
-        body = generate_latest(self.registry)
-        await _answer(send, 200, b"" if scope["method"] == "HEAD" else body, CONTENT_TYPE_LATEST)
 
 
 def metrics_route(registry: CollectorRegistry) -> Callable[[Request], Response]:
@@ -137,15 +117,3 @@ class MeasuredRequests:
         finally:
             self.metrics.requests.labels(endpoint, str(status)).inc()
             self.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
-
-
-async def _answer(send: Send, status: int, body: bytes, content_type: str | bytes) -> None:
-    kind = content_type.encode() if isinstance(content_type, str) else content_type
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
