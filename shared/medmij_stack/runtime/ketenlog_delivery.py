@@ -65,10 +65,11 @@ Per service: the PGO does 2 in ``pgo.runtime.Pgo.__init__`` (``self.db.engine``,
 ``self.lists.whitelist``) and 3 in ``Pgo.lifespan``; the authorisation server 2 in
 ``authserver.runtime.Dva.build`` (``db.engine``, ``lists.whitelist``) and 3 as
 ``await self.delivery.start()`` in ``Dva.acquire`` / ``await self.delivery.stop()`` in
-``Dva.release`` when not None, since its two channel apps share one Dva; the resource server has
-no ketenlog table yet and plugs in the same way once it has one. The cursor file is
-``<data_dir>/ketenlog-delivery.json``. Run one deliverer per database: two would both deliver
-everything (the collector keeps one copy, but the work is doubled).
+``Dva.release`` when not None, since its two channel apps share one Dva; the resource
+server does 2 and 3 in ``zorgaanbieder.eventlog.ResourceKetenlog.running`` (its ``ketenlog``
+table is in its store). The cursor file is ``<data_dir>/ketenlog-delivery.json``. Run one
+deliverer per database: two would both deliver everything (the collector keeps one copy, but
+the work is doubled).
 
 Limits. If a service's database is wiped while its cursor file is kept, its new records reuse
 sequences the collector already holds; the collector refuses them as conflicting (409) rather
