@@ -17,6 +17,16 @@ Why this is safe:
 
 The file is read on every call (a ``stat`` and, when it changed, a small read), so a
 service sees a jump as soon as it is written; writes are atomic (a rename).
+
+What follows the virtual clock: everything in the PGOs (``medmij_stack.pgo.runtime`` takes
+the clock): the funnel events and the PGO's ketenlog records (so the months of every report
+made from the PGO's store), web sessions, the state of an attempt at the DVA, the sweep of
+abandoned attempts, the refresh of langdurige toestemming after ``consent_refresh_days``
+and its lapse after ``consent_lapse_months``. What does not (yet): the authorisation
+server (codes, access and refresh tokens, its ketenlog), the resource server and its
+ketenlog, the collector and the Stelselnode's list publication read the system clock; their
+app factories take no clock. So the DVA's records of a simulation carry real time, and the
+report's reconciliation of the DVA's counts against the PGO's differs per month.
 """
 
 from __future__ import annotations
