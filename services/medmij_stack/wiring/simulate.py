@@ -840,11 +840,14 @@ def simulate(
         if own is not None:
             own.stop()
     # medmij report reads the same stores with its own code: its figures must agree too.
-    result.mismatches += report_mismatches(
+    from_report = report_mismatches(
         data_dir.resolve(), result.months, result.truth_summary, out / "report"
     )
+    result.mismatches += from_report
     result.write(out)
     _print(console, result)
+    if not from_report:
+        console.print(f"medmij report ({out / 'report'}) agrees with the ground truth")
     console.print(f"Ground truth: {out / 'ground_truth.jsonl'}; summary: {out / 'summary.json'}")
     if not result.ok:
         raise typer.Exit(1)
