@@ -11,7 +11,7 @@ import csv
 import io
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -82,6 +82,7 @@ class Chart:
     lines: tuple[tuple[float, float, float, float, str], ...] = ()
     """(x1, y1, x2, y2, colour): axes and norm lines."""
     empty: bool = False
+    empty_text: str = "geen gegevens in deze periode"
 
 
 def _scale(value: float, most: float, room: float) -> float:
@@ -110,7 +111,7 @@ def horizontal(
 def monthly_users(report: Report) -> Chart:
     """Per month two bars: persons with ≥ 1 successful and with ≥ 1 failed retrieval."""
     months = report.figures.months
-    left, bottom, top, plot_height = 50, 40, 20, 200
+    left, bottom, top, plot_height = 50, 50, 20, 200
     slot = max(min((WIDTH - left - 10) / max(len(months), 1), 120), 24)
     width = int(left + slot * len(months) + 10)
     most = max(
@@ -143,6 +144,12 @@ def monthly_users(report: Report) -> Chart:
             )
             texts.append((x + bar_width / 2, top + plot_height - h - 4, "middle", str(count)))
         texts.append((x0 + bar_width, top + plot_height + 18, "middle", str(m.month)))
+    # A legend, so that the colours are named on the chart itself.
+    width = max(width, left + 260)
+    for k, (colour, name) in enumerate(((GOOD, "geslaagd"), (BAD, "mislukt"))):
+        x = left + 10 + k * 110
+        bars.append(Bar(x, top + plot_height + 28, 12, 12, colour, name, ""))
+        texts.append((x + 18, top + plot_height + 38, "start", name))
     return Chart(
         "Gebruikers per maand",
         "Personen met ten minste één geslaagde (groen) en ten minste één mislukte (rood) "
@@ -182,12 +189,13 @@ def reasons(report: Report) -> Counter[FailureReason]:
 def reasons_chart(report: Report) -> Chart:
     tally = reasons(report)
     rows = [(REASON_LABELS[r], tally[r], BAD) for r in FailureReason]
-    return horizontal(
+    chart = horizontal(
         "Redenen van mislukken",
         "Mislukte ophaalpogingen (door personen en door de PGO zelf) naar reden, over de hele "
         "periode.",
         rows,
     )
+    return replace(chart, empty_text="geen mislukte pogingen in deze periode")
 
 
 def _seconds(value: timedelta | None) -> float | None:
