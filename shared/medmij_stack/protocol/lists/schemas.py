@@ -17,7 +17,6 @@ import copy
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
 from importlib import resources
 from typing import Any, Literal, TypeAlias
 
@@ -111,9 +110,10 @@ class _Validator:
     most `_LOCATED_AT_MOST`) the parsed tree, when given, is validated once more to
     learn their lines: at most that many walks over the siblings, so still linear.
 
-    Each streaming validation gets its own parser, and with it its own error log, so the
-    compiled schema (read-only in libxml2) needs no lock for it; the tree pass does,
-    because an `XMLSchema` keeps its error log on the object.
+    One lock per schema serialises its use: an `XMLSchema` keeps its error log on the
+    object, and a node that validated its four lists in four threads at once crashed
+    (SIGSEGV after "Document is not valid XML Schema") while building and using schemas
+    concurrently. Lists are validated a few times a minute, so the lock costs nothing.
     """
 
     def __init__(self, schema: etree.XMLSchema) -> None:
@@ -121,10 +121,10 @@ class _Validator:
         self._lock = threading.Lock()
 
     def problems(self, data: bytes, tree: etree._Element | None) -> list[ValidationProblem]:
-        found = self._streaming(data)
-        if not found or tree is None or len(found) > _LOCATED_AT_MOST:
-            return found
         with self._lock:
+            found = self._streaming(data)
+            if not found or tree is None or len(found) > _LOCATED_AT_MOST:
+                return found
             if self.schema.validate(tree):  # cannot differ, but never report nothing
                 return found
             # lxml-stubs does not declare the error log as iterable.
@@ -151,12 +151,22 @@ class _Validator:
         return []
 
 
-@cache
+_BUILDING = threading.Lock()
+_VALIDATORS: dict[tuple[ListKind, ZalRelease | None, bool], _Validator] = {}
+
+
 def _validator(kind: ListKind, zal_release: ZalRelease | None, development: bool) -> _Validator:
-    document = schema_document(kind, zal_release=zal_release or 3)
-    if development:
-        document = development_variant(document)
-    return _Validator(etree.XMLSchema(document))
+    # Built once, under a lock: functools.cache would let two threads compile the same
+    # schema at once, which libxml2 does not survive reliably (see _Validator).
+    key = (kind, zal_release, development)
+    with _BUILDING:
+        found = _VALIDATORS.get(key)
+        if found is None:
+            document = schema_document(kind, zal_release=zal_release or 3)
+            if development:
+                document = development_variant(document)
+            found = _VALIDATORS[key] = _Validator(etree.XMLSchema(document))
+        return found
 
 
 def load_schema(
