@@ -92,8 +92,14 @@ def test_realistic_figures_equal_the_ground_truth(
     assert len(lines) == len(result.truth)
     summary = json.loads((tmp_path / "summary.json").read_text("utf-8"))
     assert summary["ground_truth"] == summary["store"]
-    # Both PGOs of the scenario were used, each with its own store.
+    # Both PGOs of the scenario were used, each with its own store, and the device mix is
+    # what the PGOs recorded (app, pc or web; system retrievals are not the simulator's).
     assert {a.pgo for a in result.truth} <= {"pgo.localhost", "tweede.pgo.localhost"}
+    for figures in result.store_summary.months.values():
+        assert set(figures["attempts_by_device"]) <= {"app", "pc", "web"}
+        assert sum(figures["attempts_by_device"].values()) == sum(
+            figures["attempts_by_pgo"].values()
+        )
     # medmij report, reading the same stores with its own code, agrees as well.
     report = tmp_path / "report"
     assert (

@@ -352,7 +352,9 @@ def store_events(world: World, data_dir: Path) -> list[FunnelEvent]:
 
 @dataclass(frozen=True)
 class Summary:
-    """What must agree between the ground truth and the stores, per month."""
+    """What must agree between the ground truth and the stores, per month: users by outcome,
+    attempts by outcome, the process steps (reached, ended, reasons), failures per
+    zorgaanbieder, step and reason, attempts per device and per PGO and outcome."""
 
     months: dict[str, dict[str, Any]]
 
@@ -370,6 +372,8 @@ def _empty_month() -> dict[str, Any]:
         "attempts_unfinished": 0,
         "steps": {s.value: {"reached": 0, "ended": 0, "reasons": {}} for s in STEPS},
         "failures_by_zorgaanbieder": {},
+        "attempts_by_device": {},
+        "attempts_by_pgo": {},
     }
 
 
@@ -382,6 +386,8 @@ def truth_summary(truth: Iterable[TruthAttempt], months: Sequence[Month]) -> Sum
     for attempt in truth:
         month = result[str(attempt.month)]
         who = (attempt.pgo, attempt.user)
+        _count(month["attempts_by_device"], attempt.device.value)
+        _count(month["attempts_by_pgo"], f"{attempt.pgo} {_ending(attempt.outcome)}")
         if attempt.outcome is None:
             month["attempts_unfinished"] += 1
             continue
@@ -415,11 +421,18 @@ def truth_summary(truth: Iterable[TruthAttempt], months: Sequence[Month]) -> Sum
     return Summary(_sorted(result))
 
 
+def _count(counts: dict[str, int], key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
+
+
+def _ending(outcome: Outcome | None) -> str:
+    return outcome.value if outcome is not None else "open"
+
+
 def _sorted(months: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for month in months.values():
-        month["failures_by_zorgaanbieder"] = dict(
-            sorted(month["failures_by_zorgaanbieder"].items())
-        )
+        for key in ("failures_by_zorgaanbieder", "attempts_by_device", "attempts_by_pgo"):
+            month[key] = dict(sorted(month[key].items()))
         for step in month["steps"].values():
             step["reasons"] = dict(sorted(step["reasons"].items()))
     return months
@@ -456,6 +469,8 @@ def store_summary(
                 for s in steps.steps
             },
             "failures_by_zorgaanbieder": _failures(mine),
+            "attempts_by_device": dict(Counter(a.device.value for a in mine)),
+            "attempts_by_pgo": dict(Counter(f"{a.pgo} {_ending(a.outcome)}" for a in mine)),
         }
         system[str(month)] = sum(
             1 for a in attempts if a.month == month and a.initiator is Initiator.SYSTEM
