@@ -239,8 +239,10 @@ def test_the_huisarts_that_shares_nothing_is_an_expected_refusal(
     (found,) = json.loads(result.stdout)["zorgaanbieders"]
     assert found["zorgaanbieder"] == "huisartsdemo@medmij"
     assert found["expected"] == "geen-gegevens"
-    assert (found["outcome"], found["reason"]) == ("mislukt", "geen-gegevens")
-    assert found["message"]["title"] == "Er zijn geen gegevens van jou"
+    # An AS 2.x DVA answers "no data" exactly as a refused consent (the PGO may not tell
+    # them apart), so the PGO records the one reason it can know.
+    assert (found["outcome"], found["reason"]) == ("mislukt", "toestemming-geweigerd")
+    assert found["message"]["title"] == "Er zijn geen gegevens gedeeld"
     assert found["as_expected"] is True
 
 
@@ -264,7 +266,7 @@ def test_a_zorgaanbieder_without_the_person_s_data_found_by_its_name(
     assert result.exit_code == 0, said(result)
     (found,) = json.loads(result.stdout)["zorgaanbieders"]
     assert (found["zorgaanbieder"], found["expected"]) == ("ggddemo@medmij", "geen-gegevens")
-    assert found["reason"] == "geen-gegevens"
+    assert found["reason"] == "toestemming-geweigerd"
 
 
 @pytest.mark.e2e
@@ -282,7 +284,7 @@ def test_a_retrieval_that_should_succeed_but_does_not_fails_the_demo(
     (found,) = document["zorgaanbieders"]
     assert (found["expected"], found["reason"], found["as_expected"]) == (
         "gegevens",
-        "geen-gegevens",
+        "toestemming-geweigerd",
         False,
     )
     assert document["ok"] is False

@@ -210,7 +210,8 @@ def test_denying_consent(
     running_stack: RunningStack, stack_info: StackInfo, account: PgoAccount
 ) -> None:
     result = _fetch(stack_info, account, Behaviour(consent=AtConsent.DENY), device=Device.APP)
-    _told(result, Situation.GEWEIGERD)
+    # The DVA answers a refusal as it answers "no data": the PGO's one message for both.
+    _told(result, Situation.NIET_GEDEELD)
     assert result.reason is FailureReason.CONSENT_DENIED
     assert [t.step for t in result.timings][-3:] == [Step.DIGID, Step.CONSENT, Step.CALLBACK]
     assert result.flow_id is not None
