@@ -179,3 +179,22 @@ async def test_async_client_has_the_same_guarantees(
 def test_clients_need_a_trust_anchor() -> None:
     with pytest.raises(ValueError, match="trusted CA"):
         make_client(trust=[])
+
+
+def test_pooled_connections_are_dropped_before_our_servers_close_them(dev_pki: DevPKI) -> None:
+    # A request on a connection the server closes at that very moment fails with
+    # RemoteProtocolError; the client must give up an idle connection first.
+    from medmij_stack.runtime.asgi_tls import uvicorn_config
+    from medmij_stack.runtime.net import KEEPALIVE_EXPIRY
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("never called")
+
+    server = uvicorn_config(app, host="127.0.0.1", port=0, ssl_context=ssl.create_default_context())
+    assert server.timeout_keep_alive - 1 > KEEPALIVE_EXPIRY
+    for client in (
+        make_client(trust=[dev_pki.root_cert]),
+        make_async_client(trust=[dev_pki.root_cert]),
+    ):
+        pool = client._transport._pool  # type: ignore[attr-defined]
+        assert pool._keepalive_expiry == KEEPALIVE_EXPIRY
