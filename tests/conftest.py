@@ -26,8 +26,21 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def medmij_data(shared_data: Path) -> Path:
-    """Official MedMij list XSDs (xsd/) and examples (examples/)."""
-    return shared_data / "medmij"
+    """Official MedMij list XSDs (xsd/) and examples (examples/); skips when they are absent."""
+    folder = shared_data / "medmij"
+    if not folder.is_dir():
+        pytest.skip(f"MedMij list XSDs and examples not found at {folder}")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def fhir_profiles(shared_data: Path) -> Path:
+    """The Nictiz profile folders (zib2017 STU3, nl-core R4, Vaccination-Immunization);
+    skips when they are absent."""
+    folder = shared_data / "fhir-profiles"
+    if not folder.is_dir():
+        pytest.skip(f"FHIR profiles not found at {folder}")
+    return folder
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -83,15 +83,7 @@ def simulator_client(simulator: Simulator, mutate: Mutate | None = None) -> http
 def nictiz(shared_data: Path) -> Path:
     """The Nictiz-testscripts material (scripts, fixtures, tokens); skips when absent."""
     folder = shared_data / "nictiz-testscripts"
-    if not (folder / "output").is_dir():
-        pytest.skip(f"Nictiz TestScripts not found at {folder}")
-    return folder
-
-
-@pytest.fixture(scope="session")
-def fhir_profiles(shared_data: Path) -> Path:
-    """The Nictiz profile folders (zib2017 STU3, nl-core R4, Vaccination-Immunization)."""
-    folder = shared_data / "fhir-profiles"
-    if not folder.is_dir():
-        pytest.skip(f"FHIR profiles not found at {folder}")
+    tokens = folder / "Configuration" / "QualificationTokens.json"
+    if not (folder / "output").is_dir() or not tokens.is_file():
+        pytest.skip(f"Nictiz TestScripts not found at {folder} (output/ and {tokens.name})")
     return folder

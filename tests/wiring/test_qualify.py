@@ -374,13 +374,14 @@ def nictiz_server(nictiz: Path) -> FhirServer:
 @pytest.fixture(scope="module")
 def nictiz(shared_data: Path) -> Path:
     folder = shared_data / "nictiz-testscripts"
-    if not (folder / "output").is_dir():
-        pytest.skip(f"Nictiz TestScripts not found at {folder}")
+    tokens = folder / "Configuration" / "QualificationTokens.json"
+    if not (folder / "output").is_dir() or not tokens.is_file():
+        pytest.skip(f"Nictiz TestScripts not found at {folder} (output/ and {tokens.name})")
     return folder
 
 
 def test_every_nictiz_xis_script_passes_against_a_server_that_serves_the_fixtures(
-    nictiz: Path, shared_data: Path, tmp_path: Path
+    nictiz: Path, fhir_profiles: Path, tmp_path: Path
 ) -> None:
     """The real qualification: all BgZ (STU3) and Vaccinaties (R4) XIS scripts present,
     including the CheckContent variants, with the profile folder."""
@@ -391,7 +392,7 @@ def test_every_nictiz_xis_script_passes_against_a_server_that_serves_the_fixture
             "--server", f"STU3={url}/stu3",
             "--server", f"R4={url}/r4",
             "--scripts", str(nictiz / "output"),
-            "--profiles", str(shared_data / "fhir-profiles"),
+            "--profiles", str(fhir_profiles),
             "--report", str(tmp_path),
         )  # fmt: skip
     assert result.exit_code == 0, result.stdout[-3000:]

@@ -26,7 +26,11 @@ from medmij_stack.protocol.lists import ListKind, parse_zal
 from medmij_stack.runtime.devpki import DevPKI, ensure_dev_pki
 from medmij_stack.runtime.net import make_client
 from medmij_stack.wiring.world import World, load_world, save_world
-from medmij_stack.zorgaanbieder.sources.nictiz import ENVIRONMENT_VARIABLE, load_nictiz
+from medmij_stack.zorgaanbieder.sources.nictiz import (
+    ENVIRONMENT_VARIABLE,
+    load_nictiz,
+    missing_parts,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -57,6 +61,8 @@ def nictiz_root(shared_data: Path) -> Path:
     root = shared_data / "nictiz-testscripts"
     if not root.is_dir():
         pytest.skip(f"Nictiz qualification material not found at {root}")
+    if missing := missing_parts(root):
+        pytest.skip(f"Nictiz qualification material at {root} lacks {', '.join(missing)}")
     return root
 
 

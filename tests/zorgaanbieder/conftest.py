@@ -33,6 +33,8 @@ from medmij_stack.zorgaanbieder.app import create_app
 from medmij_stack.zorgaanbieder.dataset import Dataset
 from medmij_stack.zorgaanbieder.records import Records
 from medmij_stack.zorgaanbieder.settings import ZorgaanbiederSettings
+from medmij_stack.zorgaanbieder.sources.nictiz import missing_parts
+from tests.conftest import SHARED_DATA
 
 from . import tiny
 from .authserver_fake import FakeAuthserver
@@ -246,9 +248,26 @@ def tiny_datasets(persons: tuple[TestPerson, ...]) -> list[Dataset]:
     ]
 
 
+NICTIZ = SHARED_DATA / "nictiz-testscripts"
+
+
+def nictiz_unusable(root: Path = NICTIZ) -> str | None:
+    """Why the Nictiz qualification material at ``root`` cannot be served (the reason a
+    test that needs it skips with), or None when it is complete."""
+    if not root.is_dir():
+        return f"Nictiz qualification material not found at {root}"
+    missing = missing_parts(root)
+    if missing:
+        return f"Nictiz qualification material at {root} lacks {', '.join(missing)}"
+    return None
+
+
 @pytest.fixture(scope="session")
 def nictiz_root(shared_data: Path) -> Path:
+    """The Nictiz-testscripts material in the layout the resource server reads; skips when
+    it is absent or incomplete."""
     root = shared_data / "nictiz-testscripts"
-    if not root.is_dir():
-        pytest.skip(f"Nictiz qualification material not found at {root}")
+    reason = nictiz_unusable(root)
+    if reason is not None:
+        pytest.skip(reason)
     return root

@@ -414,9 +414,9 @@ def _enumerated_codes(folder: Path) -> dict[str, set[str]]:
 
 
 def test_dutch_codes_are_in_the_zib_value_sets(
-    shared_data: Path, complete: dict[str, Dataset]
+    fhir_profiles: Path, complete: dict[str, Dataset]
 ) -> None:
-    listed = _enumerated_codes(shared_data / "fhir-profiles")
+    listed = _enumerated_codes(fhir_profiles)
     checked = Counter[str]()
     for dataset in complete.values():
         for node in _walk(list(dataset.resources)):

@@ -91,13 +91,14 @@ def _read_fixture(path: Path, fhir_version: FhirVersion, today: date) -> dict[st
 
 
 @pytest.fixture(scope="session")
-def nictiz_datasets(shared_data: Path) -> dict[EndpointKey, Dataset]:
-    root = shared_data / "nictiz-testscripts"
-    tokens = json.loads((root / "Configuration" / "QualificationTokens.json").read_text("utf-8"))
+def nictiz_datasets(nictiz_root: Path) -> dict[EndpointKey, Dataset]:
+    tokens = json.loads(
+        (nictiz_root / "Configuration" / "QualificationTokens.json").read_text("utf-8")
+    )
     today = date.today()
     datasets: dict[EndpointKey, Dataset] = {}
     for endpoint, (folder, fhir_version) in _SETS.items():
-        files = sorted((root / folder).glob("*.xml"))
+        files = sorted((nictiz_root / folder).glob("*.xml"))
         resources = tuple(_read_fixture(p, fhir_version, today) for p in files)
         patients = sorted(r["id"] for r in resources if r["resourceType"] == "Patient")
         datasets[endpoint] = Dataset(
