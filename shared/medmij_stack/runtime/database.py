@@ -62,7 +62,9 @@ def make_engine(
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
-        connect_args={"check_same_thread": False},
+        # The driver waits up to 30 s for a lock from the first statement on (also the
+        # journal-mode switch below, which takes one while another process migrates).
+        connect_args={"check_same_thread": False, "timeout": 30},
         # One in-memory database exists per connection: share that one connection.
         **({"poolclass": StaticPool} if in_memory else {}),
     )
