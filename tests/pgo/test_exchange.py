@@ -67,6 +67,13 @@ _INVALID_GRANT = {"error": "invalid_grant", "error_description": "Invalid grant:
         httpx.Response(200, json={"token_type": "Bearer"}),
         httpx.Response(200, json={"access_token": "a b", "token_type": "Bearer"}),
         httpx.Response(200, json={"access_token": "abc", "token_type": "mac"}),
+        # Nested deeper than Python's parser can follow (RecursionError inside authlib).
+        httpx.Response(200, content=b"[" * 100_000, headers={"content-type": "application/json"}),
+        httpx.Response(
+            200,
+            content=b'{"access_token": "abc", "x": ' + b"[" * 2_000 + b"]" * 2_000 + b"}",
+            headers={"content-type": "application/json"},
+        ),
     ],
 )
 async def test_a_token_error_is_a_token_error(

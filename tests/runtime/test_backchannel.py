@@ -291,3 +291,16 @@ async def test_the_media_type_check_can_be_left_out() -> None:
         content=b'{"a": 1}', headers={"content-type": "text/plain"}
     )
     assert response.json() == {"read": {"a": 1}}
+
+
+@pytest.mark.parametrize(
+    "content", [b"[" * 100_000, b"[" * 40 + b"]" * 40, b'{"a": ' + b"{" * 1 + b"}" + b"}"]
+)
+def test_json_value_reads_any_value_within_the_depth_limit(content: bytes) -> None:
+    from medmij_stack.runtime.backchannel import MAX_JSON_DEPTH, json_value
+
+    if content.count(b"[") > MAX_JSON_DEPTH:
+        with pytest.raises(ValueError, match="nested too deeply"):
+            json_value(content)
+    else:
+        assert json_value(content) == {"a": {}}

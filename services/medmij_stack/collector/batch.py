@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from medmij_stack.protocol.ketenlog import KetenlogError, Record
+from medmij_stack.runtime.backchannel import json_value
 from medmij_stack.runtime.ketenlog_delivery import MAX_SEQUENCE
 
 from .tables import ID_LENGTH
@@ -171,9 +172,9 @@ def parse_batch(
     Raises :class:`BatchRefused` for the first fault found, entry by entry in order.
     """
     try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        raise BatchRefused(400, "invalid_request", "the body is not JSON") from None
+        data = json_value(body)
+    except ValueError as exc:  # not JSON, or nested deeper than any batch is
+        raise BatchRefused(400, "invalid_request", f"the body is {exc}") from None
     items = _entries(data)
     if len(items) > max_records:
         raise BatchRefused(

@@ -45,7 +45,12 @@ from authlib.deprecate import AuthlibDeprecationWarning
 
 from medmij_stack.protocol.headers import MEDMIJ_REQUEST_ID, X_CORRELATION_ID, new_id
 from medmij_stack.protocol.ketenlog import ErrorInfo, EventType, RequestInfo, ResponseInfo
-from medmij_stack.runtime.backchannel import NotAsked, Whitelist, require_whitelisted
+from medmij_stack.runtime.backchannel import (
+    NotAsked,
+    Whitelist,
+    json_object,
+    require_whitelisted,
+)
 
 from .eventlog import Trail
 
@@ -307,6 +312,8 @@ class OAuthClient:
             return TokenFailure(code, str(exc.description or "")[:300], status() or 400)
         except ValueError as exc:  # a body that is not a JSON object
             return TokenFailure("other", str(exc)[:300], status())
+        except RecursionError:  # authlib parses the answer itself: a deeply nested body
+            return TokenFailure("other", "the answer is nested too deeply", status())
         return _read_token(answer, status())
 
     # --- revocation (RFC 7009) ------------------------------------------------------------
@@ -319,8 +326,8 @@ class OAuthClient:
             self._check_whitelisted(token_endpoint)
             response = await self._http.get(issuer + METADATA_PATH, timeout=self._timeout)
             response.raise_for_status()
-            metadata = response.json()
-            if not isinstance(metadata, dict) or metadata.get("issuer") != issuer:
+            metadata = json_object(response.content)  # ValueError, never RecursionError
+            if metadata.get("issuer") != issuer:
                 # RFC 8414 3.3: metadata whose issuer differs must not be used.
                 raise ValueError("the metadata names another issuer")
             cached = (time.monotonic(), metadata)

@@ -65,6 +65,7 @@ __all__ = [
     "UnreadableRequest",
     "Whitelist",
     "json_object",
+    "json_value",
     "node_async_client",
     "node_client",
     "post",
@@ -275,11 +276,12 @@ async def read_json_object(
         raise UnreadableRequest(f"the body is {exc}") from None
 
 
-def json_object(content: bytes | str) -> dict[str, Any]:
-    """``content`` as a JSON object of at most :data:`MAX_JSON_DEPTH` levels.
+def json_value(content: bytes | str) -> Any:
+    """``content`` as any JSON value of at most :data:`MAX_JSON_DEPTH` levels.
 
-    ValueError ("not JSON", "not a JSON object", "nested too deeply") otherwise: never a
-    RecursionError, which is no ValueError and would pass every ``except ValueError``.
+    ValueError ("not JSON", "nested too deeply") otherwise: never a RecursionError, which is
+    no ValueError and would pass every ``except ValueError`` — neither here nor later, when
+    a deep but parseable value is walked or encoded again.
     """
     try:
         data = jsonlib.loads(content)
@@ -287,10 +289,17 @@ def json_object(content: bytes | str) -> dict[str, Any]:
         raise ValueError("nested too deeply") from None
     except ValueError:
         raise ValueError("not JSON") from None
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
     if _depth_exceeds(data, MAX_JSON_DEPTH):
         raise ValueError("nested too deeply")
+    return data
+
+
+def json_object(content: bytes | str) -> dict[str, Any]:
+    """``content`` as a JSON object of at most :data:`MAX_JSON_DEPTH` levels; ValueError
+    ("not JSON", "not a JSON object", "nested too deeply") otherwise."""
+    data = json_value(content)
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
     return data
 
 
