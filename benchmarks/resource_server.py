@@ -1,12 +1,13 @@
 """Benchmark: the 28 BgZ queries of one patient at the resource server, over HTTPS.
 
-DESIGN.md §9 asks, on this machine with all services on it, for "the 28 BgZ queries of
-one patient over HTTPS: ≤ 250 ms (p50)" and "one FHIR search of a typical patient:
-≤ 10 ms server time (p50)"; the Afsprakenstelsel allows 60 s for 98.5% (core.rscint.202).
+docs/architecture.md#performance-budgets asks, on this machine with all services on it, for
+"the 28 BgZ queries of one patient over HTTPS: ≤ 250 ms (p50)" and "one FHIR search of a
+typical patient: ≤ 10 ms server time (p50)"; the Afsprakenstelsel allows 60 s for 98.5%
+(core.rscint.202).
 
 Setup: `medmij up --free-ports --nictiz PATH` with the embedded default world in a
 temporary folder, one process per role, exactly as a developer runs it. The patient is
-the Nictiz BgZ Cert patient XXX_Helleman (QUALIFICATION.md §3.6: 41 resources of her own,
+the Nictiz BgZ Cert patient XXX_Helleman (docs/qualification.md#fixtures: 41 resources of her own,
 the shared ones besides) at the qualification zorgaanbieder, reached with her fixed
 qualification token, at the FHIR base the ZAL names. Requests are the 28 of the
 qualification script (`medmij_stack.protocol.catalogue`), percent-encoded as the test engine sends

@@ -1,13 +1,13 @@
 """Benchmark: the store's BgZ search time as the number of patients grows.
 
-DESIGN.md §9 asks for "resource-server search cost flat (not growing) from 1,000 to
-100,000 patients" and "one FHIR search of a typical patient: ≤ 10 ms server time (p50)".
-This measures the store alone (no HTTP, no TLS): `Repository.search` as the HTTP layer
-calls it, running the plans of the 28 BgZ queries of the qualification script
+docs/architecture.md#performance-budgets asks for "resource-server search cost flat (not
+growing) from 1,000 to 100,000 patients" and "one FHIR search of a typical patient: ≤ 10 ms
+server time (p50)". This measures the store alone (no HTTP, no TLS): `Repository.search` as
+the HTTP layer calls it, running the plans of the 28 BgZ queries of the qualification script
 (`medmij_stack.protocol.catalogue`), each planned once beforehand (`store.plan_search`) as the
 HTTP layer plans a request before it asks the store.
 
-Dataset: the Nictiz BgZ Cert patient XXX_Helleman (QUALIFICATION.md §3.6), cloned N
+Dataset: the Nictiz BgZ Cert patient XXX_Helleman (docs/qualification.md#fixtures), cloned N
 times with new ids (every reference between their own resources rewritten; the shared
 Organizations, Practitioners and Medications referenced by all), narrative (`text`)
 removed. `--record core` (the default) clones 13 of the record's 41 resources (Patient,

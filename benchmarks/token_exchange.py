@@ -1,7 +1,7 @@
 """Benchmark: token exchange at the DVA's token endpoint (authorization code → access token).
 
-DESIGN.md §9 asks for "token exchange: ≤ 20 ms (p50)" on this machine with all services
-on it; core.tknint.206 allows 10 s for 99.5% of requests.
+docs/architecture.md#performance-budgets asks for "token exchange: ≤ 20 ms (p50)" on this
+machine with all services on it; core.tknint.206 allows 10 s for 99.5% of requests.
 
 Setup: `medmij up --free-ports` with the embedded default world in a temporary folder,
 one process per role, exactly as a developer runs it. Codes are obtained the way a person

@@ -1,10 +1,11 @@
 """A browser without JavaScript: follows redirects by hand, reads HTML forms, posts their fields.
 
-The DVA screens are plain HTML forms (DESIGN.md 6), so a person's journey is: GET a page,
-pick the form that holds a given field value (``action=login``, ``decision=allow``…),
-fill in what a person would, and submit it as a browser does. Redirects are followed one
-by one, so a test sees where the DVA sends the person, and stops at the first URL outside
-the DVA (the PGO's redirect URI), which the test then inspects.
+The DVA screens are plain HTML forms (docs/protocol.md#digid-and-the-dva-screens), so a
+person's journey is: GET a page, pick the form that holds a given field value
+(``action=login``, ``decision=allow``…), fill in what a person would, and submit it as a
+browser does. Redirects are followed one by one, so a test sees where the DVA sends the
+person, and stops at the first URL outside the DVA (the PGO's redirect URI), which the test
+then inspects.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""A restart loses nothing (DESIGN.md 10), and the database holds no secret in the clear."""
+"""A restart loses nothing (docs/architecture.md#storage), and the database holds no secret
+in the clear."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
 """The PGO qualifies: Nictiz's PHR-Client scripts judge the requests of our retrieval engine.
 
-As in Nictiz's qualification (docs/QUALIFICATION.md §4.2 and §5), the PGO is pointed at a
-FHIR base with the fixed token of each scenario's patient: ``medmij qualify-client`` plays
-that base (the test simulator, serving the Nictiz fixtures and recording every request),
-and ``medmij fetch`` runs the PGO's retrieval engine against it once per scenario. Each
-scenario's token is read from its script, as a tester reads it from the script. Every
-PHR-Client test of BgZ (Cert) and Vaccinaties (Cert and Test) must pass.
+As in Nictiz's qualification (docs/qualification.md#runner-semantics and #tokens), the PGO
+is pointed at a FHIR base with the fixed token of each scenario's patient: ``medmij
+qualify-client`` plays that base (the test simulator, serving the Nictiz fixtures and
+recording every request), and ``medmij fetch`` runs the PGO's retrieval engine against it
+once per scenario. Each scenario's token is read from its script, as a tester reads it from
+the script. Every PHR-Client test of BgZ (Cert) and Vaccinaties (Cert and Test) must pass.
 """
 
 from __future__ import annotations

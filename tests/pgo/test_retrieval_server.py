@@ -4,7 +4,7 @@ The resource server is the one of tests/zorgaanbieder (its store, its Whitelist 
 Stelselnode), holding the small hand-written datasets of ``tests.zorgaanbieder.tiny`` and,
 when the Nictiz material is present, the qualification patients. What the engine returns
 per query must be exactly what the server serves for that query, and for the Nictiz
-patients what QUALIFICATION.md §2.2 and §2.3 say the scripts count.
+patients what docs/qualification.md#bgz-searches and #vaccinaties-searches say the scripts count.
 """
 
 from __future__ import annotations

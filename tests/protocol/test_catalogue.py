@@ -15,7 +15,7 @@ from medmij_stack.protocol.catalogue import CATALOGUE, Functie, Gegevensdienst, 
 
 FHIR = {"f": "http://hl7.org/fhir"}
 
-# QUALIFICATION.md 2.2: the 28 searches of the BgZ MedMij Cert XIS script, in order.
+# docs/qualification.md#bgz-searches: the 28 searches of the BgZ MedMij Cert XIS script, in order.
 BGZ_QUALIFICATION = [
     ("01-serve-Patient", "Patient?_include=Patient:general-practitioner"),
     (
@@ -84,7 +84,7 @@ VACCINATIE_SEARCH = (
     "&_include=Immunization:location"
 )
 
-# MEDMIJ.md section 3, every id of the table (1-7 are the obsolete AS 1.0 numbering).
+# docs/protocol.md#gegevensdiensten, every id of the table (1-7 are the obsolete AS 1.0 numbering).
 SECTION_3_IDS = {
     "24", "26", "28", "30", "31", "32", "33", "35", "36", "37", "38", "41", "42", "43",
     "45", "46", "47", "48", "49", "50", "51", "52", "53", "54", "55", "57", "58", "59",

@@ -1,4 +1,4 @@
-"""Scope grammar of the authorization request (MEDMIJ.md 1.2): all three generations."""
+"""Scope grammar of the authorization request (docs/protocol.md#scopes): all three generations."""
 
 from __future__ import annotations
 

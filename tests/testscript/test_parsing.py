@@ -199,7 +199,7 @@ def test_every_real_nictiz_script_parses(nictiz: Path) -> None:
             for check in test.asserts:
                 assert not check.unsupported, (path, check.title)
         counts[(script.fhir_version.release, script.role.value)] += 1
-    # The shared copy holds BgZ Cert and all of Immunization (docs/QUALIFICATION.md §3.6);
+    # The shared copy holds BgZ Cert and all of Immunization (docs/qualification.md#fixtures);
     # a full clone of Nictiz-testscripts has 182, and every one of them must parse too.
     assert len(paths) >= 26
     assert counts[("STU3", "XIS-Server")] >= 4

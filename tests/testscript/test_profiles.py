@@ -249,7 +249,7 @@ def test_the_base_structure_is_checked_with_fhir_resources() -> None:
 
 def test_every_nictiz_fixture_conforms_to_its_profiles(nictiz: Path, fhir_profiles: Path) -> None:
     """The fixtures are Nictiz's own examples: a rule this validator checks must not reject
-    them (docs/QUALIFICATION.md §3.6)."""
+    them (docs/qualification.md#fixtures)."""
     validator = ProfileValidator(ProfileRegistry(fhir_profiles))
     checked = 0
     for version in FhirVersion:

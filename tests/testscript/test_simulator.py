@@ -187,7 +187,7 @@ def nictiz_sim(nictiz: Path) -> Simulator:
 def test_bgz_cert_searches_give_the_counts_of_the_qualification_table(
     nictiz_sim: Simulator, path: str, params: list[tuple[str, str]], expected: dict[str, int]
 ) -> None:
-    """docs/QUALIFICATION.md §2.2, scenario 1.1 (XXX_Helleman)."""
+    """docs/qualification.md#bgz-searches, scenario 1.1 (XXX_Helleman)."""
     status, bundle = ask(nictiz_sim, path, params, HELLEMAN, version=FhirVersion.STU3)
     assert status == 200
     assert kinds(bundle) == Counter(expected)

@@ -1,7 +1,8 @@
 """What the Nictiz qualification patients must yield: their tokens and their counts.
 
-From QUALIFICATION.md §2.2 (BgZ) and §2.3 (Vaccinaties); one table for the store tests
-and the HTTP tests, so that both hold the server to the same numbers.
+From docs/qualification.md#bgz-searches (BgZ) and docs/qualification.md#vaccinaties-searches
+(Vaccinaties); one table for the store tests and the HTTP tests, so that both hold the
+server to the same numbers.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ BEVERS = "431149a1-d761-4ff4-9149-a1d761fff45c"  # Vaccinaties Test 1.2
 DECOY_PATIENT = "nl-core-Patient--0a184232-6b37-11ec-0000-020000000000"
 DECOY_IMMUNIZATION = "d8db28de-6b74-11ec-0000-020000000000"
 
-# §2.2, "expected 1.1" (XXX_Helleman): per catalogue query of BgZ, the count per type.
+# docs/qualification.md#bgz-searches, "expected 1.1" (XXX_Helleman): per catalogue query of
+# BgZ, the count per type.
 HELLEMAN_COUNTS: dict[str, Expected] = {
     "Patient": {"Patient": 1, "Practitioner": 1},
     "Payer": {"Coverage": 2, "Organization": 1},
@@ -78,8 +80,8 @@ HELLEMAN_COUNTS: dict[str, Expected] = {
     "PlannedCareActivity-DeviceRequest": {"DeviceRequest": 1, "Device": 1},
 }
 
-# §2.2, BgZ Test scenario 1 (XXX_Rijn). The Test scripts have no ImmunizationRecommendation
-# or DeviceRequest request, and ask ProcedureRequest ``count() >= 1``.
+# docs/qualification.md#bgz-searches, BgZ Test scenario 1 (XXX_Rijn). The Test scripts have
+# no ImmunizationRecommendation or DeviceRequest request, and ask ProcedureRequest ``count() >= 1``.
 RIJN_COUNTS: dict[str, Expected] = {
     **{
         name: counts
@@ -103,8 +105,9 @@ RIJN_COUNTS: dict[str, Expected] = {
     "PlannedCareActivity-ProcedureRequest": {"ProcedureRequest": AtLeast(1)},
 }
 
-# §2.3: the Vaccinaties search per patient, and how many Medications the script then reads
-# (one per Immunization, through its PharmaceuticalProduct extension).
+# docs/qualification.md#vaccinaties-searches: the Vaccinaties search per patient, and how
+# many Medications the script then reads (one per Immunization, through its
+# PharmaceuticalProduct extension).
 VACCINATIONS: dict[str, tuple[Expected, int]] = {
     BOEKWIJT: ({"Immunization": 2, "Patient": 1, "Organization": 2, "Location": 0}, 2),
     BERGGE: ({"Immunization": 1, "Patient": 1, "PractitionerRole": 1, "Location": 1}, 1),

@@ -1,10 +1,10 @@
 """The checks every Nictiz XIS-Server search test makes, for use on our own Bundles.
 
 The FHIRPath expressions are the generic asserts of the BgZ and Vaccinaties
-qualification scripts, verbatim as QUALIFICATION.md §2.4 lists them (assert numbers in
-brackets), evaluated with fhirpathpy and the right FHIR model (without the model, type
-tests such as ``$this.is(Coding)`` match nothing and every check passes vacuously,
-§4.4). The self-link rule is the Touchstone groovy rule
+qualification scripts, verbatim, numbered as in docs/qualification.md#generic-asserts
+(assert numbers in brackets), evaluated with fhirpathpy and the right FHIR model (without
+the model, type tests such as ``$this.is(Coding)`` match nothing and every check passes vacuously,
+docs/qualification.md#fhirpath). The self-link rule is the Touchstone groovy rule
 ``assert_response_queryParamsInSelfLink`` redone in Python from its description.
 """
 

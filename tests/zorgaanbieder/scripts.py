@@ -1,6 +1,6 @@
 """Just enough of a TestScript engine to run the Nictiz XIS-Server scripts against our server.
 
-What the BgZ and Vaccinaties server scripts use (QUALIFICATION.md §4.1, §4.2): variables
+What the BgZ and Vaccinaties server scripts use (docs/qualification.md#runner-semantics): variables
 with a default or an expression over a named response, GET search and read operations
 with an Accept of json or xml, and asserts on the response code, the resource type and
 FHIRPath expressions, evaluated against the last response. ``validateProfileId`` needs the

@@ -3,7 +3,7 @@
 The qualification zorgaanbieder serves the Nictiz fixtures (``sources.nictiz``) and knows
 their fixed tokens; the official XIS-Server TestScripts of BgZ (Cert) and Vaccinaties
 (Cert and Test) run against it over HTTPS with mutual TLS, in their json and xml variants.
-The expected counts are those of QUALIFICATION.md §2.2 and §2.3.
+The expected counts are those of docs/qualification.md#bgz-searches and #vaccinaties-searches.
 """
 
 from __future__ import annotations
@@ -122,7 +122,8 @@ def test_the_nictiz_server_script_passes(
     assert outcome.failures == []
     assert outcome.requests >= 1
     assert outcome.checked >= 8 * outcome.requests  # status, type and FHIRPath per request
-    # Only the profile checks remain, which need the Nictiz packages (§4.5).
+    # Only the profile checks remain, which need the Nictiz packages
+    # (docs/qualification.md#profile-validation).
     assert all("validateProfileId" in item for item in outcome.not_run)
 
 
@@ -158,7 +159,8 @@ def test_the_second_bgz_patients_have_only_their_patient(
         if query.name == "Patient":
             assert found["Patient"] == 1
         elif query.name == "Payer" and token == HOFF:
-            assert found == Counter({"Coverage": 1})  # §2.2: Coverage 1 + Organization 0
+            # docs/qualification.md#bgz-searches: Coverage 1 + Organization 0
+            assert found == Counter({"Coverage": 1})
         else:
             assert found == Counter(), query.name
 

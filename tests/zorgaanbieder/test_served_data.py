@@ -5,7 +5,7 @@ for the sharing zorgaanbieders, the Nictiz patients for the qualification zorgaa
 the material is there). A crawl then asks every gegevensdienst query for every person, in
 JSON and XML, and reads every resource the answers hold. On what came back:
 
-* every Bundle passes the generic qualification asserts (QUALIFICATION.md §2.4);
+* every Bundle passes the generic qualification asserts (docs/qualification.md#generic-asserts);
 * the beschikbaarheidstoets agrees with the world on who has data where;
 * and, as the last line of defence, no served body anywhere holds a BSN of any person.
 """

@@ -4,10 +4,11 @@
   authorization codes en access tokens volgens UUID … slechts … UUID Version 4"),
   made by ``uuid.uuid4()``, which draws on the operating system's CSPRNG.
 * Refresh tokens (langdurige toestemming, AS 2.0.0) are 256 random bits: they live for
-  months, so they get more entropy than the 122 bits of a UUIDv4 (MEDMIJ.md 7).
+  months, so they get more entropy than the 122 bits of a UUIDv4
+  (docs/protocol.md#langdurige-toestemming).
 * Session cookies and CSRF tokens are 256 random bits as well.
-* Only SHA-256 digests are stored (DESIGN.md 8). The values are random and long, so an
-  unsalted fast hash is enough: there is nothing to guess from the digest.
+* Only SHA-256 digests are stored (docs/architecture.md#storage). The values are random and
+  long, so an unsalted fast hash is enough: there is nothing to guess from the digest.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The authorisation server's ketenlog: its records, stored in its own database.
 
 Every step of the flow is recorded with its Logging-interface name (medmij_stack.protocol.ketenlog;
-DESIGN.md 7), in the ``ketenlog`` table, so that reports can be computed later from the
-server's own events and nothing is ever counted from log text. Delivery to MedMij's
+docs/protocol.md#the-ketenlog), in the ``ketenlog`` table, so that reports can be computed
+later from the server's own events and nothing is ever counted from log text. Delivery to MedMij's
 central EagleEye is a separate concern that reads this table.
 
 A :class:`Trail` gathers the records of one request under one location, session and

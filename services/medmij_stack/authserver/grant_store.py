@@ -1,6 +1,6 @@
 """Consents, authorization codes and tokens: what they are and how they are kept.
 
-Spec rules kept here (docs/MEDMIJ.md 1.5, 1.6, 1.9, 7):
+Spec rules kept here (docs/protocol.md#token-request, #token-response and #langdurige-toestemming):
 
 * core.tknint.204: an authorization code is spent the first time a client presents it,
   even when that exchange then fails (:meth:`GrantStore.spend_code`, compare-and-set).

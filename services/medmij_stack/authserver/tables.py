@@ -1,6 +1,6 @@
 """The authorisation server's database tables (SQLAlchemy 2).
 
-Everything a restart must not lose lives here (DESIGN.md 8 and 10): browser sessions and
+Everything a restart must not lose lives here (docs/architecture.md#storage): browser sessions and
 the flows in them, DigiD artifacts, consents (``grants``), authorization codes, tokens and
 the ketenlog. Codes and tokens are stored as SHA-256 hashes only, so a copy of the
 database opens nothing. Schema changes go through Alembic (``authserver/migrations``);

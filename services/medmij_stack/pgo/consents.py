@@ -4,10 +4,10 @@ When the person chose consent "voor onbepaalde tijd" at the DVA, the token respo
 carries a refresh token (AS 2.0.0, RFC0054). The PGO keeps it sealed
 (:mod:`medmij_stack.pgo.sealing`) and uses it to fetch again without a new login, both when
 the person asks and on its own before the consent lapses (the DVA lets it lapse after six
-months without use, docs MEDMIJ.md 1.9). Refresh tokens rotate on every use, so only one
-use may be under way at a time: :meth:`ConsentStore.claim` takes a consent for one
-refresh (compare-and-set on ``busy_until``), and a refresh presented twice would make the
-DVA revoke the consent.
+months without use, docs docs/protocol.md#langdurige-toestemming). Refresh tokens rotate on
+every use, so only one use may be under way at a time: :meth:`ConsentStore.claim` takes a
+consent for one refresh (compare-and-set on ``busy_until``), and a refresh presented twice
+would make the DVA revoke the consent.
 
 Statuses: ``actief``; ``ingetrokken`` (the person revoked it here, RFC 7009 at the DVA);
 ``verlopen`` (the DVA refused the refresh token, or its six months passed unused: the

@@ -2,12 +2,13 @@
 
 What the Afsprakenstelsel asks of the client, and where it happens:
 
-* Authorization request (``core.authint.200/208``, docs MEDMIJ.md 1.2): a GET on the
-  authorization endpoint from the ZAL with ``response_type=code``, ``client_id`` = the
-  PGO's OCL hostname, the full HTTPS ``redirect_uri`` on that host, the ``scope``
-  (:mod:`medmij_stack.pgo.scopes`), an unguessable ``state``, and the tracing ids
-  ``MedMij-Request-ID`` and ``X-Correlation-ID`` as query parameters (a redirect cannot
-  carry headers). PKCE (RFC 7636) with S256 on top: the DVA may require it.
+* Authorization request (``core.authint.200/208``, docs
+  docs/protocol.md#authorization-request): a GET on the authorization endpoint from the ZAL
+  with ``response_type=code``, ``client_id`` = the PGO's OCL hostname, the full HTTPS
+  ``redirect_uri`` on that host, the ``scope`` (:mod:`medmij_stack.pgo.scopes`), an
+  unguessable ``state``, and the tracing ids ``MedMij-Request-ID`` and ``X-Correlation-ID``
+  as query parameters (a redirect cannot carry headers). PKCE (RFC 7636) with S256 on top:
+  the DVA may require it.
 * Token request (``core.tknint.200-208``, RFC 6749 4.1.3): form-encoded, over mutual TLS
   with the PGO node's certificate, ``client_id`` in the body and no secret (RFC 8705
   ``tls_client_auth``: the certificate authenticates), the code offered once
@@ -15,8 +16,9 @@ What the Afsprakenstelsel asks of the client, and where it happens:
 * Refresh request (langdurige toestemming, RFC 6749 6): the same, with a new
   X-Correlation-ID (``core.tknint.208``).
 * Revocation (RFC 7009) at the revocation endpoint the DVA names in its RFC 8414
-  metadata: the ZAL names none (docs MEDMIJ.md 1.9). The metadata is read from the token
-  endpoint's origin, which is taken to be the issuer, and is checked to say so.
+  metadata: the ZAL names none (docs docs/protocol.md#langdurige-toestemming). The metadata
+  is read from the token endpoint's origin, which is taken to be the issuer, and is checked
+  to say so.
 
 Before any back-channel call the DVA's host must be on the current Whitelist (UCI
 Opvragen Whitelist: the client checks the server's host name before the handshake); the

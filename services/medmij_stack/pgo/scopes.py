@@ -1,7 +1,8 @@
 """The scope a PGO asks for, and reading back what the DVA granted.
 
-Asking (docs MEDMIJ.md 1.2; ``core.authint.200``, RFC0039). The scope grammar changed
-over the generations of the Afsprakenstelsel (:mod:`medmij_stack.protocol.scope`):
+Asking (docs docs/protocol.md#authorization-request; ``core.authint.200``, RFC0039). The
+scope grammar changed over the generations of the Afsprakenstelsel
+(:mod:`medmij_stack.protocol.scope`):
 
 * AS 2.x (InterfaceversieId 2 and up in the ZAL): Verzamelen asks the bare
   zorgaanbiedernaam, which covers every verzamel-gegevensdienst of that zorgaanbieder in
@@ -10,10 +11,10 @@ over the generations of the Afsprakenstelsel (:mod:`medmij_stack.protocol.scope`
   that the consent covers no more than the person chose.
 * AS 1.x (InterfaceversieId 1.*): the combinations ``naam~id``, always.
 
-Reading back (docs MEDMIJ.md 1.6). The token response's ``scope`` omits the services the
-beschikbaarheidstoets found nothing for. Three spellings are in use: ``naam~id`` pairs
-(this stack's DVA), bare GegevensdienstIds (MGO's mock), or the bare name; an absent
-scope means "as requested" (RFC 6749 5.1). Anything the PGO did not ask for is ignored.
+Reading back (docs docs/protocol.md#token-response). The token response's ``scope`` omits
+the services the beschikbaarheidstoets found nothing for. Three spellings are in use:
+``naam~id`` pairs (this stack's DVA), bare GegevensdienstIds (MGO's mock), or the bare name;
+an absent scope means "as requested" (RFC 6749 5.1). Anything the PGO did not ask for is ignored.
 """
 
 from __future__ import annotations

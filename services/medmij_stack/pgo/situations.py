@@ -7,7 +7,7 @@ words; the Afsprakenstelsel asks B1 of the DVA's screens, RFC0070, and the PGO f
 suit). ``{zorgaanbieder}`` and ``{helpdesk}`` are filled in when shown.
 
 How the DVA's answer on the redirect URI maps onto situations (exception table of the
-Afsprakenstelsel, docs MEDMIJ.md 1.8; the ``error_description`` values are the ones the
+Afsprakenstelsel, docs docs/protocol.md#errors; the ``error_description`` values are the ones the
 DVA of this stack sends, ``medmij_stack.authserver.errors``, and any other value of the
 same ``error`` falls back to the general case):
 

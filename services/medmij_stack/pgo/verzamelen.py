@@ -1,6 +1,6 @@
 """Verzamelen: one retrieval attempt from "gegevens ophalen" to stored records.
 
-The sequence (docs MEDMIJ.md 1.1; DESIGN 6)::
+The sequence (docs docs/protocol.md#the-oauth-flow; DESIGN 6)::
 
     GET  /zorgaanbieders       open_search      flow-start (the explicit "ophalen" action)
     POST /ophalen              start            zorgaanbieder-gekozen, gegevensdienst-gekozen

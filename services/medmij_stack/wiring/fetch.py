@@ -1,7 +1,7 @@
 """``medmij fetch``: the PGO's retrieval engine against any FHIR base, with a fixed token.
 
 Nictiz qualifies a PGO without the MedMij OAuth flow: the PGO is pointed at a FHIR base
-with the fixed bearer token of a test patient (docs/QUALIFICATION.md §5, and the
+with the fixed bearer token of a test patient (docs/qualification.md#tokens, and the
 PHR-Client scripts' ``Authorization`` asserts), and the test simulator judges the
 requests it makes. This command is that PGO: it runs :func:`medmij_stack.pgo.retrieval.
 retrieve_service` — every query of ``--gegevensdienst``, with the headers, limits and

@@ -13,7 +13,7 @@ fixtures for the token's patient under ``/stu3`` and ``/r4``, records what the c
 (a PGO) asks, and when every expected request has arrived (or at ``--timeout``, or on
 Ctrl-C) evaluates the scripts' request and response asserts the same way.
 
-docs/QUALIFICATION.md §4 is the reading of the scripts this follows.
+docs/qualification.md#the-engine is the reading of the scripts this follows.
 """
 
 from __future__ import annotations

@@ -97,7 +97,8 @@ def log_tail(path: Path | None, lines: int = 8) -> str:
 
 
 def stack_json(world: World, pki: DevPKI, world_file: Path) -> dict[str, object]:
-    """The contract for tools and tests (DESIGN §4): where to start; the rest is in the ZAL."""
+    """The contract for tools and tests (docs/architecture.md#worlds): where to start; the
+    rest is in the ZAL."""
     stelsel = world.stelselnode.endpoint
     pgo = world.pgo_by_hostname()
     leaf = pki.leaf(pgo.hostname)

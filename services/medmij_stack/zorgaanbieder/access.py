@@ -1,15 +1,15 @@
 """Who is asking: from the bearer token to one patient at one FHIR base, or a refusal.
 
-Resource interface (MEDMIJ.md §1.7): the PGO sends the access token in the
+Resource interface (docs/protocol.md#resource-requests): the PGO sends the access token in the
 ``Authorization`` header (``core.rscint.200``, RFC 6750 §2.1) and nothing in the request
 identifies the person; the token is bound to one person, one zorgaanbieder and the
-gegevensdiensten of the consent, and must not open any other (DESIGN.md §10). Two kinds
-of token are known:
+gegevensdiensten of the consent, and must not open any other
+(docs/architecture.md#bad-input-and-failure). Two kinds of token are known:
 
 * tokens of the MedMij flow, which this DVA's authorisation server introspects
   (:mod:`zorgaanbieder.introspection`): the answer names the zorgaanbieder, the
   gegevensdiensten and the BSN, which the store maps to its own patient;
-* the fixed tokens of the Nictiz qualification material (QUALIFICATION.md §3.2: "a
+* the fixed tokens of the Nictiz qualification material (docs/qualification.md#tokens: "a
   pre-configured registry of the fixed tokens"), each bound to one patient of one
   endpoint.
 

@@ -1,9 +1,9 @@
 """Serialised answers kept per request, because records are read far more than written.
 
-DESIGN.md §9: "a resource server may keep serialized answers per (patient, normalized
-query, format) and drop them on write". A key here is (endpoint, patient, path, query
-string as received, format): the query string stays as it came because the Bundle's self
-link repeats it. The cache is bounded (least recently used goes first) and emptied
+docs/architecture.md#performance-budgets: "a resource server may keep serialized answers per
+(patient, normalized query, format) and drop them on write". A key here is (endpoint,
+patient, path, query string as received, format): the query string stays as it came because
+the Bundle's self link repeats it. The cache is bounded (least recently used goes first) and emptied
 whenever data is loaded, which is the only write this server knows.
 """
 

@@ -2,7 +2,7 @@
 
 The authorisation server asks before it shows the toestemmingsverklaring, and grants only
 what is available (token interface: "met daaruit weggelaten de niet-beschikbare
-zorgaanbieder-gegevensdienst-combinaties"; MEDMIJ.md §1.8 exception 3). The call is
+zorgaanbieder-gegevensdienst-combinaties"; docs/protocol.md#errors exception 3). The call is
 ``POST /_dva/beschikbaarheid`` as :mod:`medmij_stack.protocol.dva_contract` fixes it, over mutual
 TLS.
 

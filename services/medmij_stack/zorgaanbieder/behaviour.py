@@ -1,6 +1,6 @@
 """A zorgaanbieder's simulated misbehaviour (its ``gedrag``): slow, failing or hanging answers.
 
-Measurement needs resource servers that are slow or fail now and then (DESIGN.md §7,
+Measurement needs resource servers that are slow or fail now and then (docs/protocol.md#measurement,
 ``medmij simulate``: "slow or failing resource servers"), and MedMij's norm for them is an
 answer within 60 seconds for 98.5% of the time (``core.rscint.202``). The randomness is
 seeded per zorgaanbieder from the world's seed, so that a measurement can be repeated.

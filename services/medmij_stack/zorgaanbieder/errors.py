@@ -15,9 +15,10 @@
     ├── AuthServerUnavailable 503  issue "transient": introspection at the DVA's AS failed
     └── GatewayTimeout       504   issue "timeout": a simulated hang (gedrag.timeoutkans)
 
-Resource interface (MEDMIJ.md §1.7): errors are an HTTP status with a FHIR OperationOutcome
-body, and for 400/401/403 a ``WWW-Authenticate: Bearer error="…", error_description="…"``
-header as RFC 6750 §3.1 defines it (the MGO proxy reads both for its ketenlog).
+Resource interface (docs/protocol.md#resource-requests): errors are an HTTP status with a
+FHIR OperationOutcome body, and for 400/401/403 a ``WWW-Authenticate: Bearer error="…",
+error_description="…"`` header as RFC 6750 §3.1 defines it (the MGO proxy reads both for its
+ketenlog).
 """
 
 from __future__ import annotations
@@ -51,8 +52,9 @@ _NINE_DIGITS = re.compile(r"(?<![0-9])[0-9]{9}(?![0-9])")
 def redact_bsn(text: str) -> str:
     """``text`` with anything that could be a BSN (nine digits passing the elfproef) masked.
 
-    Diagnostics may echo what a client sent; a BSN must never come back out (QUALIFICATION.md
-    §2.4, assert 14), even one the client put in the request itself.
+    Diagnostics may echo what a client sent; a BSN must never come back out
+    (docs/qualification.md#generic-asserts, assert 14), even one the client put in the
+    request itself.
     """
     return _NINE_DIGITS.sub(lambda m: "*********" if elfproef(m[0]) else m[0], text)
 
@@ -100,7 +102,8 @@ class InvalidRequest(FhirError):
 
 
 class UnsupportedVersion(InvalidRequest):
-    """MGO's DVA answers a wrong ``fhirVersion`` with exactly this (MEDMIJ.md §1.7)."""
+    """MGO's DVA answers a wrong ``fhirVersion`` with exactly this
+    (docs/protocol.md#resource-requests)."""
 
     def __init__(self, diagnostics: str = "Requested FHIR version not supported") -> None:
         super().__init__(diagnostics)

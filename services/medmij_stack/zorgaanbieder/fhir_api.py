@@ -1,9 +1,10 @@
 """The FHIR interactions of every endpoint: search, ``Observation/$lastn``, read, metadata.
 
-The Resource interface (MEDMIJ.md §1.7) as the Nictiz qualification scripts exercise it
-(QUALIFICATION.md §2): only GET; search and ``$lastn`` with token filters and
-``_include``; reads of what a search's resources reference (the Vaccinaties script reads
-each Medication); the patient only ever from the token. Per request, in this order:
+The Resource interface (docs/protocol.md#resource-requests) as the Nictiz qualification
+scripts exercise it (docs/qualification.md#xis-server-scripts): only GET; search and
+``$lastn`` with token filters and ``_include``; reads of what a search's resources reference
+(the Vaccinaties script reads each Medication); the patient only ever from the token. Per
+request, in this order:
 
 1. the endpoint from the path (404 when the ZAL lists no such base here);
 2. the representation (``_format``, ``Accept``, its ``fhirVersion``: 400 or 406);

@@ -1,13 +1,13 @@
 """FHIR XML for one resource, through the fhir.resources models of its release.
 
-The Nictiz qualification scripts come in a json and an xml variant (QUALIFICATION.md
-§1.6), so every resource must also exist as FHIR XML. fhir.resources 8.3 writes it with
-``model_dump_xml()`` after validating the JSON against the base resource model:
-``fhir.resources.STU3`` for BgZ (FHIR 3.0) and ``fhir.resources.R4B`` for Vaccinaties
-(FHIR 4.0), whose models are element for element those of R4 4.0.1 for every resource
-these services serve (QUALIFICATION.md §6.2). Validation and writing cost milliseconds
-per resource, so :class:`XmlFragments` keeps each resource's XML once made and the app
-makes them at load time.
+The Nictiz qualification scripts come in a json and an xml variant
+(docs/qualification.md#file-format), so every resource must also exist as FHIR XML.
+fhir.resources 8.3 writes it with ``model_dump_xml()`` after validating the JSON against the
+base resource model: ``fhir.resources.STU3`` for BgZ (FHIR 3.0) and ``fhir.resources.R4B``
+for Vaccinaties (FHIR 4.0), whose models are element for element those of R4 4.0.1 for every
+resource these services serve (docs/qualification.md#fhir-versions). Validation and writing
+cost milliseconds per resource, so :class:`XmlFragments` keeps each resource's XML once made
+and the app makes them at load time.
 """
 
 from __future__ import annotations

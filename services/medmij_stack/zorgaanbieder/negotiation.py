@@ -4,7 +4,7 @@ FHIR's http page (STU3 and R4, "Content Types and encodings") lets a client choo
 format with ``Accept`` or with ``_format``, which wins when both are given; ``_format``
 takes ``json``, ``xml`` or a MIME type. R4 adds the ``fhirVersion`` MIME parameter, and
 MedMij's resource requests send it (``Accept: application/fhir+json; fhirVersion=3.0``,
-MEDMIJ.md §1.7). The Nictiz "xml" scripts send ``Accept: application/fhir+xml``.
+docs/protocol.md#resource-requests). The Nictiz "xml" scripts send ``Accept: application/fhir+xml``.
 
 Readings taken:
 

@@ -3,7 +3,7 @@
 Per zorgaanbieder of the settings (that is, of the world):
 
 * ``deelt = false``: nothing. It is listed in the ZAL, but holds no data for anyone.
-* ``nictiz = true``: the Nictiz qualification patients (QUALIFICATION.md §3.2), from the
+* ``nictiz = true``: the Nictiz qualification patients (docs/qualification.md#fixtures), from the
   material at ``settings.nictiz`` or ``$MEDMIJ_NICTIZ``; without it, nothing (and a
   warning: ``medmij up`` and ``medmij serve`` leave such a zorgaanbieder out of the world,
   so it is neither in the ZAL nor here).

@@ -1,6 +1,6 @@
 """Searchset Bundles, single resources and OperationOutcomes as JSON or XML bytes.
 
-What the qualification asserts ask of a searchset (QUALIFICATION.md §2.4, §2.5):
+What the qualification asserts ask of a searchset (docs/qualification.md#generic-asserts):
 
 * ``Bundle.type`` = ``searchset``;
 * every entry has an absolute ``fullUrl`` ``<base>/<Type>/<id>``, which ends in the id;

@@ -1,14 +1,15 @@
 """MedMij-Request-ID and X-Correlation-ID on every answer of the resource server, and its time.
 
 ``core.rscint.201``: the PGO sends both with every resource request. The resource server
-echoes them in its answer (as MGO's DVA does, MEDMIJ.md §1.7), so that the PGO can tie an
-answer, and an error above all, to its request in the ketenlog. Following
+echoes them in its answer (as MGO's DVA does, docs/protocol.md#resource-requests), so that
+the PGO can tie an answer, and an error above all, to its request in the ketenlog. Following
 :func:`medmij_stack.protocol.headers.lenient_from`, a missing or malformed id costs the person
 nothing: the answer then carries a fresh one, and the problem is logged.
 
 This wraps the whole app, the Whitelist gate included, so that a refusal carries the ids too.
 It also says how long the server took, as ``Server-Timing: app;dur=<ms>`` (W3C Server
-Timing): measurement (DESIGN.md §9, "server time") then needs no access to the server.
+Timing): measurement (docs/architecture.md#performance-budgets, "server time") then needs no
+access to the server.
 """
 
 from __future__ import annotations

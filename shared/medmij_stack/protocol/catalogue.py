@@ -3,7 +3,7 @@
 MedMij publishes its list of gegevensdiensten as the Catalogus (an ODS spreadsheet, AS
 "Catalogus"); the Gegevensdienstnamenlijst (GNL) gives each GegevensdienstId (1-30
 characters) a Weergavenaam (3-50 characters). This module is a static extract of both, as
-collected in docs/MEDMIJ.md section 3, plus the exact resource requests of the two services
+collected in docs/protocol.md#gegevensdiensten, plus the exact resource requests of the two services
 this stack serves:
 
 * 48, Basisgegevens zorg (BgZ 3.0, FHIR STU3, systeemrol ``MM-3.0-BZB-FHIR``): the 28
@@ -18,11 +18,12 @@ the code needs when no list says otherwise (query sets, FHIR version, Accept hea
 
 Readings taken where the sources are unsure or disagree:
 
-* Names are the practical extract of MEDMIJ.md section 3 (MGO fixtures and the 2021
+* Names are the practical extract of docs/protocol.md#gegevensdiensten (MGO fixtures and the 2021
   "Actuele gegevensdiensten" table), version in brackets where that table gives one. The
   live GNL Weergavenaam wins wherever one is available.
-* 55 (Beelden): only one source lists it, as Delen, and the digest calls that doubtful. We
-  keep that single reading (Delen) rather than invent another; nothing here serves it.
+* 55 (Beelden): only one source lists it, as Delen, and docs/protocol.md#gegevensdiensten
+  calls that doubtful. We keep that single reading (Delen) rather than invent another;
+  nothing here serves it.
 * 58 (Medicatiegerelateerde Overgevoeligheden 2.A): MGO lists it as Verzamelen, the 2021
   table as Delen. We take Verzamelen: its systeemrol ``MM-2.A-AIB-FHIR`` ends in B
   (beschikbaarstellend, the serving side of a retrieval), and the MGO data is newer.
@@ -128,7 +129,7 @@ class Gegevensdienst:
 
     @property
     def accept(self) -> str:
-        """The Accept header of a resource request (MEDMIJ.md 1.7)."""
+        """The Accept header of a resource request (docs/protocol.md#resource-requests)."""
         if self.fhir_version is None:
             return "application/fhir+json"
         return f"application/fhir+json; fhirVersion={self.fhir_version}"

@@ -1,6 +1,6 @@
 """MedMij-Request-ID and X-Correlation-ID: the two tracing ids of every MedMij request.
 
-The spec (docs/MEDMIJ.md 1.2, 1.5, 1.7):
+The spec (docs/protocol.md#headers):
 
 * ``core.authint.208``: the authorization request carries both as "twee HTTP query
   parameters"; the X-Correlation-ID is a UUID unique per authorization request and ties the

@@ -1,6 +1,6 @@
 """The ``scope`` of a MedMij authorization request: parse, check and write it.
 
-Three generations of scope exist (docs/MEDMIJ.md 1.2, ``core.authint.200``, RFC0039):
+Three generations of scope exist (docs/protocol.md#scopes, ``core.authint.200``, RFC0039):
 
 1. AS 1.0 (2018): a bare GegevensdienstId, e.g. ``48``. **Rejected here.** A DVA serves many
    zorgaanbieders, so an id alone does not say whose data is asked for; AS 1.1 replaced it

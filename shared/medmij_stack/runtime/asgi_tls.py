@@ -26,12 +26,12 @@ adds three pieces:
 * :class:`ClientCertificateGate` — ASGI middleware applying the Whitelist rule per request;
   :func:`admitted_hostnames` is how an app behind it reads whom it admitted.
 
-Spec rule and the reading taken (UCI Opvragen Whitelist, quoted in MEDMIJ.md §4; core.tls.300-304,
-core.tls.314): the node that is the TLS server checks the client's CN/SANs against the current
-Whitelist "during the handshake, immediately before sending the Finished message", and sends
-``access_denied`` instead of Finished when the check fails or cannot be made. Python's ``ssl``
-module offers no server-side hook at that point (no certificate-verify callback), so the rule is
-split:
+Spec rule and the reading taken (UCI Opvragen Whitelist, see
+docs/protocol.md#tls-and-the-whitelist; core.tls.300-304, core.tls.314): the node that is
+the TLS server checks the client's CN/SANs against the current Whitelist "during the
+handshake, immediately before sending the Finished message", and sends ``access_denied``
+instead of Finished when the check fails or cannot be made. Python's ``ssl`` module offers
+no server-side hook at that point (no certificate-verify callback), so the rule is split:
 
 * **in the handshake** (by OpenSSL, from :func:`medmij_stack.runtime.tls.server_context`): TLS
   version and

@@ -17,11 +17,12 @@ Spec rules and the reading taken:
 * core.tls.314 — back-channel certificates chain to the PKIoverheid Private Root G1: the
   contexts trust *only* the CA files passed in (never the system store), verify the chain with
   ``X509_STRICT`` and always check the server hostname.
-* Whitelist rule (UCI Opvragen Whitelist, quoted in MEDMIJ.md §4): a node lets back-channel traffic
-  through only when "de Common Name of een van de eventuele Subject Alternative Names" of the
-  certificate offered by the other node is on the most recent Whitelist. :func:`whitelisted` is that
-  test, case-insensitive (DNS names are). Where and when it runs on the server side is explained
-  in :mod:`medmij_stack.runtime.asgi_tls`; :class:`PeerRefused` is the exception for a negative
+* Whitelist rule (UCI Opvragen Whitelist, see docs/protocol.md#tls-and-the-whitelist): a
+  node lets back-channel traffic through only when "de Common Name of een van de eventuele
+  Subject Alternative Names" of the certificate offered by the other node is on the most
+  recent Whitelist. :func:`whitelisted` is that test, case-insensitive (DNS names are).
+  Where and when it runs on the server side is explained in
+  :mod:`medmij_stack.runtime.asgi_tls`; :class:`PeerRefused` is the exception for a negative
   outcome.
 """
 

@@ -1,4 +1,4 @@
-"""The FHIR TestScript engine behind ``medmij qualify`` (docs/QUALIFICATION.md §4).
+"""The FHIR TestScript engine behind ``medmij qualify`` (docs/qualification.md#the-engine).
 
 Reads the Nictiz qualification TestScripts (raw XML, R4 syntax with R5 elements), runs
 them against a FHIR server through an httpx transport, evaluates their asserts with

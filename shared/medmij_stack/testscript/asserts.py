@@ -1,11 +1,11 @@
 """Evaluating one TestScript assert against one request/response.
 
-The assert kinds and flags the Nictiz XIS and PHR scripts use (docs/QUALIFICATION.md
-§4.1, §4.2): ``responseCode`` (with ``in``), ``response``, ``resource``,
-``contentType``, ``expression`` (alone, or with ``operator`` and ``value``),
+The assert kinds and flags the Nictiz XIS and PHR scripts use
+(docs/qualification.md#runner-semantics): ``responseCode`` (with ``in``), ``response``,
+``resource``, ``contentType``, ``expression`` (alone, or with ``operator`` and ``value``),
 ``headerField``, ``requestURL``, ``requestMethod``, ``validateProfileId``, and the
-Touchstone rule ``assert-response-queryParamsInSelfLink``. ``direction`` says whether
-the request or the response is judged; ``warningOnly`` turns a failure into a warning.
+Touchstone rule ``assert-response-queryParamsInSelfLink``. ``direction`` says whether the
+request or the response is judged; ``warningOnly`` turns a failure into a warning.
 
 Operators follow the TestScript ``assertionOperatorType`` codes. Without an operator an
 ``expression`` must come out true (read as Touchstone reads a result, see

@@ -1,6 +1,6 @@
 """FHIRPath for the TestScript engine: fhirpathpy with the release's model and three shims.
 
-docs/QUALIFICATION.md §4.4. fhirpathpy must get the model of the script's FHIR release
+docs/qualification.md#fhirpath. fhirpathpy must get the model of the script's FHIR release
 (``fhirpathpy.models.models['stu3' | 'r4']``): without it, type tests such as
 ``descendants().where($this.is(Coding))`` match nothing and asserts pass vacuously.
 

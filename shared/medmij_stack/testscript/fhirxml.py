@@ -1,8 +1,8 @@
 """FHIR XML ↔ FHIR JSON, tolerant, for responses, fixtures and simulated answers.
 
-The Nictiz scripts come in a ``-json`` and an ``-xml`` variant (docs/QUALIFICATION.md
-§1.6), so a server under test answers in both formats, and the fixtures are XML. The
-engine evaluates FHIRPath over the JSON form, and the simulator serves both.
+The Nictiz scripts come in a ``-json`` and an ``-xml`` variant
+(docs/qualification.md#file-format), so a server under test answers in both formats, and the
+fixtures are XML. The engine evaluates FHIRPath over the JSON form, and the simulator serves both.
 
 The conversion follows the FHIR XML and JSON rules (``http://hl7.org/fhir/xml.html``,
 ``json.html``): a primitive's ``value`` attribute becomes a JSON string, number or

@@ -1,6 +1,6 @@
 """The parts of a FHIR TestScript that the qualification runner executes.
 
-The Nictiz qualification scripts (docs/QUALIFICATION.md §1.6) are R4-style TestScripts
+The Nictiz qualification scripts (docs/qualification.md#file-format) are R4-style TestScripts
 with R5 elements mixed in (``assert.stopTestOnFail``, a canonical ``profile``), so this
 is a model of what those scripts use, not of any one FHIR release: variables, fixtures,
 setup/test/teardown actions, operations and asserts. Everything a script says that the

@@ -1,6 +1,6 @@
 """Turning a TestScript operation into the HTTP request the runner sends.
 
-docs/QUALIFICATION.md §2.1 and §4.2:
+docs/qualification.md#xis-server-scripts and #runner-semantics:
 
 * URL: ``url`` when given (absolute, or relative to the server), else
   ``[base]/[resource][params]``, where ``params`` starts with ``?`` or, for a read or

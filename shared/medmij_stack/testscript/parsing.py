@@ -1,7 +1,7 @@
 """Reading TestScript XML files into :mod:`medmij_stack.testscript.model`.
 
 The scripts are parsed as raw XML, not with a FHIR model: they are R4-style with R5
-elements mixed in, which the R4B TestScript model rejects (docs/QUALIFICATION.md §1.6).
+elements mixed in, which the R4B TestScript model rejects (docs/qualification.md#file-format).
 Both profile spellings are read (R5 ``<profile id value>`` and R4 ``<profile id><reference
 value>``), tests may lack an id, and extensions of Touchstone and ConformanceLab are read
 where they matter (the rule asserts) and otherwise ignored.

@@ -1,6 +1,6 @@
 """Running a TestScript against a FHIR server: setup, tests, teardown, in order.
 
-docs/QUALIFICATION.md §4.2, the semantics the Nictiz scripts rely on:
+docs/qualification.md#runner-semantics, the semantics the Nictiz scripts rely on:
 
 * an assert without ``sourceId`` judges the last response, also in a later test that has
   no operation of its own (the CheckContent tests do this);

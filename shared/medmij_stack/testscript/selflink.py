@@ -1,6 +1,6 @@
 """The Touchstone rule ``assert-response-queryParamsInSelfLink``, ported from its groovy.
 
-docs/QUALIFICATION.md §2.4, rule 18: the Nictiz scripts check, as a warning, that a
+docs/qualification.md#generic-asserts, rule 18: the Nictiz scripts check, as a warning, that a
 search Bundle's self link echoes every parameter of the request, which shows the server
 handled them. The rule (``_reference/rules/assert_response_queryParamsInSelfLink.groovy``
 in Nictiz-testscripts):

@@ -5,7 +5,7 @@ type it has (a ``value`` attribute becomes a JSON string, number or boolean); th
 profile validator needs the same facts. fhir.resources carries them in its generated
 models: ``fhir.resources.STU3`` for STU3 3.0.2 and ``fhir.resources.R4B`` for R4, whose
 models are element-for-element those of R4 4.0.1 for every resource the Nictiz sets use
-(docs/QUALIFICATION.md §6.2). This module reads those models, never validates with them.
+(docs/qualification.md#fhir-versions). This module reads those models, never validates with them.
 """
 
 from __future__ import annotations

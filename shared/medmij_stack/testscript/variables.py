@@ -1,6 +1,6 @@
 """TestScript variables and the Touchstone built-ins the Nictiz scripts use.
 
-docs/QUALIFICATION.md §4.2: ``${name}`` is replaced in params, url, header values and
+docs/qualification.md#runner-semantics: ``${name}`` is replaced in params, url, header values and
 expressions. A variable has either a ``defaultValue`` or an ``expression`` (FHIRPath)
 or ``headerField`` read from the response named by ``sourceId``, bound once that
 response has arrived. Values given on the command line (``--var NAME=VALUE``) replace
@@ -14,7 +14,7 @@ Built-ins (Touchstone's, as the scripts and fixtures use them):
 * ``${CURRENTDATE}`` and ``${CURRENTDATETIME}``: today, and now in UTC.
 * ``${DATE, T, Y|M|D, ±n}``: a date n years, months or days from ``T`` (a variable, or
   today when no variable ``T`` exists). Fixtures use it for birth and vaccination dates
-  (§3.3); :func:`fill_dates` applies it to a fixture file's text.
+  (docs/qualification.md#date-placeholders); :func:`fill_dates` applies it to a fixture file's text.
 """
 
 from __future__ import annotations

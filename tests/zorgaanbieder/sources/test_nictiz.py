@@ -1,6 +1,6 @@
 """The Nictiz qualification fixtures as datasets, read from the real material.
 
-QUALIFICATION.md §3: BgZ-3-0 (STU3, 48) and Immunization-2-0 (R4, 63), Cert and Test,
+docs/qualification.md#fixtures: BgZ-3-0 (STU3, 48) and Immunization-2-0 (R4, 63), Cert and Test,
 ids from the resource, date placeholders replaced at load time, tokens from
 ``Configuration/QualificationTokens.json``; and the errors for a path that is not the
 Nictiz layout or a fixture that cannot be served.
@@ -77,7 +77,7 @@ def test_one_dataset_per_standard_for_the_zorgaanbieder(loaded: dict[str, Datase
 
 @pytest.mark.parametrize(
     ("standard", "cert", "test", "gegevensdienst", "resources"),
-    # QUALIFICATION.md 3.1 file counts. BgZ Cert and Test share no id; Immunization Cert
+    # docs/qualification.md#fixtures file counts. BgZ Cert and Test share no id; Immunization Cert
     # and Test both hold GGD 06 (its Location and Organization), which is kept once.
     [(BGZ, 63, 60, "48", 123), (IMM, 24, 29, "63", 51)],
 )

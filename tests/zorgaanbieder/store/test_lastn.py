@@ -1,5 +1,5 @@
 """Observation/$lastn: the filters first, then per Observation code the latest by
-effective time (QUALIFICATION.md §2.2, tests 05, 07, 19-22)."""
+effective time (docs/qualification.md#bgz-searches, tests 05, 07, 19-22)."""
 
 from __future__ import annotations
 

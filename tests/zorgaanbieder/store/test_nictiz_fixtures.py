@@ -1,11 +1,12 @@
 """The Nictiz qualification fixtures in the store: every count the XIS TestScripts assert.
 
-Loads the real fixtures from the shared material (QUALIFICATION.md §3: FHIR XML, one
+Loads the real fixtures from the shared material (docs/qualification.md#fixtures: FHIR XML, one
 resource per file, Touchstone date placeholders replaced at load time) with a minimal
 reader of its own, binds the patients to their tokens from
 `Configuration/QualificationTokens.json`, runs each request of the BgZ (48) and
-Vaccinaties (63) catalogue queries and checks the counts of QUALIFICATION.md §2.2 and
-§2.3, plus the Medication reads of the Vaccinaties scripts and the decoy patient.
+Vaccinaties (63) catalogue queries and checks the counts of
+docs/qualification.md#bgz-searches and #vaccinaties-searches, plus the Medication reads of
+the Vaccinaties scripts and the decoy patient.
 """
 
 from __future__ import annotations
@@ -226,7 +227,8 @@ def test_the_decoy_patient_never_appears(qualification: Repository, token: str) 
 def test_every_fixture_is_loaded_with_its_own_id(
     qualification: Repository, nictiz_datasets: dict[EndpointKey, Dataset]
 ) -> None:
-    # BgZ Cert: 63 files, of which 61 clinical or shared and 2 Patients (QUALIFICATION.md §3.6).
+    # BgZ Cert: 63 files, of which 61 clinical or shared and 2 Patients
+    # (docs/qualification.md#fixtures).
     assert len(nictiz_datasets[BGZ_CERT].resources) == 63
     assert len(nictiz_datasets[IMM_CERT].resources) == 24
     helleman = qualification.token_patient(HELLEMAN)

@@ -1,6 +1,6 @@
 """The OAuth clients: PGO servers on the current OAuth Client List, and the resource server.
 
-Spec rules (docs/MEDMIJ.md 1.2, 1.5, 4):
+Spec rules (docs/protocol.md#authorization-request, #token-request and #tls-and-the-whitelist):
 
 * ``client_id`` is the hostname of the PGO server as on the OCL ([SPEC] example,
   [SPEC-1.x] "client_id = PGO NODE Hostname"); a client exists only while it is on the
@@ -16,8 +16,8 @@ Spec rules (docs/MEDMIJ.md 1.2, 1.5, 4):
   the PGO's server could resolve to another path than the one the DVA checked. The OCL
   registers no URIs, so there is no default redirect URI.
 * The client authenticates on the transport layer, not with a secret: mutual TLS with a
-  certificate whose CN or SAN is on the Whitelist (the gate checks that) and — DESIGN.md 5,
-  MEDMIJ.md 8.6 [INFERRED] — equal to ``client_id``. That is RFC 8705's
+  certificate whose CN or SAN is on the Whitelist (the gate checks that) and — a reading of ours,
+  docs/protocol.md#token-request — equal to ``client_id``. That is RFC 8705's
   ``tls_client_auth``, the name used in the metadata.
 * Only the DVA's own resource servers may introspect (medmij_stack.protocol.dva_contract); they are
   not

@@ -2,12 +2,12 @@
 
 Revocation: RFC0054 chose "OAuth refresh_tokens, inclusief de mogelijkheid om
 refresh_tokens in te trekken (token revocation)" so that a person can withdraw a
-langdurige toestemming from their PGO. Readings taken (MEDMIJ.md 1.9 leaves them open):
-the endpoint sits on the back-channel node beside the token endpoint, the client
-authenticates as there (mutual TLS, ``tls_client_auth``); revoking a refresh token ends
-the whole consent and every token under it (RFC 7009 2.1: "SHOULD also invalidate all
-access tokens based on the same authorization grant"); revoking an access token ends
-that token only. An unknown token is answered 200, as RFC 7009 2.2 requires.
+langdurige toestemming from their PGO. Readings taken (the spec leaves them open;
+docs/protocol.md#langdurige-toestemming): the endpoint sits on the back-channel node beside
+the token endpoint, the client authenticates as there (mutual TLS, ``tls_client_auth``);
+revoking a refresh token ends the whole consent and every token under it (RFC 7009 2.1:
+"SHOULD also invalidate all access tokens based on the same authorization grant"); revoking
+an access token ends that token only. An unknown token is answered 200, as RFC 7009 2.2 requires.
 
 Introspection: for this DVA's resource servers only (medmij_stack.protocol.dva_contract), answering
 the contract's members. Only access tokens are ever active here: a refresh token must never

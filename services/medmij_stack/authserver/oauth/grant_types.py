@@ -1,6 +1,6 @@
 """The two grants of the MedMij flow on authlib: authorization code and refresh token; and PKCE.
 
-Spec rules (docs/MEDMIJ.md 1.1-1.9):
+Spec rules (docs/protocol.md#the-oauth-flow):
 
 * Authorization code grant only, Bearer tokens ([SPEC-1.x]); ``response_type=code``.
 * core.tknint.204: the code is spent the moment it is presented, before anything else is

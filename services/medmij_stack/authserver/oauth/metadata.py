@@ -3,9 +3,9 @@
 Served at ``/.well-known/oauth-authorization-server`` on the back-channel node, whose URL
 is the issuer (RFC 8414 3). MedMij itself publishes endpoints in the ZAL, not here; the
 metadata is for developers and standard OAuth libraries. The revocation and
-introspection endpoints, which the Afsprakenstelsel does not place (MEDMIJ.md 1.9), are
-found here. Client authentication everywhere is mutual TLS (RFC 8705 ``tls_client_auth``:
-``client_id`` in the body, the certificate proves it).
+introspection endpoints, which the Afsprakenstelsel does not place
+(docs/protocol.md#langdurige-toestemming), are found here. Client authentication everywhere
+is mutual TLS (RFC 8705 ``tls_client_auth``: ``client_id`` in the body, the certificate proves it).
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ voorkomen op de OAuth Client List, bij de betreffende client"):
    Verzamelen screen (whose langdurige-toestemming option would give a subscription a
    refresh token, and which is the wrong text for sending data).
 
-The granted scope (token response, ``core.tknint.201``). Reading taken (MEDMIJ.md 1.6
-and 8.2 leave it open): the scope names exactly the gegevensdiensten that passed the
+The granted scope (token response, ``core.tknint.201``). Reading taken (the spec leaves it open;
+docs/protocol.md#token-response): the scope names exactly the gegevensdiensten that passed the
 beschikbaarheidstoets, as RFC0039 combinations ``naam~id`` separated by one space.
 For a combination request that is literally what the token interface prescribes (the
 request's scope "met daaruit weggelaten de niet-beschikbare zorgaanbieder-

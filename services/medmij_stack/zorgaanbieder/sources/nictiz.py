@@ -1,23 +1,25 @@
 """The Nictiz qualification fixtures as datasets of a qualification zorgaanbieder.
 
-A zorgaanbieder under qualification must hold the Nictiz test patients (QUALIFICATION.md
-3.2): the BgZ-3-0 fixtures (FHIR STU3, gegevensdienst 48) and the Immunization-2-0
-fixtures (FHIR R4, gegevensdienst 63), each as the Cert set plus the Test set, read from
-a checkout of Nictiz/Nictiz-testscripts (or a copy in its layout) given at run time:
+A zorgaanbieder under qualification must hold the Nictiz test patients
+(docs/qualification.md#fixtures): the BgZ-3-0 fixtures (FHIR STU3, gegevensdienst 48) and
+the Immunization-2-0 fixtures (FHIR R4, gegevensdienst 63), each as the Cert set plus the
+Test set, read from a checkout of Nictiz/Nictiz-testscripts (or a copy in its layout) given
+at run time:
 
     <root>/output/STU3/BgZ-3-0/MedMij/{Cert,Test}/_reference/resources/*.xml
     <root>/output/R4/Immunization-2-0/MedMij/{Cert,Test}/_reference/resources/*.xml
     <root>/Configuration/QualificationTokens.json
 
-Each fixture is XML; its id is read from the resource, never from the file name (3.6),
-its Touchstone date placeholders are replaced before parsing (3.3, see `touchstone`),
-and it is parsed with fhir.resources (STU3 for BgZ, R4B — element-for-element R4 for
-these resources, 6.2 — for Immunization) and kept as FHIR JSON, extensions on
-primitives (``_birthDate``) included, narrative as written. A resource that occurs in
-both Cert and Test is kept once when the copies are identical, and refused when not.
-The fixed bearer tokens of ``QualificationTokens.json`` are bound to the patients of
-the dataset whose ``qualificationScript`` names it ("MedMij BGZ", "MedMij BgZ Test",
-"MedMij Immunisatie"); a token's BSN, when the file gives one, stays internal.
+Each fixture is XML; its id is read from the resource, never from the file name
+(docs/qualification.md#fixtures), its Touchstone date placeholders are replaced before
+parsing (docs/qualification.md#date-placeholders, see `touchstone`), and it is parsed with
+fhir.resources (STU3 for BgZ, R4B — element-for-element R4 for these resources,
+docs/qualification.md#fhir-versions — for Immunization) and kept as FHIR JSON, extensions on
+primitives (``_birthDate``) included, narrative as written. A resource that occurs in both
+Cert and Test is kept once when the copies are identical, and refused when not. The fixed
+bearer tokens of ``QualificationTokens.json`` are bound to the patients of the dataset whose
+``qualificationScript`` names it ("MedMij BGZ", "MedMij BgZ Test", "MedMij Immunisatie"); a
+token's BSN, when the file gives one, stays internal.
 
 Errors::
 

@@ -4,9 +4,9 @@ Some fixtures carry a date relative to the day the test engine loads them, writt
 ``${DATE, T, <unit>, <offset>}``: ``T`` is today, the unit is ``Y`` (years), ``M``
 (months) or ``D`` (days) and the offset a signed whole number, so ``${DATE, T, Y, -17}``
 is today seventeen years ago. The raw files are not valid FHIR until these are replaced
-(QUALIFICATION.md 3.3). Only this form occurs in BgZ-3-0 and Immunization-2-0; any other
-``${NAME…}`` variable is refused, so that a newer release with a form we do not know
-fails loudly instead of serving a literal placeholder.
+(docs/qualification.md#date-placeholders). Only this form occurs in BgZ-3-0 and
+Immunization-2-0; any other ``${NAME…}`` variable is refused, so that a newer release with a
+form we do not know fails loudly instead of serving a literal placeholder.
 """
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
 """Which patient a resource belongs to: the FHIR patient compartment, STU3 and R4.
 
 Every search and read of the resource server is confined to the patient bound to the
-access token (QUALIFICATION.md §2.1: "the patient comes only from the token"; DESIGN.md
-§10: a token never reaches another patient's data). A resource belongs to a patient when
-the reference named here points at that Patient; the paths follow the patient
-CompartmentDefinition of each FHIR version (http://hl7.org/fhir/STU3/compartmentdefinition-patient.html,
-http://hl7.org/fhir/R4/compartmentdefinition-patient.html), narrowed to the one
-reference that says whose record it is (Coverage: beneficiary, not subscriber or payor;
-Condition: subject, not asserter), so every resource has at most one owner.
+access token (docs/qualification.md#xis-server-scripts: "the patient comes only from the
+token"; docs/architecture.md#bad-input-and-failure: a token never reaches another patient's
+data). A resource belongs to a patient when the reference named here points at that Patient;
+the paths follow the patient CompartmentDefinition of each FHIR version
+(http://hl7.org/fhir/STU3/compartmentdefinition-patient.html,
+http://hl7.org/fhir/R4/compartmentdefinition-patient.html), narrowed to the one reference
+that says whose record it is (Coverage: beneficiary, not subscriber or payor; Condition:
+subject, not asserter), so every resource has at most one owner.
 
 Readings taken:
 

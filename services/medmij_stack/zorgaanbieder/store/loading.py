@@ -2,8 +2,8 @@
 
 Everything here happens once per load and without a database, so that the work a search
 needs (tokens, owners, $lastn keys, which shared resources each patient may read) is
-done before any request arrives (DESIGN.md §9: "validation and serialization work
-belongs at load time, not on the hot path").
+done before any request arrives (docs/architecture.md#performance-budgets: "validation and
+serialization work belongs at load time, not on the hot path").
 
 Which shared resources a patient may read: those their own resources reference,
 anywhere in the resource (extensions and contained resources included), and, following

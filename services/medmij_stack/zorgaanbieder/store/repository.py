@@ -1,8 +1,8 @@
 """The resource server's store: load datasets, answer patient-bound searches and reads.
 
 One `Repository` per process, over SQLite (the embedded default, one file) or PostgreSQL
-(DESIGN.md §8). Every answer is confined to one endpoint's dataset and to the patient
-bound to the access token: a search only finds resources in that patient's compartment;
+(docs/architecture.md#storage). Every answer is confined to one endpoint's dataset and to
+the patient bound to the access token: a search only finds resources in that patient's compartment;
 _include and read reach shared resources only when that patient's data references them.
 
 Loading replaces an endpoint's data in one transaction (a search sees the old dataset or

@@ -1,16 +1,17 @@
 """The search parameters and _include values the resource server supports, per FHIR version.
 
-These are exactly what the MedMij gegevensdiensten ask of a server (QUALIFICATION.md
-§2.2 and §2.3; `medmij_stack.protocol.catalogue` holds the requests themselves): token searches on
-`category`, `code`, `status` and `class`, and the _include values of the BgZ and
-Vaccinaties queries. Each parameter's path is its FHIRPath expression in the FHIR
-specification of that version (SearchParameter definitions), written as element names;
-whether an element is a `code`, `Coding` or `CodeableConcept`, and whether it repeats,
-is read from the data, so one path serves both versions where the element kept its name
-(STU3 MedicationRequest.category is one CodeableConcept, R4's a list of them).
+These are exactly what the MedMij gegevensdiensten ask of a server
+(docs/qualification.md#bgz-searches and #vaccinaties-searches;
+`medmij_stack.protocol.catalogue` holds the requests themselves): token searches on
+`category`, `code`, `status` and `class`, and the _include values of the BgZ and Vaccinaties
+queries. Each parameter's path is its FHIRPath expression in the FHIR specification of that
+version (SearchParameter definitions), written as element names; whether an element is a
+`code`, `Coding` or `CodeableConcept`, and whether it repeats, is read from the data, so one
+path serves both versions where the element kept its name (STU3 MedicationRequest.category
+is one CodeableConcept, R4's a list of them).
 
 Parameters that name the patient (`patient`, `subject`, `identifier`, `_id`) are refused:
-in MedMij the patient comes from the access token alone (QUALIFICATION.md §2.1).
+in MedMij the patient comes from the access token alone (docs/qualification.md#xis-server-scripts).
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """The resource server's database schema (SQLAlchemy 2 declarative models).
 
-DESIGN.md §8: FHIR resources are stored as JSON text exactly as the data source gave
+docs/architecture.md#storage: FHIR resources are stored as JSON text exactly as the data source gave
 them, beside the columns the supported searches need, and tokens only as hashes. The
 tables are laid out so that the cost of a search depends on the size of one patient's
-record, never on how many patients an endpoint holds (DESIGN.md §9): every hot query
-starts from the index (endpoint, patient, resource type).
+record, never on how many patients an endpoint holds
+(docs/architecture.md#performance-budgets): every hot query starts from the index (endpoint,
+patient, resource type).
 
 The schema is owned by the Alembic revisions in `migrations/`; change both together.
 """

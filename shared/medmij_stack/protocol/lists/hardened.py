@@ -3,7 +3,7 @@
 Lists arrive over the network, so a document could try entity expansion ("billion
 laughs"), external entities (XXE, e.g. file:///etc/passwd), network fetches or an
 oversized body. MedMij lists are plain XML 1.0 without a document type declaration
-("XML-schema's" page, file requirement 4; docs/MEDMIJ.md section 2.1), so the
+("XML-schema's" page, file requirement 4; docs/protocol.md#the-lists), so the
 safest rule is also a simple one: cap the size, let lxml neither load DTDs nor
 substitute entities nor touch the network, and refuse any document that has a
 DOCTYPE at all. Nothing is ever expanded; the refusal names the reason.

@@ -1,7 +1,7 @@
 """The four MedMij lists as immutable values.
 
 The Afsprakenstelsel coordinates PGO's and zorgaanbieders through four XML lists
-published by the MedMij Stelselnode ("XML-schema's" page; docs/MEDMIJ.md section 2):
+published by the MedMij Stelselnode ("XML-schema's" page; docs/protocol.md#the-lists):
 the Zorgaanbiederslijst (ZAL), the OAuth Client List (OCL), the
 Gegevensdienstnamenlijst (GNL) and the Whitelist. This module holds their content
 as frozen dataclasses with the look-ups nodes need; reading and writing XML lives in

@@ -1,7 +1,7 @@
 """Reading MedMij list documents into models, validating them first.
 
 Receivers must validate every new list against its XML schema before use
-("XML-schema's" page; docs/MEDMIJ.md section 2.1). `parse_list` does, in order:
+("XML-schema's" page; docs/protocol.md#the-lists). `parse_list` does, in order:
 
 1. hardened parsing (`medmij_stack.protocol.lists.hardened`): size cap, no DOCTYPE, no entities,
    no network;

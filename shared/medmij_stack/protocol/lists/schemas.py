@@ -1,7 +1,7 @@
 """The project's XML schemas for the MedMij lists, loaded and ready to validate.
 
 Receivers must validate every new list against its XSD ("XML-schema's" page;
-docs/MEDMIJ.md section 2.1). The XSD files in `medmij_stack/protocol/lists/xsd/` were written for
+docs/protocol.md#the-lists). The XSD files in `medmij_stack/protocol/lists/xsd/` were written for
 this project from the specification (MedMij's own files are not shipped); the ZAL
 release3 schema is reconstructed, see the comment at its top.
 

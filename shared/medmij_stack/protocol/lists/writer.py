@@ -1,6 +1,6 @@
 """Writing the list models as MedMij list documents.
 
-The file rules of the "XML-schema's" page (docs/MEDMIJ.md section 2.1) apply: XML
+The file rules of the "XML-schema's" page (docs/protocol.md#the-lists) apply: XML
 1.0 in UTF-8 with an XML declaration, a default namespace without prefix, and
 pretty-printed. Tijdstempel is written with seconds and a zone ("Z" for UTC), the
 form the schemas' `.{20,}` pattern demands.

@@ -1,11 +1,10 @@
 """Fetching list documents over HTTP: the only I/O in `medmij_stack.protocol.lists`.
 
 PGO Nodes and ZA Nodes fetch the lists from the MedMij Stelselnode, the Whitelist
-at least every 900 seconds (Afsprakenstelsel 1.x, Whitelist; docs/MEDMIJ.md
-section 2.1). Authenticity comes from the mutually authenticated TLS connection,
-which is the caller's `httpx.AsyncClient` to configure. Redirects are not
-followed: a list must come from the address configured for it, not from
-wherever a response points.
+at least every 900 seconds (Afsprakenstelsel 1.x, Whitelist; docs/protocol.md#the-lists).
+Authenticity comes from the mutually authenticated TLS connection, which is the caller's
+`httpx.AsyncClient` to configure. Redirects are not followed: a list must come from the
+address configured for it, not from wherever a response points.
 """
 
 from __future__ import annotations

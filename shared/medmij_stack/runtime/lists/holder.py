@@ -1,7 +1,7 @@
 """The lists a node currently trusts, and how a new version replaces them.
 
 Receivers validate every new list against its schema and keep using the last good
-one when a new one fails ("XML-schema's" page; docs/MEDMIJ.md section 2.1). On top
+one when a new one fails ("XML-schema's" page; docs/protocol.md#the-lists). On top
 of that a holder refuses a list that may not follow the last one it accepted
 (`medmij_stack.protocol.lists.succession`): a lower Volgnummer (so an old list cannot be
 replayed; the spec raises Volgnummer by one per publication but does not state this

@@ -1,6 +1,6 @@
 """``validateProfileId``: the base FHIR structure, then each resource's ``meta.profile``.
 
-docs/QUALIFICATION.md §4.5: Touchstone and ConformanceLab validate with the Java HL7
+docs/qualification.md#profile-validation: Touchstone and ConformanceLab validate with the Java HL7
 validator and the Nictiz packages, neither of which is available here. This package does
 an honest subset offline, and names what it leaves out (:class:`ValidationReport`).
 """

@@ -1,12 +1,13 @@
 """Validation against the base FHIR specification (STU3 3.0.2, R4 4.0.1).
 
 The first half of ``validateProfileId`` ("conforms to the base FHIR specification",
-docs/QUALIFICATION.md §2.4 rule 8). fhir.resources' models (``STU3``; ``R4B`` for R4,
-§6.2) check element names, types, primitive formats and required elements of the whole
-resource, contained and Bundle-entry resources included. Two things they leave out are
-added here from the same models' metadata: codes of ``code`` elements with a required
-binding in the base spec (e.g. ``Bundle.type``; a warning, because those lists are not
-always complete), and choice elements that must be present (``Immunization.occurrence[x]``).
+docs/qualification.md#generic-asserts rule 8). fhir.resources' models (``STU3``; ``R4B`` for R4,
+docs/qualification.md#fhir-versions) check element names, types, primitive formats and
+required elements of the whole resource, contained and Bundle-entry resources included. Two
+things they leave out are added here from the same models' metadata: codes of ``code``
+elements with a required binding in the base spec (e.g. ``Bundle.type``; a warning, because
+those lists are not always complete), and choice elements that must be present
+(``Immunization.occurrence[x]``).
 
 Not checked, and said so: the base spec's invariants (``ele-1``, ``dom-2``, ``bdl-7`` and
 every other FHIRPath constraint of the core StructureDefinitions, which are not in the

@@ -1,7 +1,7 @@
 """The ``validateProfileId`` check as the runner calls it.
 
 The Nictiz asserts name the base Bundle profile and say "…and the resources to the
-stated profiles in the meta.profile tag" (docs/QUALIFICATION.md §2.4 rule 8). So:
+stated profiles in the meta.profile tag" (docs/qualification.md#generic-asserts rule 8). So:
 
 1. the resource (with every entry and contained resource) against the base structure;
 2. against the profile the assert names, when that is not a base profile;

@@ -1,6 +1,6 @@
 """Judging a client (a PGO) by PHR-Client scripts, from the requests it sent.
 
-docs/QUALIFICATION.md §4.2, PHR-Client scripts: each test names the request the client
+docs/qualification.md#phr-client-scripts: each test names the request the client
 should make (``resource`` and ``params``, and the token in its ``Authorization``
 header), then asserts on that request (``direction=request``: the header, no
 ``patient=`` or ``subject=``) and on the simulator's answer (status, Bundle, counts).

@@ -1,10 +1,11 @@
 """The Nictiz fixtures and qualification tokens, as a simulated server holds them.
 
-docs/QUALIFICATION.md §3: fixtures are FHIR XML files, one resource per file, in
+docs/qualification.md#fixtures: fixtures are FHIR XML files, one resource per file, in
 ``_reference/resources/`` beside the script folders; a file's name is not always its
 id, so ids are read from the resources; some hold ``${DATE, T, …}`` placeholders, filled
 in at load time. Patients are bound to fixed bearer tokens in
-``Configuration/QualificationTokens.json`` (§3.1), which the server maps to a patient.
+``Configuration/QualificationTokens.json`` (docs/qualification.md#tokens), which the server
+maps to a patient.
 
 Nothing here is copied into the project: the folders are read where the user has them.
 """

@@ -1,6 +1,6 @@
 """The FHIR searches and reads the Nictiz scripts make, answered from a fixture store.
 
-docs/QUALIFICATION.md §2.2-§2.5 list what the XIS answers: searches scoped to the
+docs/qualification.md#xis-server-scripts list what the XIS answers: searches scoped to the
 token's patient (never by a patient parameter), token filters on ``category``, ``code``,
 ``status`` and ``class`` with comma OR-lists and ``system|code``, ``_include`` of the
 listed references (typed includes such as ``Coverage:payor:Organization`` too),

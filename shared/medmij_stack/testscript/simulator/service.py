@@ -1,6 +1,6 @@
 """A FHIR server made of fixtures: the "test simulator" a PHR-Client script talks to.
 
-For ``medmij qualify-client`` (docs/QUALIFICATION.md §4.2, PHR-Client scripts) the
+For ``medmij qualify-client`` (docs/qualification.md#medmij-qualify-client, PHR-Client scripts) the
 engine plays the server: it answers the client's GETs from the Nictiz fixtures for the
 patient of the bearer token, and records every request with its answer, so that the
 request asserts (Authorization header, no ``patient=`` or ``subject=`` in the URL) and

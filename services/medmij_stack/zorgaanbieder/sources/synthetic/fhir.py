@@ -1,7 +1,7 @@
 """Small builders for the FHIR JSON the generator writes, shared by STU3 and R4.
 
 They enforce the content rules the qualification scripts check on every resource
-(QUALIFICATION.md 2.4): a Coding always has system, code and display, a Reference
+(docs/qualification.md#generic-asserts): a Coding always has system, code and display, a Reference
 always a display, an Identifier system and value, every resource a ``meta.profile``;
 a BSN is only ever written masked (data-absent-reason ``masked``, no value).
 """

@@ -3,7 +3,7 @@
 STU3 (gegevensdienst 48, BgZ 3.0): the zib2017 and nl-core profiles of package
 ``nictiz.fhir.nl.stu3.zib2017`` that the BgZ qualification fixtures declare. R4
 (gegevensdienst 63, Vaccinaties): the Vaccination-Immunization 2.x profiles and the
-R4 nl-core profiles they build on (QUALIFICATION.md 6.1).
+R4 nl-core profiles they build on (docs/qualification.md#fhir-versions).
 """
 
 from __future__ import annotations
