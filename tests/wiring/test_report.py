@@ -123,7 +123,21 @@ def test_the_report_grows_by_what_the_demo_did(
     # Tokens and resource answers were timed, and the DVA's count equals the PGO's.
     assert after["total"]["latency"]["token"]["count"] >= len(succeeded)
     assert after["total"]["latency"]["resource"]["count"] >= len(succeeded)
-    assert after["reconciliation"]["agrees"] is True, after["reconciliation"]["totals"]
+    # The demo went through our PGO only, so it leaves the DVA-versus-PGO gap as it was.
+    # (The gap itself need not be zero: on a stack shared with other tests, clients other
+    # than our PGO — the token-based engine, curl-like tests — used the DVA as well, and the
+    # report shows exactly that as a mismatch rather than hiding it.)
+    assert gap(after) == gap(before), (before["reconciliation"], after["reconciliation"])
+    if before["reconciliation"]["agrees"]:
+        assert after["reconciliation"]["agrees"] is True, after["reconciliation"]["totals"]
+
+
+def gap(report: dict[str, Any]) -> dict[str, int]:
+    """Per kind of count (codes, tokens, resource answers, …): the DVA's minus the PGO's."""
+    found: dict[str, int] = {}
+    for row in report["reconciliation"]["totals"]:
+        found[row["kind"]] = found.get(row["kind"], 0) + row["dva"] - row["pgo"]
+    return found
 
 
 def test_the_collector_agrees_with_the_dva_s_own_stores(
