@@ -8,13 +8,12 @@ are stored as naive UTC and read back as aware UTC, so that SQLite and PostgreSQ
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, Text, UniqueConstraint
-from sqlalchemy.engine import Dialect
+from sqlalchemy import BigInteger, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+
+from medmij_stack.runtime.database import NAMING_CONVENTION, UtcDateTime
 
 __all__ = ["ID_LENGTH", "Base", "DeliveredRecord", "UtcDateTime"]
 
@@ -23,34 +22,8 @@ ID_LENGTH = 255
 253 characters; MedMij's ids are UUIDs)."""
 
 
-class UtcDateTime(TypeDecorator[datetime]):
-    """An aware datetime, stored as naive UTC."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: store aware times only")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC)
-
-
 class Base(DeclarativeBase):
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(column_0_label)s",
-            "uq": "uq_%(table_name)s_%(column_0_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class DeliveredRecord(Base):

@@ -18,20 +18,60 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import Connection, DateTime, Dialect, Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
 
-__all__ = ["WRITE", "Database", "is_sqlite", "make_engine", "migrate"]
+__all__ = [
+    "NAMING_CONVENTION",
+    "WRITE",
+    "Database",
+    "UtcDateTime",
+    "is_sqlite",
+    "make_engine",
+    "migrate",
+]
 
 WRITE = {"medmij_write": True}
 """Execution options of a connection that will write: on SQLite it begins ``BEGIN IMMEDIATE``."""
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Constraint names every service's tables get, so migrations name them alike everywhere."""
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime, stored as naive UTC (SQLite keeps no offset; PostgreSQL's
+    ``timestamp`` neither): a naive one is refused on the way in."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: store aware times only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
 
 # Any fixed number: the PostgreSQL advisory lock that serialises migrations.
 _MIGRATION_LOCK = 4_863_048
