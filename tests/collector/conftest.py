@@ -10,9 +10,7 @@ TLS exactly as in the stack.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,19 +21,18 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from medmij_stack.collector.app import create_app
 from medmij_stack.collector.settings import CollectorSettings
 from medmij_stack.protocol.ketenlog import Event, EventType, Record, RequestInfo, ResponseInfo
 from medmij_stack.protocol.lists import ListKind
-from medmij_stack.runtime.asgi_tls import ASGIApp, uvicorn_config
+from medmij_stack.runtime.asgi_tls import ASGIApp
 from medmij_stack.runtime.devpki import DevPKI, ensure_dev_pki
 from medmij_stack.runtime.ketenlog_delivery import DELIVERY_PATH, RECORDS_PATH
 from medmij_stack.runtime.net import make_client
-from medmij_stack.runtime.tls import server_context
 from medmij_stack.wiring.roles import Role, collector_locations, listeners_for
 from medmij_stack.wiring.world import World
+from tests.authserver.conftest import Served, serve_together
 
 PGO = "pgo.localhost"
 UNTRUSTED_PGO = "niet-vertrouwd.pgo.localhost"  # on the OCL, not on the Whitelist
@@ -74,57 +71,6 @@ WORLD: dict[str, Any] = {
 
 
 # --- running servers ---------------------------------------------------------------------------
-
-
-@dataclass
-class Served:
-    app: ASGIApp
-    port: int
-    hostname: str
-    client_certs: str
-
-
-@contextmanager
-def serve_together(served: list[Served], pki: DevPKI) -> Iterator[None]:
-    """uvicorn servers on one event loop in a thread, as `medmij serve` runs a role's."""
-    servers = [
-        uvicorn.Server(
-            uvicorn_config(
-                item.app,
-                host="127.0.0.1",
-                port=item.port,
-                ssl_context=server_context(
-                    pki.leaf(item.hostname).cert,
-                    pki.leaf(item.hostname).key,
-                    trust=[pki.root_cert],
-                    client_certs=item.client_certs,  # type: ignore[arg-type]
-                ),
-                http="h11",
-                loop="asyncio",
-                lifespan="on",
-                log_config=None,
-                access_log=False,
-            )
-        )
-        for item in served
-    ]
-
-    async def main() -> None:
-        await asyncio.gather(*(server.serve() for server in servers))
-
-    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not all(server.started for server in servers):
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("a server did not start")
-            time.sleep(0.02)
-        yield
-    finally:
-        for server in servers:
-            server.should_exit = True
-        thread.join(20)
 
 
 @dataclass
@@ -185,14 +131,14 @@ class CollectorWorld:
         return Served(
             listener.app,  # type: ignore[arg-type]
             listener.endpoint.port,
-            listener.endpoint.hostname,
+            self.pki.leaf(listener.endpoint.hostname),
             listener.client_certs,
         )
 
     def collector(self, app: ASGIApp) -> Served:
         assert self.world.collector is not None
         endpoint = self.world.collector.endpoint
-        return Served(app, endpoint.port, endpoint.hostname, "optional")
+        return Served(app, endpoint.port, self.pki.leaf(endpoint.hostname), "optional")
 
     def wait_healthy(self) -> None:
         """Until the collector holds the lists (its /health says 200)."""
