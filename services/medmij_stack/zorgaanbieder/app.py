@@ -29,6 +29,8 @@ from starlette.responses import Response
 
 from medmij_stack.protocol.dva_contract import AVAILABILITY_PATH, REVOCATION_PATH
 from medmij_stack.protocol.fhir import FhirFormat
+from medmij_stack.protocol.funnel import Clock, system_clock
+from medmij_stack.protocol.reporting.months import DUTCH_TIME
 from medmij_stack.runtime.asgi_tls import ASGIApp, ClientCertificateGate, Scope
 from medmij_stack.runtime.backchannel import node_async_client
 from medmij_stack.runtime.metrics import EXEMPT_PATHS, METRICS_PATH, metrics_route
@@ -47,7 +49,7 @@ from .introspection import Introspector
 from .observation import Observation, ResourceMetrics, endpoints_where
 from .records import Records
 from .rendering import Renderer, operation_outcome
-from .revocations import RevocationNotices
+from .revocations import RevocationNotices, SharedRevocations
 from .settings import ZorgaanbiederSettings
 from .tracing import TracingMiddleware
 
@@ -73,9 +75,10 @@ class ResourceServer:
         *,
         records: Records | None,
         introspector: Introspector | None,
+        published: date | None = None,
     ) -> None:
         self.settings = settings
-        self.endpoints = Endpoints(settings, published=date.today())
+        self.endpoints = Endpoints(settings, published=published or date.today())
         self.fragments = XmlFragments(settings.xml_cache_entries)
         self.answers = AnswerCache(settings.answer_cache_entries)
         self.introspector = introspector
@@ -146,15 +149,18 @@ def create_app(
     records: Records | None = None,
     datasets: Callable[[], Sequence[Dataset]] | None = None,
     introspection_client: Callable[[], httpx.AsyncClient] | None = None,
+    clock: Clock = system_clock,
 ) -> ASGIApp:
     """The resource server of ``settings``.
 
     ``records`` replaces the store (default: ``zorgaanbieder.store.Repository`` at
     ``settings.effective_database_url``), ``datasets`` what is loaded at startup (default:
     :func:`zorgaanbieder.provisioning.datasets_for`), ``introspection_client`` the HTTP
-    client for the authorisation server (default: mutual TLS with this node's certificate).
+    client for the authorisation server (default: mutual TLS with this node's certificate),
+    ``clock`` the time of day of the ketenlog, of token expiry and of the lists (the virtual
+    clock in a simulation world, medmij_stack.runtime.clock).
     """
-    subscription = ListSubscription.for_node(settings)
+    subscription = ListSubscription.for_node(settings, clock=clock)
     introspector: Introspector | None = None
     if settings.introspection_url is not None:
 
@@ -166,10 +172,16 @@ def create_app(
             introspection_client or client,
             cache_seconds=settings.introspection_cache_seconds,
             whitelist=subscription.whitelist,
+            # A token's exp is judged on the authorisation server's clock, which is ours.
+            clock=lambda: clock().timestamp(),
         )
-    server = ResourceServer(settings, records=records, introspector=introspector)
+    server = ResourceServer(
+        settings, records=records, introspector=introspector, published=clock().date()
+    )
     ketenlog = ResourceKetenlog(settings.effective_database_url)  # zorgaanbieder.eventlog
     metrics = ResourceMetrics()
+    askers = [] if introspector is None else [introspector.host]
+    notices = RevocationNotices(introspector, senders=askers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -190,12 +202,29 @@ def create_app(
                 chosen = await asyncio.to_thread(datasets)
             changed = await asyncio.to_thread(server.load, chosen)
             log.info("%d datasets served, %d newly loaded", len(chosen), changed)
+            shared: SharedRevocations | None = None
+            if introspector is not None:
+                # Revocations heard by any worker or replica (zorgaanbieder.revocations).
+                shared = await asyncio.to_thread(
+                    SharedRevocations.open, settings.effective_database_url, introspector
+                )
+                notices.shared = shared
+                introspector.follow(shared.news)
             try:
-                async with ketenlog.running(settings, subscription.whitelist):
+                async with contextlib.AsyncExitStack() as running:
+                    if shared is not None:
+                        await running.enter_async_context(shared.listening())
+                    await running.enter_async_context(
+                        ketenlog.running(settings, subscription.whitelist)
+                    )
                     yield
             finally:
                 if introspector is not None:
+                    introspector.follow(None)
                     await introspector.aclose()
+                notices.shared = None
+                if shared is not None:
+                    shared.close()
                 if opened is not None:
                     opened.close()
 
@@ -224,7 +253,6 @@ def create_app(
         server.answers,
     )
     app.router.routes.extend(api.routes())
-    askers = [] if introspector is None else [introspector.host]
     app.add_route(
         AVAILABILITY_PATH,
         Availability(
@@ -232,12 +260,13 @@ def create_app(
             server.records,
             askers=askers,
             birth_dates=BirthDates(settings.seed, settings.persons_count),
+            today=lambda: clock().astimezone(DUTCH_TIME).date(),
         ).answer,
         methods=["POST"],
     )
     app.add_route(
         REVOCATION_PATH,
-        RevocationNotices(introspector, senders=askers).answer,
+        notices.answer,
         methods=["POST"],
     )
 
@@ -272,6 +301,7 @@ def create_app(
         metrics=metrics,
         hostname=settings.hostname,
         where=endpoints_where(server.endpoints),
+        clock=clock,
     )
     app.add_route(METRICS_PATH, metrics_route(metrics.registry), methods=["GET"])
     gate = ClientCertificateGate(

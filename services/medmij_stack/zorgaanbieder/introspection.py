@@ -16,6 +16,9 @@ Readings taken:
   digests of the access tokens it revoked (:mod:`zorgaanbieder.revocations`) before it
   answers the revocation, and :meth:`Introspector.drop` forgets them, including an answer
   still on its way (a question asked before the revocation is not remembered after it).
+  The notice reaches one worker or replica; the worker stores the digests in the shared
+  database before it answers, and every worker reads what is new there before it serves a
+  cached answer (:meth:`Introspector.follow`, :mod:`zorgaanbieder.revocations`).
 * The Whitelist rule for a client ("check the server's hostname before the handshake")
   applies here too: an authorisation server whose host is not on the current Whitelist is
   not asked.
@@ -29,7 +32,7 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
 
 import httpx
@@ -66,6 +69,12 @@ class Introspector:
         self._cache: OrderedDict[str, tuple[float, Introspection]] = OrderedDict()
         self._pending: dict[str, asyncio.Task[Introspection]] = {}
         self._dropped_while_pending: set[str] = set()
+        self._revoked_elsewhere: Callable[[], Awaitable[Iterable[str]]] | None = None
+
+    def follow(self, revoked_elsewhere: Callable[[], Awaitable[Iterable[str]]] | None) -> None:
+        """Before serving a cached answer, drop the digests ``revoked_elsewhere()`` names: those
+        revoked since it was last asked, whichever worker or replica heard of them."""
+        self._revoked_elsewhere = revoked_elsewhere
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -92,6 +101,9 @@ class Introspector:
         key = hashlib.sha256(token.encode("utf-8")).hexdigest()
         now = self._clock()
         cached = self._cache.get(key)
+        if cached is not None and self._revoked_elsewhere is not None:
+            self.drop(await self._revoked_elsewhere())
+            cached = self._cache.get(key)
         if cached is not None:
             until, answer = cached
             if now < until:
