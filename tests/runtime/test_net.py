@@ -198,3 +198,49 @@ def test_pooled_connections_are_dropped_before_our_servers_close_them(dev_pki: D
     ):
         pool = client._transport._pool  # type: ignore[attr-defined]
         assert pool._keepalive_expiry == KEEPALIVE_EXPIRY
+
+
+async def test_a_pooled_connection_the_server_closed_is_not_used_again(dev_pki: DevPKI) -> None:
+    # The pool asks each idle connection whether its socket turned readable (the server's
+    # close) before reusing it; our stream answers that from the socket it keeps.
+    import asyncio
+
+    files = dev_pki.leaf("za.localhost")
+    context = server_context(
+        files.cert, files.key, trust=[dev_pki.trust_bundle()], client_certs="optional"
+    )
+    connections = 0
+    close_now = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+        await close_now.wait()  # idle, kept alive, until the test has the server close it
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    async with (
+        server,
+        make_async_client(
+            trust=[dev_pki.trust_bundle()], hosts={"za.localhost": "127.0.0.1"}, timeout=5.0
+        ) as client,
+    ):
+        assert (await client.get(f"https://za.localhost:{port}/")).text == "ok"
+        pool = client._transport._pool  # type: ignore[attr-defined]
+        (pooled,) = pool.connections
+        stream = pooled._connection._network_stream
+        assert stream.get_extra_info("is_readable") is False
+        close_now.set()
+        for _ in range(200):
+            if stream.get_extra_info("is_readable"):
+                break
+            await asyncio.sleep(0.01)
+        assert stream.get_extra_info("is_readable") is True
+        close_now.clear()
+        assert (await client.get(f"https://za.localhost:{port}/")).text == "ok"
+        close_now.set()
+    assert connections == 2
