@@ -238,6 +238,9 @@ def serve(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # httpx logs every request it sends at INFO: thirty lines per PGO retrieval. Like the
+    # servers' access log, only with --access-log.
+    logging.getLogger("httpx").setLevel(logging.INFO if access_log else logging.WARNING)
     # The same rule as `medmij up`, in every role: the Stelselnode must publish exactly
     # the zorgaanbieders the resource server serves.
     world, nictiz = _served_world(_world(world_file), nictiz)
