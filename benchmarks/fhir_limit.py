@@ -1,0 +1,359 @@
+"""Benchmark: one FHIR search at the resource server against the limit of its server software.
+
+The limit: the same uvicorn, with the same TLS context
+(:func:`medmij_stack.runtime.tls.server_context`, client certificate verified in the
+handshake against the dev CA) and the same protocol class
+(:func:`medmij_stack.runtime.asgi_tls.uvicorn_config`, which reads the peer certificate into
+every request's scope), answering the very same bytes with a minimal ASGI app: nothing but
+the HTTP and TLS work every answer costs. The ratio of our throughput to that one is the
+share of the machine's capacity for this answer that the resource server reaches.
+
+Setup: `medmij up --free-ports --nictiz PATH` in a temporary folder, as a developer runs
+it (benchmarks/running_stack.py); the patient is the Nictiz BgZ Cert patient XXX_Helleman at
+the qualification zorgaanbieder (docs/qualification.md#fixtures) with her fixed
+qualification token, at the FHIR base the ZAL names; the query is the qualification
+script's `Condition` search (BgZ Problemen, `medmij_stack.protocol.catalogue`), encoded as
+the test engine sends it. Its answer (with the answer cache on, the default: every
+request after the first is served from it) is fetched once; the limit server then answers
+every request with exactly that status, body and those headers.
+
+Load: autocannon (npm, pinned in benchmarks/node/package.json, installed there with
+`npm ci` when missing), keep-alive, with the PGO's client certificate and key and the dev
+CA, `Accept: application/fhir+json; fhirVersion=3.0`, the token, an X-Correlation-ID and a
+fresh MedMij-Request-ID per request. Per connection count (default 1, 8, 32), first ours
+then the limit, each for `--seconds` after a short warm-up; every answer must be 2xx.
+
+    .venv/bin/python benchmarks/fhir_limit.py                      # 1, 8, 32 connections, 10 s
+    .venv/bin/python benchmarks/fhir_limit.py --seconds 5 --connections 8 --workers 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from resource_server import ACCEPT, DEFAULT_NICTIZ, HELLEMAN, ZORGAANBIEDER, bgz_base, encoded
+from running_stack import start_stack, stop
+
+from medmij_stack.protocol import catalogue
+from medmij_stack.protocol.headers import new_id
+from medmij_stack.runtime.devpki import LeafFiles, ensure_dev_pki
+from medmij_stack.runtime.net import make_client
+
+NODE = Path(__file__).resolve().parent / "node"
+STARTUP_LIMIT = 180.0
+RUN_LIMIT_MARGIN = 30.0  # seconds a load run may take beyond its duration before it is killed
+QUERY = "Condition"  # the BgZ Problemen search of the qualification script
+
+
+@dataclass(frozen=True)
+class Target:
+    """What autocannon loads: a URL on 127.0.0.1 and the host name it stands for."""
+
+    url: str
+    servername: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Run:
+    connections: int
+    seconds: float
+    ok: int
+    p50: float
+    p99: float
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds
+
+
+# --- the limit server (runs in a child process: `fhir_limit.py --serve-limit SETTINGS`) -------
+
+
+def serve_limit(settings_file: Path) -> None:
+    """Serve the captured answer on the given socket until SIGTERM."""
+    import asyncio
+
+    import uvicorn
+
+    from medmij_stack.runtime.asgi_tls import uvicorn_config
+    from medmij_stack.runtime.tls import server_context
+
+    settings = json.loads(settings_file.read_text("utf-8"))
+    body = Path(settings["body"]).read_bytes()
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in settings["headers"]]
+    start = {"type": "http.response.start", "status": settings["status"], "headers": headers}
+    done = {"type": "http.response.body", "body": body}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send(start)
+        await send(done)
+
+    context = server_context(
+        Path(settings["cert"]),
+        Path(settings["key"]),
+        trust=[Path(settings["ca"])],
+        client_certs="optional",  # as the resource server's listener (wiring.roles)
+    )
+    # Several processes may listen on the port (SO_REUSEPORT): --workers for the limit too.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    # Accepted connections inherit it on Linux; asyncio and uvloop set it on the connections
+    # of a server they bind themselves, as the resource server's is.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", settings["port"]))
+    config = uvicorn_config(
+        app,
+        host="127.0.0.1",
+        port=settings["port"],
+        ssl_context=context,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
+    asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
+
+
+def start_limit(
+    base: Path, settings: dict[str, Any], workers: int
+) -> list[subprocess.Popen[bytes]]:
+    settings_file = base / "limit.json"
+    settings_file.write_text(json.dumps(settings), "utf-8")
+    log = (base / "limit.log").open("wb")
+    processes = [
+        subprocess.Popen(  # noqa: S603 - our own interpreter and script
+            [sys.executable, __file__, "--serve-limit", str(settings_file)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(workers)
+    ]
+    deadline = time.monotonic() + 60
+    while True:  # ready when it accepts a connection
+        if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
+            for p in processes:
+                p.kill()
+            raise SystemExit(f"the limit server did not start; see {base / 'limit.log'}")
+        try:
+            with socket.create_connection(("127.0.0.1", settings["port"]), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.1)
+    time.sleep(0.5)  # the other workers are listening too by then
+    return processes
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- the load ---------------------------------------------------------------------------------
+
+
+def ensure_autocannon() -> None:
+    if not (NODE / "node_modules" / "autocannon").is_dir():
+        subprocess.run(  # npm, in our own folder, from the lock file
+            ["npm", "ci", "--no-audit", "--no-fund"],  # noqa: S607
+            cwd=NODE,
+            check=True,
+        )
+
+
+def load(
+    target: Target,
+    info: dict[str, Any],
+    connections: int,
+    seconds: float,
+) -> Run:
+    client = info["pgo_client_cert"]
+    settings = {
+        "url": target.url,
+        "servername": target.servername,
+        "connections": connections,
+        "seconds": seconds,
+        "cert": client["cert"],
+        "key": client["key"],
+        "ca": info["ca"],
+        "headers": {
+            "Host": f"{target.servername}:{target.port}",
+            "Authorization": HELLEMAN,
+            "Accept": ACCEPT,
+            "X-Correlation-ID": new_id(),
+        },
+    }
+    finished = subprocess.run(  # noqa: S603 - node with our own script
+        ["node", str(NODE / "load.js")],  # noqa: S607
+        input=json.dumps(settings).encode(),
+        capture_output=True,
+        timeout=seconds + RUN_LIMIT_MARGIN,
+        check=False,
+    )
+    if finished.returncode != 0:
+        raise SystemExit(f"autocannon failed: {finished.stderr.decode(errors='replace')[-2000:]}")
+    result = json.loads(finished.stdout)
+    if result["non2xx"] or result["errors"] or result["timeouts"] or not result["ok"]:
+        raise SystemExit(f"{target.url} at {connections} connections: not all 2xx: {result}")
+    return Run(connections, float(result["seconds"]), result["ok"], result["p50"], result["p99"])
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    return (
+        f"{model}, {os.cpu_count()} CPUs, {platform.machine()}, {platform.system()}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def load_average() -> str:
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def capture(info: dict[str, Any]) -> tuple[str, str, int, bytes, list[tuple[str, str]]]:
+    """The FHIR search URL, its host, port, and the answer it gets (body, headers)."""
+    cert = LeafFiles(
+        cert=Path(info["pgo_client_cert"]["cert"]), key=Path(info["pgo_client_cert"]["key"])
+    )
+    with make_client(trust=[Path(info["ca"])], cert=cert, hosts=info["hosts"]) as client:
+        fhir = bgz_base(info, client)
+        query = next(q for q in catalogue.get("48").queries if q.path.startswith(QUERY))
+        url = f"{fhir}/{encoded(query.path)}"
+        response = client.get(
+            url,
+            headers={
+                "Authorization": HELLEMAN,
+                "Accept": ACCEPT,
+                "MedMij-Request-ID": new_id(),
+                "X-Correlation-ID": new_id(),
+            },
+        )
+    if response.status_code != 200:
+        raise SystemExit(f"{url}: HTTP {response.status_code}: {response.text[:300]}")
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    kept = [(k, v) for k, v in response.headers.items() if k.lower() not in ("date", "server")]
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    return host, path, parts.port or 443, response.content, kept
+
+
+def table(rows: Sequence[tuple[Run, Run]]) -> list[str]:
+    lines = [
+        "| connections | req/s ours | req/s limit | ours / limit | p50 ms ours | p99 ms ours "
+        "| p50 ms limit | p99 ms limit |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for ours, limit in rows:
+        lines.append(
+            f"| {ours.connections} | {ours.rate:,.0f} | {limit.rate:,.0f} | "
+            f"**{ours.rate / limit.rate:.0%}** | {ours.p50:.2f} | {ours.p99:.2f} | "
+            f"{limit.p50:.2f} | {limit.p99:.2f} |"
+        )
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="per measured run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds not counted")
+    parser.add_argument("--connections", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--workers", type=int, default=1, help="of ours and of the limit")
+    parser.add_argument("--nictiz", type=Path, default=DEFAULT_NICTIZ, help="Nictiz material")
+    parser.add_argument("--serve-limit", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_limit is not None:
+        serve_limit(args.serve_limit)
+        return 0
+    if not (args.nictiz / "output").is_dir():
+        raise SystemExit(f"Nictiz material not found at {args.nictiz}: give --nictiz PATH")
+    if args.seconds <= 0 or args.seconds > 120 or not 1 <= args.workers <= 16:
+        raise SystemExit("--seconds must be in (0, 120], --workers in [1, 16]")
+    ensure_autocannon()
+    extra = ["--nictiz", str(args.nictiz)]
+    if args.workers != 1:
+        extra += ["--workers", str(args.workers)]
+    with tempfile.TemporaryDirectory(prefix="medmij-limit-") as folder:
+        base = Path(folder)
+        process, info = start_stack(base, *extra, limit=STARTUP_LIMIT)
+        limit_processes: list[subprocess.Popen[bytes]] = []
+        try:
+            host, path, port, body, headers = capture(info)
+            (base / "answer.body").write_bytes(body)
+            # The resource server's own certificate (issued already: nothing is rewritten).
+            leaf = ensure_dev_pki(base / "certs", [host]).leaf(host)
+            limit_port = free_port()
+            limit_processes = start_limit(
+                base,
+                {
+                    "body": str(base / "answer.body"),
+                    "status": 200,
+                    "headers": headers,
+                    "cert": str(leaf.cert),
+                    "key": str(leaf.key),
+                    "ca": info["ca"],
+                    "port": limit_port,
+                },
+                args.workers,
+            )
+            ours = Target(f"https://127.0.0.1:{port}{path}", host, port)
+            limit = Target(f"https://127.0.0.1:{limit_port}{path}", host, limit_port)
+            print(f"machine: {machine()}")
+            print(f"load average before: {load_average()}")
+            print(
+                f"dataset: XXX_Helleman (Nictiz BgZ Cert) at {ZORGAANBIEDER}, gegevensdienst 48, "
+                f"GET {path} ({len(body):,} bytes answer, answer cache on)"
+            )
+            print(f"workers: {args.workers} (ours and the limit); {args.seconds:g} s per run")
+            for target in (ours, limit):
+                load(target, info, max(args.connections), args.warmup)
+            rows: list[tuple[Run, Run]] = []
+            for connections in args.connections:
+                pair = (
+                    load(ours, info, connections, args.seconds),
+                    load(limit, info, connections, args.seconds),
+                )
+                rows.append(pair)
+                print(f"  {connections} connections done; load average {load_average()}")
+            print()
+            print("\n".join(table(rows)))
+            print()
+            print(f"load average after: {load_average()}")
+        finally:
+            for limit_process in limit_processes:
+                limit_process.terminate()
+            for limit_process in limit_processes:
+                try:
+                    limit_process.wait(10)
+                except subprocess.TimeoutExpired:
+                    limit_process.kill()
+            stop(process)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
