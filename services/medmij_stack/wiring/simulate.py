@@ -37,7 +37,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -61,6 +61,9 @@ from medmij_stack.protocol.reporting.months import DUTCH_TIME, Month, Period
 from medmij_stack.protocol.reporting.users import outcome_users
 
 from .clock import advance_to, read_offset
+from .completion import CompletionFigures
+from .completion import from_events as completion_from_events
+from .completion import from_truth as completion_from_truth
 from .patient import (
     Abandon,
     AtConsent,
@@ -75,6 +78,17 @@ from .patient import (
 )
 from .roles import pgo_data_dir
 from .scenarios import Scenario, ScenarioError, load_scenario, weighted
+from .truth import (
+    Basis,
+    Fault,
+    FlowRecords,
+    Observed,
+    ending_of,
+    judge,
+    observe,
+    observed_disagrees,
+    read_flow_records,
+)
 from .world import World, WorldError, load_world, save_world
 
 __all__ = [
@@ -98,6 +112,8 @@ _FIRST_WAVE = timedelta(hours=1)  # after the month's start
 _SPREAD = timedelta(days=26)  # waves are spread over the month's first 26 days
 _MONTH_CLOSE = timedelta(days=27)  # then the clock goes here, and the sweep ends the rest
 _SWEEP_WAIT_SECONDS = 60.0
+_RECORDS_WAIT_SECONDS = 2.0  # the services write their ketenlog every 0.5 s
+_NO_ENDING = "neither the model nor what was seen says how it ended"
 
 
 @dataclass(frozen=True)
@@ -120,7 +136,11 @@ class PlannedAttempt:
 
 @dataclass(frozen=True)
 class TruthAttempt:
-    """One attempt as the simulator made it and the person saw it end."""
+    """One attempt as the simulator made it and as it really ended.
+
+    ``outcome`` and ``reason`` are the ground truth, found without the PGO's word
+    (:mod:`medmij_stack.wiring.truth`: ``basis`` says from what); ``claimed_*`` is what the
+    PGO's outcome view told the person, kept beside it to be held against it."""
 
     user: int
     pgo: str
@@ -131,11 +151,29 @@ class TruthAttempt:
     outcome: Outcome | None
     reason: FailureReason | None
     flow_id: str | None = None
-    seen: str = "none"  # json/html: read on the PGO's page; none: abandoned
+    seen: str = "none"  # json/html: the PGO's claim read on its page; none: abandoned
     without_dva: bool = False
     error: str | None = None
     expected: tuple[str, ...] = ()  # what the model allows: "succes" or a reason's value
     timings: tuple[tuple[str, float], ...] = ()
+    basis: Basis = Basis.NONE
+    observed: Observed = field(default_factory=Observed)
+    claimed_outcome: Outcome | None = None
+    claimed_reason: FailureReason | None = None
+    claimed_situation: str | None = None
+    started_at: datetime | None = None  # wall-clock time of the browser's first request
+    ended_at: datetime | None = None
+    faulty: bool = False  # overlapped a service the run took down
+
+    @property
+    def ending(self) -> str | None:
+        return self.reason.value if self.reason else (self.outcome.value if self.outcome else None)
+
+    @property
+    def claimed_ending(self) -> str | None:
+        if self.claimed_reason is not None:
+            return self.claimed_reason.value
+        return self.claimed_outcome.value if self.claimed_outcome else None
 
     @property
     def as_expected(self) -> bool:
@@ -166,6 +204,17 @@ class TruthAttempt:
             "error": self.error,
             "expected": list(self.expected),
             "timings": [{"step": s, "seconds": round(t, 4)} for s, t in self.timings],
+            "basis": self.basis.value,
+            "observed": self.observed.to_json(),
+            "pgo_claim": {
+                "outcome": self.claimed_outcome.value if self.claimed_outcome else None,
+                "reason": self.claimed_reason.value if self.claimed_reason else None,
+                "situation": self.claimed_situation,
+                "seen": self.seen,
+            },
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "faulty": self.faulty,
         }
 
 
@@ -287,40 +336,102 @@ async def run_attempt(
         expected=expected,
     )
     patient = ScriptedPatient.for_account(stack, user.account, device=user.device)
+    began = datetime.now(UTC)
     try:
         async with patient:
             await patient.log_in()
             result = await patient.fetch(planned.zorgaanbieder, planned.behaviour)
     except PatientError as exc:
         return dataclasses.replace(
-            base, error=str(exc), timings=tuple((t.step.value, t.seconds) for t in exc.timings)
-        )
-    timings = tuple((t.step.value, t.seconds) for t in patient.timings)
-    if result.abandoned is not None:
-        # The person closed the tab; the PGO's sweep ends the attempt (situations
-        # afgehaakt-bij-zoeken and niet-teruggekeerd).
-        reason = (
-            FailureReason.ABANDONED_AT_SEARCH
-            if result.abandoned is Abandon.AT_SEARCH
-            else FailureReason.DIGID_CANCELLED
-        )
-        return dataclasses.replace(
             base,
-            outcome=Outcome.FAILURE,
-            reason=reason,
-            flow_id=result.flow_id,
-            timings=timings,
+            error=str(exc),
+            timings=tuple((t.step.value, t.seconds) for t in exc.timings),
+            started_at=began,
+            ended_at=datetime.now(UTC),
         )
+    ended = datetime.now(UTC)
+    observed = observe(result)
+    # Until the DVA's records are read (settle), the truth rests on the model and the wire.
+    ending, basis = judge(expected, observed)
+    outcome, reason = ending_of(ending)
+    claimed = result.abandoned is None
     return dataclasses.replace(
         base,
-        outcome=result.outcome,
-        reason=result.reason,
+        outcome=outcome,
+        reason=reason,
+        basis=basis,
+        observed=observed,
         flow_id=result.flow_id,
         seen=result.source,
         without_dva=result.without_dva,
-        error=None if result.outcome is not None else "the PGO never said how it ended",
-        timings=timings,
+        claimed_outcome=result.outcome if claimed else None,
+        claimed_reason=result.reason if claimed else None,
+        claimed_situation=result.situation if claimed else None,
+        error=None if outcome is not None else _NO_ENDING,
+        timings=tuple((t.step.value, t.seconds) for t in patient.timings),
+        started_at=began,
+        ended_at=ended,
     )
+
+
+def settle(
+    attempt: TruthAttempt, records: Mapping[str, FlowRecords], faults: Sequence[Fault] = ()
+) -> TruthAttempt:
+    """``attempt``'s truth with the DVA's own records of its flow, and the run's faults."""
+    if attempt.error is not None:
+        return attempt
+    found = records.get(attempt.flow_id or "")
+    observed = attempt.observed.with_records(found) if found else attempt.observed
+    faulty = any(f.overlaps(attempt.started_at, attempt.ended_at) for f in faults)
+    ending, basis = judge(attempt.expected, observed, faulty=faulty)
+    outcome, reason = ending_of(ending)
+    return dataclasses.replace(
+        attempt,
+        outcome=outcome,
+        reason=reason,
+        basis=basis,
+        observed=observed,
+        faulty=faulty,
+        error=None if outcome is not None else _NO_ENDING,
+    )
+
+
+def attempt_mismatches(truth: Sequence[TruthAttempt], events: Sequence[FunnelEvent]) -> list[str]:
+    """Attempt by attempt: the PGO's store (by flow id) and what the PGO told the person,
+    held against the independent truth; and what the wire showed against a model that
+    allows one ending only."""
+    stored = {a.flow_id: a for a in fold_attempts(events)}
+    problems: list[str] = []
+    for attempt in truth:
+        if attempt.error is not None:
+            continue
+        who = f"user {attempt.user} at {attempt.zorgaanbieder} (flow {attempt.flow_id})"
+        if not attempt.faulty:
+            disagreement = observed_disagrees(attempt.expected, attempt.observed)
+            if disagreement:
+                problems.append(f"{who}: {disagreement}")
+        if attempt.seen != "none" and attempt.claimed_ending is None:
+            problems.append(f"{who}: the PGO never told the person how it ended")
+        elif attempt.claimed_ending is not None and attempt.claimed_ending != attempt.ending:
+            problems.append(
+                f"{who}: the PGO told the person {attempt.claimed_ending}, "
+                f"the ground truth ({attempt.basis.value}) is {attempt.ending}"
+            )
+        if attempt.flow_id is None:
+            continue  # left at the search: no flow id reached the browser
+        store = stored.get(attempt.flow_id)
+        if store is None:
+            problems.append(f"{who}: not in the PGO's store")
+            continue
+        said = (
+            store.reason.value if store.reason else (store.outcome.value if store.outcome else None)
+        )
+        if said != attempt.ending:
+            problems.append(
+                f"{who}: the PGO's store says {said}, "
+                f"the ground truth ({attempt.basis.value}) is {attempt.ending}"
+            )
+    return problems
 
 
 def _wave_times(month: Month, waves: int) -> list[datetime]:
@@ -564,6 +675,9 @@ class SimulationResult:
     unexpected: list[TruthAttempt]
     seconds: float
     timings: dict[str, list[float]] = field(default_factory=dict)
+    completion: CompletionFigures | None = None  # from the ground truth
+    completion_store: CompletionFigures | None = None  # from the PGOs' funnel events
+    faults: list[Fault] = field(default_factory=list)
 
     @property
     def errors(self) -> list[TruthAttempt]:
@@ -594,6 +708,12 @@ class SimulationResult:
             "system_retrievals": self.system_retrievals,
             "mismatches": self.mismatches,
             "unexpected": [a.to_json() for a in self.unexpected],
+            "completed_every_step": self.completion.to_json() if self.completion else None,
+            "completed_every_step_store": (
+                self.completion_store.to_json() if self.completion_store else None
+            ),
+            "truth_basis": dict(Counter(a.basis.value for a in self.truth)),
+            "faults": [f.to_json() for f in self.faults],
         }
         (out / "summary.json").write_text(
             json.dumps(summary, indent=2, ensure_ascii=False), "utf-8"
@@ -624,6 +744,22 @@ async def _wait_swept(world: World, data_dir: Path, months: Sequence[Month]) -> 
         await asyncio.sleep(0.5)
 
 
+@dataclass
+class Wave:
+    """One wave of a month's attempts, as a :data:`WaveHook` sees it while it runs."""
+
+    month: Month
+    index: int  # within the month
+    number: int  # within the run
+    size: int
+    done: int = 0  # attempts of the wave that have ended so far
+
+
+WaveHook = Callable[[Wave], Coroutine[Any, Any, Sequence[Fault]]]
+"""Runs beside each wave's attempts (fault injection: kill a service mid-wave and start it
+again) and returns the faults it caused; the wave ends when both are done."""
+
+
 async def simulate_on(
     data_dir: Path,
     scenario: Scenario,
@@ -634,8 +770,11 @@ async def simulate_on(
     concurrency: int = 8,
     start: Month | None = None,
     console: Console | None = None,
+    during_wave: WaveHook | None = None,
 ) -> SimulationResult:
-    """Run ``scenario`` on the running simulation stack of ``data_dir``."""
+    """Run ``scenario`` on the running simulation stack of ``data_dir``.
+
+    ``during_wave``: awaited beside every wave (see :data:`WaveHook`)."""
     stack = StackInfo.load(data_dir)
     info = json.loads((data_dir / "stack.json").read_text("utf-8"))
     if stack.world is None:
@@ -667,20 +806,33 @@ async def simulate_on(
                 stacks[planned.user.pgo], planned, expected_endings(planned, world)
             )
 
+    faults: list[Fault] = []
+    number = 0
     with progress:
         task = progress.add_task(f"{scenario.name}: {users} users", total=total)
         for month, attempts in zip(month_list, schedule, strict=True):
             size = max(1, concurrency * _WAVE_FACTOR)
             waves = [attempts[i : i + size] for i in range(0, len(attempts), size)]
-            for moment, wave in zip(_wave_times(month, len(waves)), waves, strict=True):
+            for index, (moment, wave) in enumerate(
+                zip(_wave_times(month, len(waves)), waves, strict=True)
+            ):
                 advance_to(data_dir, moment)
                 progress.update(task, description=f"{scenario.name} {month}")
+                state = Wave(month, index, number, len(wave))
+                number += 1
+                hook = asyncio.create_task(during_wave(state)) if during_wave else None
                 for done in asyncio.as_completed([one(p) for p in wave]):
                     truth.append(await done)
+                    state.done += 1
                     progress.advance(task)
+                if hook is not None:
+                    faults += await hook
             advance_to(data_dir, month.start(DUTCH_TIME) + _MONTH_CLOSE)
             await _wait_swept(world, data_dir, (month,))
     seconds = time.perf_counter() - began
+    await asyncio.sleep(_RECORDS_WAIT_SECONDS)
+    records = await asyncio.to_thread(read_flow_records, world, data_dir)
+    truth = [settle(a, records, faults) for a in truth]
     events = await asyncio.to_thread(store_events, world, data_dir)
     truth.sort(key=lambda a: (str(a.month), a.pgo, a.user, a.flow_id or ""))
     expected = truth_summary(truth, month_list)
@@ -689,6 +841,17 @@ async def simulate_on(
     for attempt in truth:
         for step, spent in attempt.timings:
             timings[step].append(spent)
+    targets = {p.hostname: p.complete_target for p in scenario.pgo if p.complete_target is not None}
+    complete_truth = completion_from_truth(truth, scenario.complete_target, targets)
+    complete_store = completion_from_events(
+        events, Period(month_list[0], month_list[-1]), scenario.complete_target, targets
+    )
+    mismatches = compare(expected, observed) + attempt_mismatches(truth, events)
+    if complete_truth.counts() != complete_store.counts():
+        mismatches.append(
+            f"users completing every step (completed, users): ground truth "
+            f"{complete_truth.counts()} != store {complete_store.counts()}"
+        )
     return SimulationResult(
         scenario=scenario.name,
         users=users,
@@ -699,10 +862,13 @@ async def simulate_on(
         truth_summary=expected,
         store_summary=observed,
         system_retrievals=system,
-        mismatches=compare(expected, observed),
+        mismatches=mismatches,
         unexpected=[a for a in truth if not a.as_expected],
         seconds=seconds,
         timings=dict(timings),
+        completion=complete_truth,
+        completion_store=complete_store,
+        faults=faults,
     )
 
 
@@ -787,6 +953,12 @@ def _print(console: Console, result: SimulationResult) -> None:
         f"{len(result.truth)} attempts in {result.seconds:.1f} s; retrievals the PGOs ran "
         f"by themselves (not compared): {sum(result.system_retrievals.values())}"
     )
+    if result.completion is not None:
+        _print_completion(console, result.completion)
+    basis = Counter(a.basis.value for a in result.truth)
+    console.print(
+        "Ground truth taken from: " + ", ".join(f"{k} {n}" for k, n in sorted(basis.items()))
+    )
     for problem in result.mismatches:
         console.print(f"[red]mismatch[/red] {problem}")
     for attempt in result.unexpected:
@@ -795,6 +967,26 @@ def _print(console: Console, result: SimulationResult) -> None:
             f"{attempt.error or (attempt.reason or attempt.outcome)}, "
             f"the model allows {', '.join(attempt.expected)}"
         )
+
+
+def _print_completion(console: Console, figures: CompletionFigures) -> None:
+    table = Table(title="Users completing every step (search, DigiD, consent, data shown)")
+    for column in ("PGO", "completed", "users", "share", "95% Wilson", "target", "within"):
+        table.add_column(column, justify="left" if column == "PGO" else "right")
+    rows = [*sorted(figures.per_pgo.items()), ("all PGOs", figures.overall)]
+    for name, c in rows:
+        low, high = c.interval
+        within = c.target_within
+        table.add_row(
+            name,
+            str(c.completed),
+            str(c.users),
+            f"{c.share:.1%}",
+            f"{low:.1%} – {high:.1%}",
+            "" if c.target is None else f"{c.target:.1%}",
+            "" if within is None else ("yes" if within else "[red]no[/red]"),
+        )
+    console.print(table)
 
 
 def simulate(

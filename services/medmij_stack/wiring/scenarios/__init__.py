@@ -3,7 +3,9 @@
 A scenario file (``<name>.toml`` next to this module, or any path) holds:
 
 ``[scenario]``        ``description``; ``only_known`` (true: a person only ever chooses a
-                      zorgaanbieder that holds their data, as ``baseline`` does)
+                      zorgaanbieder that holds their data, as ``baseline`` does);
+                      ``complete_target``: the share of users expected to complete every
+                      step (:mod:`medmij_stack.wiring.completion`), also per ``[[pgo]]``
 ``[population]``      ``attempts_per_month``: weights of 0, 1, 2, … attempts a user makes in
                       a month; ``devices``: weights of ``app``, ``pc``, ``web``
 ``[zorgaanbieders]``  choice weights by Zorgaanbiedernaam (the one that shares nothing too)
@@ -110,6 +112,9 @@ class ScenarioPgo(_Model):
     hostname: str
     weight: Weight = 1.0
     steps: Steps = Steps()
+    # The share of this PGO's users expected to complete every step
+    # (medmij_stack.wiring.completion), held against the run's 95% interval.
+    complete_target: Chance | None = None
 
 
 class Population(_Model):
@@ -163,6 +168,7 @@ class Scenario(_Model):
     # The weight of a zorgaanbieder that does not hold the person's data is multiplied by
     # this: people mostly look where they are a patient (only_known: never elsewhere).
     unknown_factor: Chance = 1.0
+    complete_target: Chance | None = None  # the share of all users completing every step
     population: Population = Population()
     zorgaanbieders: dict[str, Weight]
     pgo: tuple[ScenarioPgo, ...]

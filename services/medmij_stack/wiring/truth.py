@@ -1,0 +1,316 @@
+"""The ground truth of one simulated attempt, found without the PGO's word for it.
+
+``medmij simulate`` holds the PGO's stores against what really happened, so what really
+happened may not come from the PGO. An attempt's ending is derived from, in this order:
+
+1. the behaviour model and the world (:func:`medmij_stack.wiring.simulate.expected_endings`):
+   when they allow exactly one ending (the person cancelled at DigiD; the zorgaanbieder
+   shares nothing; its ``gedrag.foutkans`` is 1.0), that is the ending (basis ``model``);
+2. otherwise (a zorgaanbieder with a failure chance, a langdurige toestemming that may let
+   the PGO fetch without the DVA, a service the run took down) what the patient observed on
+   the wire and what the other services recorded of the flow, never the PGO's verdict:
+
+   ``browser``          the browser stopped at a screen (the person closed the tab)
+   ``callback``         the DVA's answer on the redirect URI, as the browser was sent there
+                        (``error`` and ``error_description``, read with the exception table
+                        of docs/protocol.md#errors)
+   ``authserver``       the DVA's token answer for the flow, in its own ketenlog
+   ``resource-server``  the resource server's answers for the flow (its ketenlog, whose
+                        ``trace_id`` is the flow's X-Correlation-ID): any error answer is a
+                        ``resource-fout``, only good answers a success
+   ``page``             last resort: the heading of the PGO's outcome page the person read
+
+While a service the run killed was down (:class:`Fault`), the resource server's ketenlog is
+no witness (a SIGKILL loses the records still queued in memory): an attempt overlapping the
+outage ends as the patient saw it end (browser, callback, token answer, page).
+
+The PGO's own claim (its outcome view) is kept beside the truth, never mixed into it.
+"""
+
+# ruff: noqa: S105 - "token" names the DVA's answer, not a secret
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from medmij_stack.authserver import paths as dva_paths
+from medmij_stack.pgo.settings import CALLBACK_PATH
+from medmij_stack.pgo.situations import Situation
+from medmij_stack.protocol.funnel import FailureReason, Outcome
+from medmij_stack.protocol.ketenlog import EventType
+
+from .patient import AttemptResult
+from .world import World
+
+__all__ = [
+    "Basis",
+    "Fault",
+    "FlowRecords",
+    "Observed",
+    "dva_answer",
+    "ending_of",
+    "judge",
+    "observe",
+    "read_flow_records",
+]
+
+SUCCESS = Outcome.SUCCESS.value
+
+
+class Basis(StrEnum):
+    """What an attempt's true ending was taken from (see the module's docstring)."""
+
+    MODEL = "model"
+    BROWSER = "browser"
+    CALLBACK = "callback"
+    AUTHSERVER = "authserver"
+    RESOURCE_SERVER = "resource-server"
+    PAGE = "page"
+    NONE = "none"  # nothing to go on: the patient got stuck
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A service the run took down on purpose, from the kill until it answered again."""
+
+    service: str
+    down: datetime
+    up: datetime
+
+    def overlaps(self, started: datetime | None, ended: datetime | None) -> bool:
+        if started is None or ended is None:
+            return False
+        return started <= self.up and ended >= self.down
+
+    def to_json(self) -> dict[str, str]:
+        return {"service": self.service, "down": self.down.isoformat(), "up": self.up.isoformat()}
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the person's browser saw of one attempt, and what the DVA's services recorded of
+    its flow; nothing the PGO concluded."""
+
+    abandoned_at: str | None = None  # the screen the person closed the tab at
+    dva_pages: tuple[str, ...] = ()  # paths of the DVA's pages the browser opened, in order
+    callback_error: str | None = None  # on the redirect URI the DVA sent the browser to
+    callback_description: str | None = None
+    callback_code: bool = False  # the DVA sent a code (the value is not kept)
+    without_dva: bool = False  # the PGO fetched at once: no DVA screen came up
+    page_title: str | None = None  # the heading of the PGO's page the attempt ended on
+    resource_ok: int = 0  # the resource server's good answers for the flow
+    resource_errors: tuple[int, ...] = ()  # and the statuses of its error answers
+    token_answer: str | None = None  # the DVA's token answer: "issued", "refused" or None (none)
+
+    @property
+    def page_ending(self) -> str | None:
+        """The ending the page's heading stands for (every situation has its own heading)."""
+        situation = _BY_TITLE.get(self.page_title or "")
+        if situation is None:
+            return None
+        reason = situation.reason
+        return SUCCESS if reason is None else reason.value
+
+    def with_records(self, records: FlowRecords) -> Observed:
+        return replace(
+            self,
+            resource_ok=records.resource_ok,
+            resource_errors=records.resource_errors,
+            token_answer=records.token_answer,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "abandoned_at": self.abandoned_at,
+            "dva_pages": list(self.dva_pages),
+            "callback": {
+                "error": self.callback_error,
+                "error_description": self.callback_description,
+                "code": self.callback_code,
+            },
+            "without_dva": self.without_dva,
+            "page_title": self.page_title,
+            "page_ending": self.page_ending,
+            "resource_server": {"ok": self.resource_ok, "errors": list(self.resource_errors)},
+            "token": self.token_answer,
+        }
+
+
+_BY_TITLE = {situation.message.title: situation for situation in Situation}
+
+
+def observe(result: AttemptResult) -> Observed:
+    """The browser's side of an attempt: where it stopped, the redirect URI it was sent to,
+    the DVA's pages it opened and the heading of the last page."""
+    callback = next(
+        (url for url in reversed(result.visited) if urlsplit(url).path == CALLBACK_PATH), None
+    )
+    query = parse_qs(urlsplit(callback).query) if callback else {}
+    dva_pages: list[str] = []
+    for url in result.visited:
+        path = urlsplit(url).path
+        if _is_dva_screen(path) and (not dva_pages or dva_pages[-1] != _screen(path)):
+            dva_pages.append(_screen(path))
+    return Observed(
+        abandoned_at=result.abandoned.value if result.abandoned else None,
+        dva_pages=tuple(dva_pages),
+        callback_error=_first(query, "error"),
+        callback_description=_first(query, "error_description"),
+        callback_code=bool(query.get("code")),
+        without_dva=result.without_dva,
+        page_title=result.message.title if result.message else None,
+    )
+
+
+def _first(query: Mapping[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[0] if values else None
+
+
+def _is_dva_screen(path: str) -> bool:
+    return path.startswith((dva_paths.FLOW, dva_paths.AUTHORIZE, dva_paths.DIGID_LOGIN))
+
+
+def _screen(path: str) -> str:
+    # /oauth/flow/{flow_id}/toestemming → /oauth/flow/…/toestemming: the id says nothing here.
+    if path.startswith(dva_paths.FLOW + "/"):
+        parts = path[len(dva_paths.FLOW) + 1 :].split("/", 1)
+        return dva_paths.FLOW + "/…" + ("/" + parts[1] if len(parts) > 1 else "")
+    return path
+
+
+# The exception table of the Afsprakenstelsel (docs/protocol.md#errors): which failure an
+# OAuth error on the redirect URI is, with the error_description values of AS 2.x.
+_ACCESS_DENIED = {
+    "Authorization cancelled.": FailureReason.DIGID_CANCELLED,
+    "No such resources.": FailureReason.NO_DATA,
+}
+
+
+def dva_answer(error: str, description: str | None) -> FailureReason:
+    """The failure an error on the redirect URI stands for."""
+    if error == "access_denied":
+        return _ACCESS_DENIED.get((description or "").strip(), FailureReason.CONSENT_DENIED)
+    if error == "unauthorized_client":
+        return FailureReason.DIGID_FAILED
+    return FailureReason.INVALID_REQUEST
+
+
+def _observed_ending(observed: Observed, *, faulty: bool) -> tuple[str | None, Basis]:
+    if observed.abandoned_at is not None:
+        # The PGO's sweep must end it: afgehaakt-bij-zoeken, or niet-teruggekeerd.
+        at_search = observed.abandoned_at == "search"
+        reason = FailureReason.ABANDONED_AT_SEARCH if at_search else FailureReason.DIGID_CANCELLED
+        return reason.value, Basis.BROWSER
+    if observed.callback_error is not None:
+        return dva_answer(observed.callback_error, observed.callback_description).value, (
+            Basis.CALLBACK
+        )
+    if observed.callback_code or observed.without_dva:
+        if observed.token_answer == "refused":
+            return FailureReason.TOKEN_ERROR.value, Basis.AUTHSERVER
+        if not faulty and observed.resource_errors:
+            return FailureReason.RESOURCE_ERROR.value, Basis.RESOURCE_SERVER
+        if not faulty and observed.resource_ok:
+            return SUCCESS, Basis.RESOURCE_SERVER
+    ending = observed.page_ending
+    return (ending, Basis.PAGE) if ending is not None else (None, Basis.NONE)
+
+
+def judge(
+    expected: Sequence[str], observed: Observed, *, faulty: bool = False
+) -> tuple[str | None, Basis]:
+    """The true ending of an attempt (``succes`` or a failure reason's value) and its basis.
+
+    ``expected``: what the model and the world allow (empty: anything); ``faulty``: the
+    attempt overlapped a service the run took down, where the world is not as modelled."""
+    if len(expected) == 1 and not faulty:
+        return expected[0], Basis.MODEL
+    return _observed_ending(observed, faulty=faulty)
+
+
+def observed_disagrees(expected: Sequence[str], observed: Observed) -> str | None:
+    """Where the model allows one ending but the wire or the DVA's records show another:
+    the services did not do what the world is known to do."""
+    if len(expected) != 1:
+        return None
+    seen, basis = _observed_ending(observed, faulty=False)
+    if basis in (Basis.PAGE, Basis.NONE) or seen is None or seen == expected[0]:
+        return None
+    return f"the model allows only {expected[0]}, but the {basis.value} showed {seen}"
+
+
+def ending_of(ending: str | None) -> tuple[Outcome | None, FailureReason | None]:
+    if ending is None:
+        return None, None
+    if ending == SUCCESS:
+        return Outcome.SUCCESS, None
+    return Outcome.FAILURE, FailureReason(ending)
+
+
+# --- the DVA's own records of a flow -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlowRecords:
+    resource_ok: int = 0
+    resource_errors: tuple[int, ...] = ()
+    token_answer: str | None = None
+
+
+@dataclass
+class _Counts:
+    ok: int = 0
+    errors: list[int] = field(default_factory=list)
+    token_answer: str | None = None
+
+
+def _rows(database: Path, types: Sequence[EventType]) -> list[tuple[str, str, str]]:
+    if not database.is_file():
+        return []
+    marks = ",".join("?" for _ in types)
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as connection:
+        return connection.execute(
+            f"SELECT trace_id, type, record FROM ketenlog WHERE type IN ({marks}) ORDER BY id",  # noqa: S608 - only placeholders
+            [t.value for t in types],
+        ).fetchall()
+
+
+def read_flow_records(world: World, data_dir: Path) -> Mapping[str, FlowRecords]:
+    """Per flow (X-Correlation-ID), the answers the DVAs of ours recorded in their own
+    ketenlogs (SQLite stores of the stack in ``data_dir``): the resource server's answers
+    and the token endpoint's."""
+    counts: dict[str, _Counts] = {}
+    for dva in world.ours():
+        resource = data_dir / f"zorgaanbieder-{dva.id}" / "zorgaanbieder.sqlite3"
+        for trace, kind, record in _rows(
+            resource, (EventType.SEND_RESOURCE_RESPONSE, EventType.SEND_RESOURCE_ERROR_RESPONSE)
+        ):
+            entry = counts.setdefault(trace, _Counts())
+            if kind == EventType.SEND_RESOURCE_RESPONSE.value:
+                entry.ok += 1
+            else:
+                status = ((json.loads(record).get("response") or {}).get("status")) or 0
+                entry.errors.append(int(status))
+        authserver = data_dir / f"authserver-{dva.id}" / "authserver.sqlite3"
+        for trace, kind, _ in _rows(
+            authserver, (EventType.SEND_TOKEN_RESPONSE, EventType.SEND_TOKEN_ERROR)
+        ):
+            entry = counts.setdefault(trace, _Counts())
+            # A token issued after a refusal (a retry) is a token the PGO got.
+            if kind == EventType.SEND_TOKEN_RESPONSE.value:
+                entry.token_answer = "issued"
+            elif entry.token_answer is None:
+                entry.token_answer = "refused"
+    return {
+        trace: FlowRecords(c.ok, tuple(sorted(c.errors)), c.token_answer)
+        for trace, c in counts.items()
+    }
