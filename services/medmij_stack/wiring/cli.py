@@ -6,9 +6,12 @@ import asyncio
 import logging
 import secrets
 import signal
+import socket
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import httpx
 import typer
@@ -21,7 +24,18 @@ from medmij_stack.runtime.net import make_client
 from medmij_stack.stelselnode.publisher import StateError
 from medmij_stack.zorgaanbieder.sources.nictiz import NictizError
 
-from .roles import Role, RoleInstance, listener_urls, listeners_for
+from .proxy import serve_proxy
+from .roles import (
+    SINGLE_WORKER,
+    Listener,
+    Role,
+    RoleInstance,
+    at_replica,
+    instance_workers,
+    listener_urls,
+    listeners_for,
+    proxied_nodes,
+)
 from .runner import serve_listeners
 from .up import (
     busy_ports,
@@ -35,6 +49,7 @@ from .up import (
     without_unserved_nictiz,
     write_stack_json,
 )
+from .workers import bind_sockets, run_workers
 from .world import World, WorldError, load_world, save_world
 
 app = typer.Typer(
@@ -133,6 +148,16 @@ def up(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for all nodes.")] = 60.0,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
     nictiz: NictizOption = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=32,
+            help="Worker processes of each authorisation and resource server (default: the "
+            "world's [workers], else up to 2 on this machine); the other roles run one.",
+        ),
+    ] = None,
 ) -> None:
     """Run the whole world until Ctrl-C; write DATA_DIR/stack.json."""
     world = _world(world_file)
@@ -156,6 +181,7 @@ def up(
         access_log=access_log,
         nictiz=nictiz,
         run_id=run_id,
+        workers=workers,
     )
     stopping = False
 
@@ -180,7 +206,7 @@ def up(
         if late:
             err.print(f"[red]Not healthy after {timeout:.0f}s:[/red] {', '.join(late)}")
             raise typer.Exit(1)
-        path = write_stack_json(data_dir, stack_json(world, pki, effective))
+        path = write_stack_json(data_dir, stack_json(world, pki, effective, processes))
         console.print(summary_table(world, processes))
         console.print(f"Dev root CA: [bold]{pki.root_cert}[/bold]  (trust it to browse)")
         console.print(f"stack.json:  [bold]{path}[/bold]")
@@ -232,6 +258,26 @@ def serve(
         str | None,
         typer.Option("--run-id", hidden=True, help="Set by `medmij up`: sent back on /health."),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=32,
+            help="Worker processes sharing this role's sockets (default: the world's "
+            "[workers], else up to 2 on this machine; 1 for the roles that keep state in "
+            "their process).",
+        ),
+    ] = None,
+    replica: Annotated[
+        int | None,
+        typer.Option(
+            "--replica",
+            min=0,
+            help="Serve replica N of a replicated node: listen on its port in the world "
+            "(behind `medmij serve proxy`).",
+        ),
+    ] = None,
 ) -> None:
     """Run one role of the world (what docker-compose runs per container)."""
     chosen = _role(role)
@@ -244,10 +290,22 @@ def serve(
     # The same rule as `medmij up`, in every role: the Stelselnode must publish exactly
     # the zorgaanbieders the resource server serves.
     world, nictiz = _served_world(_world(world_file), nictiz)
+    address = listen or world.world.listen
+    if chosen is Role.PROXY:
+        _serve_proxy(world, dva, address)
+        return
+    if workers is not None and workers > 1 and chosen in SINGLE_WORKER:
+        err.print(f"{chosen.value} runs one worker: {SINGLE_WORKER[chosen]}.", markup=False)
+        raise typer.Exit(2)
+    if replica is not None and chosen not in (Role.AUTHSERVER, Role.ZORGAANBIEDER):
+        err.print("--replica is for authserver and zorgaanbieder only", markup=False)
+        raise typer.Exit(2)
     pki = prepare_pki(world, certs.resolve())
     instance = dva if chosen in (Role.AUTHSERVER, Role.ZORGAANBIEDER) else pgo
-    try:
-        listeners = listeners_for(
+    count = instance_workers(world, RoleInstance(chosen, instance, replica), workers)
+
+    def build(worker: int) -> list[Listener]:
+        built = listeners_for(
             chosen,
             world,
             pki,
@@ -255,23 +313,77 @@ def serve(
             instance=instance,
             resolve=not system_dns,
             nictiz=nictiz,
+            # One process of the role delivers its ketenlog (wiring.roles._node_common).
+            deliver_ketenlog=worker == 0 and not replica,
         )
-    except (WorldError, StateError, ListStateError) as exc:
+        return at_replica(built, replica)
+
+    trust = [pki.root_cert, *world.extra_trust()]
+    if count == 1:
+        try:
+            listeners = build(0)
+        except (WorldError, StateError, ListStateError) as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+        for listener in listeners:
+            console.print(f"{chosen.value}: {listener.name} on {listener.endpoint.url()}")
+        asyncio.run(
+            serve_listeners(
+                listeners, pki, trust=trust, listen=address, access_log=access_log, run_id=run_id
+            )
+        )
+        return
+    try:
+        urls = listener_urls(world, RoleInstance(chosen, instance, replica))
+        sockets = bind_sockets(address, [urlsplit(url).port or 443 for url in urls])
+    except (WorldError, OSError) as exc:
+        err.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from exc
+
+    def work(index: int, sockets: Mapping[int, socket.socket], ready: Callable[[], None]) -> None:
+        # Each worker's log lines say which worker wrote them.
+        logging.basicConfig(
+            level=logging.INFO,
+            format=f"%(asctime)s %(levelname)s worker {index} %(name)s: %(message)s",
+            force=True,
+        )
+        asyncio.run(
+            serve_listeners(
+                build(index),
+                pki,
+                trust=trust,
+                listen=address,
+                access_log=access_log,
+                run_id=run_id,
+                sockets=sockets,
+                on_started=ready,
+            )
+        )
+
+    for url in urls:
+        console.print(f"{chosen.value}: {url}, {count} workers")
+    raise typer.Exit(run_workers(count, work, sockets))
+
+
+def _serve_proxy(world: World, dva: str | None, address: str) -> None:
+    """`medmij serve proxy --dva ID`: the DVA's replicated nodes, round robin (wiring.proxy)."""
+    try:
+        nodes = proxied_nodes(world, dva)
+    except WorldError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    trust = [pki.root_cert, *world.extra_trust()]
-    for listener in listeners:
-        console.print(f"{chosen.value}: {listener.name} on {listener.endpoint.url()}")
-    asyncio.run(
-        serve_listeners(
-            listeners,
-            pki,
-            trust=trust,
-            listen=listen or world.world.listen,
-            access_log=access_log,
-            run_id=run_id,
-        )
-    )
+    if not nodes:
+        err.print("[red]No node of this DVA has replicas: there is nothing to proxy.[/red]")
+        raise typer.Exit(2)
+    hosts = world.hosts()
+    routes = {
+        node.port: [(hosts.get(node.hostname, node.hostname), port) for port in node.replicas]
+        for node in nodes
+    }
+    for node in nodes:
+        ports = ", ".join(str(port) for port in node.replicas)
+        console.print(f"proxy: {node.url()} to the replicas on ports {ports}")
+    asyncio.run(serve_proxy(routes, listen=address))
 
 
 @app.command()

@@ -8,14 +8,17 @@ own certificate and client certificate policy.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from medmij_stack.protocol.dva_contract import AVAILABILITY_PATH
+from medmij_stack.protocol.funnel import Clock, system_clock
 from medmij_stack.protocol.lists import ListKind
+from medmij_stack.runtime.clock import VirtualClock
 from medmij_stack.runtime.devpki import DevPKI
 from medmij_stack.runtime.ketenlog_delivery import DELIVERY_PATH
 
@@ -26,13 +29,19 @@ if TYPE_CHECKING:
     from medmij_stack.zorgaanbieder.settings import ZorgaanbiederSettings
 
 __all__ = [
+    "SINGLE_WORKER",
     "Listener",
     "Role",
     "RoleInstance",
+    "at_replica",
     "collector_locations",
+    "default_workers",
+    "instance_workers",
     "listener_urls",
     "listeners_for",
     "pgo_data_dir",
+    "proxied_nodes",
+    "replica_endpoint",
     "role_instances",
     "zorgaanbieder_settings",
 ]
@@ -46,6 +55,35 @@ class Role(StrEnum):
     PGO = "pgo"
     AUTHSERVER = "authserver"
     ZORGAANBIEDER = "zorgaanbieder"
+    # Passes the connections of a DVA's replicated nodes to its replicas
+    # (medmij_stack.wiring.proxy); only in a world that gives a node replicas.
+    PROXY = "proxy"
+
+
+SINGLE_WORKER: dict[Role, str] = {
+    Role.STELSELNODE: "it numbers and signs the lists it publishes with state in its own "
+    "files (volgnummer, digest); one writer keeps that sequence whole",
+    Role.COLLECTOR: "it is not on any person's path and its batches are small; one "
+    "process keeps its SQLite writes from queueing behind each other",
+    Role.PGO: "a retrieval runs as a task in the process that took the token, and the "
+    "person's callback waits for that task; its background job (sweeps, refreshes of "
+    "single-use refresh tokens) would run once per worker",
+    Role.PROXY: "it only passes bytes on, a small part of one core; a second process "
+    "would only split its round robin in two",
+}
+"""The roles that run one worker process, and why: each holds state in its process that
+another process cannot share. The authorisation server keeps everything in its database
+(sessions, flows, codes, tokens, DigiD artifacts) and the resource server shares its one
+changing state, revoked tokens, through its database (medmij_stack.runtime.broadcast);
+its other caches derive from data every worker loads alike at startup."""
+
+
+def default_workers(role: Role) -> int:
+    """Worker processes per role on this machine: up to two (both cores of a small machine)
+    for the roles on a person's path, one where `SINGLE_WORKER` says why."""
+    if role in SINGLE_WORKER:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 2))
 
 
 @dataclass(frozen=True)
@@ -65,13 +103,18 @@ class RoleInstance:
 
     role: Role
     instance: str | None  # DVA id or PGO hostname; None for the Stelselnode and the collector
+    replica: int | None = None  # which replica of a replicated node; None: not replicated
 
     @property
     def label(self) -> str:
-        return self.role.value if self.instance is None else f"{self.role.value}:{self.instance}"
+        label = self.role.value if self.instance is None else f"{self.role.value}:{self.instance}"
+        return label if self.replica is None else f"{label}#{self.replica}"
 
     def argv(self) -> list[str]:
         if self.role in (Role.AUTHSERVER, Role.ZORGAANBIEDER):
+            replica = [] if self.replica is None else ["--replica", str(self.replica)]
+            return [self.role.value, "--dva", str(self.instance), *replica]
+        if self.role is Role.PROXY:
             return [self.role.value, "--dva", str(self.instance)]
         if self.role is Role.PGO:
             return [self.role.value, "--pgo", str(self.instance)]
@@ -85,8 +128,49 @@ def role_instances(world: World) -> list[RoleInstance]:
         result.append(RoleInstance(Role.COLLECTOR, None))
     result += [RoleInstance(Role.PGO, p.hostname) for p in world.pgo if not p.external]
     for dva in world.ours():
-        result += [RoleInstance(Role.AUTHSERVER, dva.id), RoleInstance(Role.ZORGAANBIEDER, dva.id)]
+        assert dva.back is not None
+        assert dva.resource is not None
+        for role, node in ((Role.AUTHSERVER, dva.back), (Role.ZORGAANBIEDER, dva.resource)):
+            if node.replicas:
+                result += [RoleInstance(role, dva.id, i) for i in range(len(node.replicas))]
+            else:
+                result.append(RoleInstance(role, dva.id))
+        if any(node.replicas for node in dva.nodes):
+            result.append(RoleInstance(Role.PROXY, dva.id))
     return result
+
+
+def replica_endpoint(endpoint: Endpoint, replica: int | None) -> Endpoint:
+    """Where replica ``replica`` of a node listens (the node itself for None)."""
+    if replica is None:
+        return endpoint
+    if replica not in range(len(endpoint.replicas)):
+        raise WorldError(f"{endpoint.hostname} has no replica {replica}")
+    return Endpoint(hostname=endpoint.hostname, port=endpoint.replicas[replica])
+
+
+def at_replica(listeners: list[Listener], replica: int | None) -> list[Listener]:
+    """``listeners``, listening where replica ``replica`` of their node does."""
+    return [
+        replace(listener, endpoint=replica_endpoint(listener.endpoint, replica))
+        for listener in listeners
+    ]
+
+
+def proxied_nodes(world: World, dva_id: str | None) -> list[Endpoint]:
+    """The nodes of a DVA of ours that its proxy listens for: those with replicas."""
+    return [node for node in _dva(world, dva_id).nodes if node.replicas]
+
+
+def instance_workers(world: World, instance: RoleInstance, asked: int | None = None) -> int:
+    """How many worker processes ``instance`` runs: ``asked`` (``--workers``), else the
+    world's ``[workers]``, else `default_workers`; one for a role in `SINGLE_WORKER`."""
+    if instance.role in SINGLE_WORKER:
+        return 1
+    if asked is not None:
+        return asked
+    configured = getattr(world.workers, instance.role.value, None)
+    return configured if configured is not None else default_workers(instance.role)
 
 
 def listener_urls(world: World, instance: RoleInstance) -> tuple[str, ...]:
@@ -97,17 +181,24 @@ def listener_urls(world: World, instance: RoleInstance) -> tuple[str, ...]:
         return (_collector(world).endpoint.url(),)
     if instance.role is Role.PGO:
         return (world.pgo_by_hostname(instance.instance).endpoint.url(),)
+    if instance.role is Role.PROXY:
+        return tuple(node.url() for node in proxied_nodes(world, instance.instance))
     dva = _dva(world, instance.instance)
     assert dva.front
     assert dva.back
     assert dva.resource
-    if instance.role is Role.AUTHSERVER:
-        return (dva.front.url(), dva.back.url())
-    return (dva.resource.url(),)
+    nodes = (dva.front, dva.back) if instance.role is Role.AUTHSERVER else (dva.resource,)
+    return tuple(replica_endpoint(node, instance.replica).url() for node in nodes)
 
 
 def _node_common(
-    world: World, pki: DevPKI, hostname: str, data_dir: Path, *, resolve: bool
+    world: World,
+    pki: DevPKI,
+    hostname: str,
+    data_dir: Path,
+    *,
+    resolve: bool,
+    deliver_ketenlog: bool = True,
 ) -> dict[str, object]:
     leaf = pki.leaf(hostname)
     stelsel = world.stelselnode.endpoint
@@ -122,10 +213,20 @@ def _node_common(
         "lists_refresh_seconds": float(world.stelselnode.refresh_seconds),
         "data_dir": data_dir,
         # Where the node delivers its ketenlog (medmij_stack.runtime.ketenlog_delivery).
+        # One process of a role delivers (the first worker of the first replica): the
+        # others write to the same database, and would only send every record again.
         "collector_url": (
-            None if world.collector is None else world.collector.endpoint.url(DELIVERY_PATH)
+            None
+            if world.collector is None or not deliver_ketenlog
+            else world.collector.endpoint.url(DELIVERY_PATH)
         ),
     }
+
+
+def _database(url: str | None) -> dict[str, Any]:
+    # Only when the world names one: else the setting's own default (or its environment
+    # variable, MEDMIJ_<ROLE>_DATABASE_URL) holds.
+    return {} if url is None else {"database_url": url}
 
 
 def _collector(world: World) -> Collector:
@@ -165,11 +266,17 @@ def listeners_for(
     instance: str | None = None,
     resolve: bool = True,
     nictiz: Path | None = None,
+    deliver_ketenlog: bool = True,
 ) -> list[Listener]:
     """Build the apps of one role. Imports a service only when its role is asked for.
 
     ``nictiz``: the Nictiz qualification material, for the resource server.
+    ``deliver_ketenlog``: False in every worker and replica but the first one.
     """
+    # medmij_stack.runtime.clock: in a simulation world (a development world, always) every
+    # role reads the virtual clock `medmij simulate` moves, so that all of them stamp and
+    # judge time alike; in any other world the system clock.
+    clock: Clock = VirtualClock(data_dir) if world.world.simulation else system_clock
     if role is Role.STELSELNODE:
         from medmij_stack.stelselnode.app import create_app as create_stelselnode
         from medmij_stack.stelselnode.settings import StelselnodeSettings
@@ -188,6 +295,7 @@ def listeners_for(
                 ListKind.GNL: lists.gnl,
                 ListKind.WHITELIST: lists.whitelist,
             },
+            clock=clock,
         )
         return [Listener("lists", node.endpoint, "none", app, "lists")]
 
@@ -206,7 +314,7 @@ def listeners_for(
                 "collector",
                 collector.endpoint,
                 "optional",  # /health answers without a certificate; the rest needs one
-                create_collector(collector_settings),
+                create_collector(collector_settings, clock=clock),
                 "back",
             )
         ]
@@ -222,14 +330,10 @@ def listeners_for(
             world, pki, pgo.hostname, pgo_data_dir(world, pgo, data_dir), resolve=resolve
         )
         simulated: dict[str, object] = {}
-        clock = None
         if world.world.simulation:
-            from .clock import VirtualClock
-
-            # medmij_stack.wiring.clock: time as `medmij simulate` moves it; the background
-            # job (sweeps, refreshes) runs often, so that jumps of the clock are seen soon,
-            # and demo accounts get the cheapest password hash allowed (thousands of them).
-            clock = VirtualClock(data_dir)
+            # The background job (sweeps, refreshes) runs often, so that jumps of the clock
+            # are seen soon, and demo accounts get the cheapest password hash allowed
+            # (thousands of them).
             simulated = {"background_interval_seconds": 1.0, "password_cost": 14}
         settings = PgoSettings(
             naam=pgo.naam,
@@ -245,9 +349,11 @@ def listeners_for(
             **simulated,  # type: ignore[arg-type]
             **common,  # type: ignore[arg-type]
         )
-        app = create_pgo(settings) if clock is None else create_pgo(settings, clock=clock)
+        app = create_pgo(settings, clock=clock)
         return [Listener("pgo", pgo.endpoint, "none", app, "front")]
 
+    if role is Role.PROXY:
+        raise WorldError("the proxy serves no app: it passes connections on (wiring.proxy)")
     dva = _dva(world, instance)
     assert dva.front is not None
     assert dva.back is not None
@@ -258,7 +364,12 @@ def listeners_for(
         from medmij_stack.authserver.settings import AuthserverSettings
 
         common = _node_common(
-            world, pki, dva.back.hostname, data_dir / f"authserver-{dva.id}", resolve=resolve
+            world,
+            pki,
+            dva.back.hostname,
+            data_dir / f"authserver-{dva.id}",
+            resolve=resolve,
+            deliver_ketenlog=deliver_ketenlog,
         )
         auth_settings = AuthserverSettings(
             dva_naam=dva.naam,
@@ -274,9 +385,10 @@ def listeners_for(
             allow_requests_without_state_or_pkce=dva.allow_requests_without_state_or_pkce,
             availability_url=dva.resource.url(AVAILABILITY_PATH),
             introspection_clients=(dva.resource.hostname,),
+            **_database(dva.authserver_database),
             **common,  # type: ignore[arg-type]
         )
-        channels = create_apps(auth_settings)
+        channels = create_apps(auth_settings, clock=clock)
         return [
             Listener("authserver-front", dva.front, "none", channels.front, "front"),
             Listener("authserver-back", dva.back, "optional", channels.back, "back"),
@@ -285,11 +397,16 @@ def listeners_for(
     from medmij_stack.zorgaanbieder.app import create_app as create_zorgaanbieder
 
     za_settings = zorgaanbieder_settings(
-        world, pki, data_dir, dva=dva, resolve=resolve, nictiz=nictiz
+        world,
+        pki,
+        data_dir,
+        dva=dva,
+        resolve=resolve,
+        nictiz=nictiz,
+        deliver_ketenlog=deliver_ketenlog,
     )
-    return [
-        Listener("resource", dva.resource, "optional", create_zorgaanbieder(za_settings), "back")
-    ]
+    resource = create_zorgaanbieder(za_settings, clock=clock)
+    return [Listener("resource", dva.resource, "optional", resource, "back")]
 
 
 def pgo_data_dir(world: World, pgo: Pgo, data_dir: Path) -> Path:
@@ -307,6 +424,7 @@ def zorgaanbieder_settings(
     dva: Dva,
     resolve: bool = True,
     nictiz: Path | None = None,
+    deliver_ketenlog: bool = True,
 ) -> ZorgaanbiederSettings:
     """The resource server settings of one DVA of ours: what it serves, for whom, how."""
     from medmij_stack.protocol.dva_contract import INTROSPECTION_PATH
@@ -315,7 +433,12 @@ def zorgaanbieder_settings(
     assert dva.back is not None
     assert dva.resource is not None
     common = _node_common(
-        world, pki, dva.resource.hostname, data_dir / f"zorgaanbieder-{dva.id}", resolve=resolve
+        world,
+        pki,
+        dva.resource.hostname,
+        data_dir / f"zorgaanbieder-{dva.id}",
+        resolve=resolve,
+        deliver_ketenlog=deliver_ketenlog,
     )
     served = tuple(
         ServedZorgaanbieder(
@@ -337,5 +460,6 @@ def zorgaanbieder_settings(
         persons_count=world.persons.count,
         sharing_zorgaanbieders=world.sharing_zorgaanbieders(),
         nictiz=nictiz,
+        **_database(dva.zorgaanbieder_database),
         **common,  # type: ignore[arg-type]
     )

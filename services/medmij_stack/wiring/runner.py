@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Generator, Sequence
+import socket
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -67,10 +68,15 @@ async def serve_listeners(
     listen: str,
     access_log: bool = False,
     run_id: str | None = None,
+    sockets: Mapping[int, socket.socket] | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM; returns when every server has shut down.
 
     `run_id`: given by `medmij up`, sent back on every /health (`RUN_HEADER`).
+    `sockets`: per port, a socket bound already (by the parent of several workers,
+    `medmij_stack.wiring.workers`) to accept on instead of binding one.
+    `on_started`: called once every server has run its lifespan startup and listens.
     """
     servers: list[_Server] = []
     for listener in listeners:
@@ -106,4 +112,22 @@ async def serve_listeners(
     logging.getLogger("uvicorn.error").setLevel(quiet)
     # Schema migrations at startup are routine; their step-by-step INFO lines are noise.
     logging.getLogger("alembic").setLevel(quiet)
-    await asyncio.gather(*(server.serve() for server in servers))
+
+    async def announce() -> None:
+        while not all(server.started for server in servers):
+            if any(server.should_exit for server in servers):
+                return
+            await asyncio.sleep(0.05)
+        if on_started is not None:
+            on_started()
+
+    def serving(server: _Server) -> Awaitable[None]:
+        if sockets is None:
+            return server.serve()
+        return server.serve(sockets=[sockets[server.config.port]])
+
+    announcing = asyncio.create_task(announce())
+    try:
+        await asyncio.gather(*(serving(server) for server in servers))
+    finally:
+        announcing.cancel()

@@ -2,7 +2,10 @@
 
 Each role runs as its own `medmij serve` process, exactly as in docker-compose: the
 services share nothing but HTTP(S), the lists and the dev PKI, and a role can be
-stopped and replaced by a developer's own component.
+stopped and replaced by a developer's own component. The authorisation and resource
+servers run several worker processes on their sockets (`medmij_stack.wiring.workers`,
+`--workers`), and a node with replicas runs one `medmij serve` per replica behind the
+DVA's proxy (`medmij_stack.wiring.proxy`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from medmij_stack.runtime.devpki import DevPKI, ensure_dev_pki
 from medmij_stack.runtime.net import make_async_client
 
 from .demo_accounts import demo_logins
-from .roles import RoleInstance, listener_urls, role_instances
+from .roles import RoleInstance, instance_workers, listener_urls, role_instances
 from .runner import RUN_HEADER
 from .world import World
 
@@ -51,6 +54,7 @@ class StackProcess:
     process: subprocess.Popen[bytes]
     urls: tuple[str, ...]  # base URL of each listener of this role
     log: Path | None = None  # where its output goes
+    workers: int = 1  # worker processes of this `medmij serve`
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,12 @@ def log_tail(path: Path | None, lines: int = 8) -> str:
     return "".join(f"\n    {line}" for line in tail)
 
 
-def stack_json(world: World, pki: DevPKI, world_file: Path) -> dict[str, object]:
+def stack_json(
+    world: World,
+    pki: DevPKI,
+    world_file: Path,
+    processes: Sequence[StackProcess] = (),
+) -> dict[str, object]:
     """The contract for tools and tests (docs/architecture.md#worlds): where to start; the
     rest is in the ZAL."""
     stelsel = world.stelselnode.endpoint
@@ -117,6 +126,8 @@ def stack_json(world: World, pki: DevPKI, world_file: Path) -> dict[str, object]
             instance.label: list(listener_urls(world, instance))
             for instance in role_instances(world)
         },
+        # Worker processes per running role (a replica is a role of its own: "…#0").
+        "workers": {proc.instance.label: proc.workers for proc in processes},
         "digid_test_persons": [
             {"bsn": p.bsn, "name": p.name, "zorgaanbieders": list(where.get(p.bsn, ()))}
             for p in world.persons_list()
@@ -146,8 +157,12 @@ def start_stack(
     access_log: bool = False,
     nictiz: Path | None = None,
     run_id: str | None = None,
+    workers: int | None = None,
 ) -> list[StackProcess]:
     """Start one `medmij serve` process per role of ours; output goes to log_dir/<role>.log.
+
+    ``workers``: worker processes of every role that may run several (`--workers`); None:
+    the world's, else the machine's default (`medmij_stack.wiring.roles.instance_workers`).
 
     ``nictiz``: the Nictiz qualification material, handed to every role: each `medmij
     serve` leaves the zorgaanbieders marked ``nictiz = true`` out of its world without it.
@@ -156,6 +171,7 @@ def start_stack(
     log_dir.mkdir(parents=True, exist_ok=True)
     processes = []
     for instance in role_instances(world):
+        count = instance_workers(world, instance, workers)
         argv = [
             sys.executable,
             "-m",
@@ -171,8 +187,10 @@ def start_stack(
             *(["--access-log"] if access_log else []),
             *(["--nictiz", str(nictiz)] if nictiz else []),
             *(["--run-id", run_id] if run_id else []),
+            "--workers",
+            str(count),
         ]
-        log_file = log_dir / f"{instance.label.replace(':', '-')}.log"
+        log_file = log_dir / f"{instance.label.replace(':', '-').replace('#', '-')}.log"
         with log_file.open("ab") as log:  # the child keeps its own copy of the handle
             process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
                 argv,
@@ -182,7 +200,9 @@ def start_stack(
                 preexec_fn=_die_with_parent,  # only prctl: safe between fork and exec
             )
         processes.append(
-            StackProcess(instance, process, listener_urls(world, instance), log=log_file)
+            StackProcess(
+                instance, process, listener_urls(world, instance), log=log_file, workers=count
+            )
         )
     return processes
 
@@ -261,9 +281,10 @@ def summary_table(world: World, processes: Sequence[StackProcess]) -> Table:
     table = Table(title=f"{world.world.name}: running (health: <node>/health)")
     table.add_column("role", no_wrap=True)
     table.add_column("node", no_wrap=True)
+    table.add_column("workers", justify="right")
     for proc in processes:
         for url in proc.urls:
-            table.add_row(proc.instance.label, url)
+            table.add_row(proc.instance.label, url, str(proc.workers))
     return table
 
 

@@ -79,6 +79,11 @@ class Endpoint(_Model):
 
     hostname: Hostname
     port: Port
+    # Replicas (a DVA's nodes only): the ports of several processes that serve this node,
+    # each with its certificate; the DVA's proxy listens on `port` and passes each
+    # connection, TLS and all, to the next (medmij_stack.wiring.proxy). Empty: one process
+    # listens on `port` itself.
+    replicas: tuple[Port, ...] = ()
 
     def url(self, path: str = "") -> str:
         # The official ZAL pattern allows no port in front-channel URIs: leave out the default.
@@ -92,7 +97,8 @@ class WorldInfo(_Model):
     seed: int = 1
     listen: str = "127.0.0.1"
     # A simulation world: its PGOs read a virtual clock that `medmij simulate` moves
-    # (medmij_stack.wiring.clock). Only ever in a development world.
+    # (medmij_stack.runtime.clock), and so do all its other services. Only ever in a
+    # development world.
     simulation: bool = False
 
     @model_validator(mode="after")
@@ -103,6 +109,15 @@ class WorldInfo(_Model):
                 "is never run in a real network"
             )
         return self
+
+
+class Workers(_Model):
+    """Worker processes per role (`medmij up --workers N` sets both); unset: the machine's
+    default (medmij_stack.wiring.roles.default_workers). The other roles run one each
+    (medmij_stack.wiring.roles.SINGLE_WORKER says why)."""
+
+    authserver: Annotated[int, Field(ge=1, le=32)] | None = None
+    zorgaanbieder: Annotated[int, Field(ge=1, le=32)] | None = None
 
 
 class Stelselnode(_Model):
@@ -210,6 +225,10 @@ class Dva(_Model):
     token_endpoint: str | None = None
     resource_endpoints: dict[str, str] = {}
     whitelist: tuple[Hostname, ...] = ()
+    # Ours: SQLAlchemy URLs of the authorisation and resource server's databases; unset,
+    # a SQLite file in the data dir. Replicas of a node share one (PostgreSQL).
+    authserver_database: str | None = None
+    zorgaanbieder_database: str | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
@@ -243,6 +262,11 @@ class Dva(_Model):
         else:
             if self.front is None or self.back is None or self.resource is None:
                 raise ValueError(f"DVA {self.id} runs here: give front, back and resource")
+            if len(self.front.replicas) != len(self.back.replicas):
+                raise ValueError(
+                    f"DVA {self.id}: front and back are served by the same authorisation "
+                    "server processes: give them as many replicas"
+                )
             if not (self.telefoon or "").strip():
                 raise ValueError(
                     f"DVA {self.id} runs here: give telefoon, the phone number its "
@@ -308,6 +332,7 @@ class World(_Model):
     persons: Persons = Persons()
     pgo: tuple[Pgo, ...] = ()
     dva: tuple[Dva, ...] = ()
+    workers: Workers = Workers()
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -321,7 +346,7 @@ class World(_Model):
         hosts = [e.hostname for e in self.endpoints()]
         if len(hosts) != len(set(hosts)):
             raise ValueError("two listening nodes share a hostname")
-        ports = [e.port for e in self.endpoints()]
+        ports = [port for e in self.endpoints() for port in (e.port, *e.replicas)]
         if len(ports) != len(set(ports)):
             raise ValueError("two listening nodes share a port")
         if not any(p.whitelisted for p in self.pgo):
@@ -427,6 +452,7 @@ class World(_Model):
                 if not dva["external"]:
                     for node in ("front", "back", "resource"):
                         dva[node]["port"] = _free_port(held)
+                        dva[node]["replicas"] = [_free_port(held) for _ in dva[node]["replicas"]]
         return World.model_validate(data)
 
 

@@ -1,0 +1,181 @@
+"""Several worker processes of one role, accepting on the sockets their parent bound.
+
+`medmij serve --workers N`: the parent binds every listening socket of the role once, then
+forks N workers; each builds the role's apps itself and accepts on the inherited sockets
+(the kernel hands each connection to one of them). The parent serves nothing: it starts
+the workers, passes SIGINT/SIGTERM on, and ends when they have ended.
+
+* The first worker starts alone: its lifespan migrates the database and loads the data, so
+  the others, started once it listens, find both done instead of racing to do them.
+* Every worker dies with the parent, even when the parent is killed (SIGKILL): Linux's
+  parent-death signal, as `medmij up` does for its roles.
+* When a worker stops on its own, the parent stops the others and fails: a role that runs
+  with fewer workers than asked would only hide the fault.
+
+Which roles may run several workers, and why, is `medmij_stack.wiring.roles.worker_limit`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from types import FrameType
+
+from medmij_stack.runtime.threaded_server import listening_socket
+
+__all__ = ["bind_sockets", "run_workers"]
+
+log = logging.getLogger(__name__)
+
+_BACKLOG = 2048
+
+Worker = Callable[[int, Mapping[int, socket.socket], Callable[[], None]], None]
+"""Runs in a worker: (its index, the sockets by port, call when serving); returns when done."""
+
+
+def bind_sockets(listen: str, ports: Iterable[int]) -> dict[int, socket.socket]:
+    """Per port, a listening socket on ``listen`` (SO_REUSEADDR, as uvicorn binds)."""
+    sockets: dict[int, socket.socket] = {}
+    try:
+        for port in ports:
+            sock = listening_socket(listen, port)
+            sock.listen(_BACKLOG)
+            sockets[port] = sock
+    except OSError:
+        for sock in sockets.values():
+            sock.close()
+        raise
+    return sockets
+
+
+def _die_with_parent(parent: int) -> None:
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the signal was asked for
+        os._exit(1)
+
+
+def _fork(index: int, work: Worker, sockets: Mapping[int, socket.socket]) -> tuple[int, int]:
+    """Start worker ``index``; (its pid, the read end of the pipe it says 'serving' on)."""
+    parent = os.getpid()
+    readable, writable = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(writable)
+        return pid, readable
+    # The worker. It never returns into the parent's code.
+    code = 1
+    try:
+        # First: the parent's handlers would signal this worker's siblings.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)  # serve_listeners installs its own
+        os.close(readable)
+        _die_with_parent(parent)
+
+        def ready() -> None:
+            with contextlib.suppress(OSError):
+                os.write(writable, b"1")
+                os.close(writable)
+
+        work(index, sockets, ready)
+        code = 0
+    except BaseException:  # reported; this process ends either way
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _serving(readable: int) -> bool:
+    """Wait until the worker says it serves (True) or ends first (False)."""
+    try:
+        return os.read(readable, 1) == b"1"
+    finally:
+        os.close(readable)
+
+
+def run_workers(
+    count: int,
+    work: Worker,
+    sockets: Mapping[int, socket.socket],
+    *,
+    grace: float = 10.0,
+) -> int:
+    """Run ``count`` workers until SIGINT/SIGTERM or until one stops; the exit code."""
+    children: dict[int, int] = {}  # pid → worker index
+    stopping = False
+
+    def stop_all() -> None:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        stop_all()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    failed = False
+    try:
+        pid, readable = _fork(0, work, sockets)
+        children[pid] = 0
+        if _serving(readable):
+            for index in range(1, count):
+                if stopping:
+                    break
+                pid, readable = _fork(index, work, sockets)
+                children[pid] = index
+                os.close(readable)  # only the first worker's start is waited for
+        elif not stopping:
+            failed = True
+            log.error("worker 0 stopped before it served; no other worker started")
+        deadline: float | None = None
+        while children:
+            if (stopping or failed) and deadline is None:
+                deadline = time.monotonic() + grace
+                stop_all()
+            if deadline is not None and time.monotonic() > deadline:
+                for pid in children:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                deadline = float("inf")
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                time.sleep(0.1)
+                continue
+            gone = children.pop(pid, -1)
+            if gone >= 0 and not stopping and not failed:
+                failed = True
+                log.error(
+                    "worker %d stopped (%s); stopping the others",
+                    gone,
+                    _exit_status(status),
+                )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sock in sockets.values():
+            sock.close()
+    return 1 if failed else 0
+
+
+def _exit_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"
