@@ -17,6 +17,7 @@ from typing import NamedTuple
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from medmij_stack.protocol.funnel import Clock, system_clock
 from medmij_stack.runtime.asgi_tls import ClientCertificateGate
 from medmij_stack.runtime.metrics import METRICS_PATH, MeasuredRequests, metrics_route
 from medmij_stack.runtime.node import ListSubscription
@@ -37,9 +38,12 @@ class Channels(NamedTuple):
     back: ClientCertificateGate
 
 
-def create_apps(settings: AuthserverSettings) -> Channels:
-    subscription = ListSubscription.for_node(settings)
-    dva = Dva.build(settings, subscription)
+def create_apps(settings: AuthserverSettings, *, clock: Clock = system_clock) -> Channels:
+    """The two channel apps of ``settings``. ``clock`` gives every time of day the server
+    keeps or judges (token lifetimes, flows, its ketenlog, its lists): the virtual clock in
+    a simulation world (medmij_stack.runtime.clock), else the system clock."""
+    subscription = ListSubscription.for_node(settings, clock=clock)
+    dva = Dva.build(settings, subscription, clock=clock)
     registry, measured = authserver_metrics()  # authserver.metrics
 
     @contextlib.asynccontextmanager

@@ -42,7 +42,9 @@ def authorize(front: FrontChannel, request: Request, cookie: str | None, visit: 
     tracing, problems = lenient_from(request.headers, request.query_params)
     for problem in problems:
         log.info("authorization request: %s", problem)
-    trail = visit.trail = Trail(location=front.host, trace_id=tracing.correlation_id)
+    trail = visit.trail = Trail(
+        location=front.host, trace_id=tracing.correlation_id, clock=front.clock
+    )
     visit.authorization_request = True
     trail.add(
         EventType.RECEIVE_AUTHORIZATION_REQUEST,

@@ -171,7 +171,7 @@ class Exchange:
             hostname=hostname,
             events=_EVENTS[path],
             tracing=tracing,
-            trail=Trail(location=hostname, trace_id=tracing.correlation_id),
+            trail=Trail(location=hostname, trace_id=tracing.correlation_id, clock=dva.clock),
         )
 
     def receive(self, client_id: str | None = None, grant_type: str | None = None) -> None:

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from medmij_stack.protocol.funnel import Clock, system_clock
 from medmij_stack.protocol.headers import new_id
 from medmij_stack.protocol.ketenlog import ErrorInfo, EventType, Record, RequestInfo, ResponseInfo
 
@@ -87,6 +88,9 @@ class Trail:
     # known (or when none is opened: a request refused before a flow began); until
     # bind_session they carry this one, the request's own.
     provisional_session: str = field(default_factory=new_id)
+    # The server's clock (medmij_stack.runtime.clock: virtual in a simulation world), so the
+    # records fall in the same months as the PGO's.
+    clock: Clock = system_clock
 
     def add(
         self,
@@ -106,6 +110,7 @@ class Trail:
                 request=request,
                 response=response,
                 error=error,
+                at=self.clock(),
             )
         )
 

@@ -178,6 +178,7 @@ class FrontChannel:
         self.dva = dva
         self.pages = dva.pages
         self.host = dva.settings.front_hostname
+        self.clock = dva.clock
         self.authorize_url = dva.settings.front_url + paths.AUTHORIZE
 
     # --- names shown to the person ---------------------------------------------------------
@@ -200,7 +201,12 @@ class FrontChannel:
     # --- the flow a request acts on ----------------------------------------------------------
 
     def trail(self, flow: Flow) -> Trail:
-        return Trail(location=self.host, trace_id=flow.trace_id, session_id=flow.session_id)
+        return Trail(
+            location=self.host,
+            trace_id=flow.trace_id,
+            session_id=flow.session_id,
+            clock=self.clock,
+        )
 
     @staticmethod
     def redirect(flow: Flow) -> Redirect:
@@ -260,7 +266,7 @@ class FrontChannel:
 
     def render_refusal(self, exc: Exception, visit: Visit, cookie: str | None) -> Response:
         """Render one refusal of the tree (see authserver.errors) and record it."""
-        trail = visit.trail or Trail(location=self.host, trace_id=new_id())
+        trail = visit.trail or Trail(location=self.host, trace_id=new_id(), clock=self.clock)
         redirect = visit.redirect
         error: FrontChannelError
         if isinstance(exc, FlowError) and (exc.redirect or redirect) is None:
@@ -269,12 +275,12 @@ class FrontChannel:
             # A fault of our own, not of the request: the person gets the technische-storing
             # page (no way back: nothing about the request may be trusted here), the log the
             # trace id to find it by.
-            trail = Trail(location=self.host, trace_id=new_id())
+            trail = Trail(location=self.host, trace_id=new_id(), clock=self.clock)
             log.error("unexpected error (trace %s)", trail.trace_id, exc_info=exc)
             error, redirect = TechnicalFault(f"unexpected {type(exc).__name__}"), None
         elif isinstance(exc, FlowUnavailable):
             # Nothing is recorded: the flow is not one this request may speak for.
-            trail = Trail(location=self.host, trace_id=new_id())
+            trail = Trail(location=self.host, trace_id=new_id(), clock=self.clock)
             error, redirect = exc, self._way_back(exc.flow_id, cookie)
         else:
             error = exc

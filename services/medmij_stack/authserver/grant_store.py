@@ -21,11 +21,13 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
+
+from medmij_stack.protocol.funnel import Clock, system_clock
 
 from . import credentials
 from .db import Database
@@ -151,8 +153,12 @@ class GrantStore:
         access_ttl: timedelta,
         refresh_idle_months: int,
         on_revoked: Callable[[Sequence[str]], None] | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         self._db = db
+        # Every issued-at, expiry and revocation time (virtual in a simulation world,
+        # medmij_stack.runtime.clock): the DVA's and the PGO's lifetimes count alike.
+        self.clock = clock
         # Told the digests of access tokens just revoked, after the commit and before the
         # revocation is answered, so that no cache lets them open data a moment longer
         # (authserver.revocation_notice).
@@ -205,7 +211,7 @@ class GrantStore:
         code_challenge_method: str | None,
     ) -> None:
         """Record the person's consent and the code that carries it to the client."""
-        now = datetime.now(UTC)
+        now = self.clock()
         grant = Grant(
             id=credentials.new_uuid4(),
             flow_id=flow_id,
@@ -237,7 +243,7 @@ class GrantStore:
 
     def spend_code(self, code: str) -> SpentCode:
         """Spend a presented code (core.tknint.204); a replay revokes what it issued."""
-        now = datetime.now(UTC)
+        now = self.clock()
         code_hash = credentials.digest(code)
         revoked: list[str] = []
         with self._db.transaction() as session:
@@ -304,7 +310,7 @@ class GrantStore:
         thumbprint: str | None = None,
     ) -> TokenInfo | None:
         """Use a refresh token once and store its successors; None when it was used already."""
-        now = datetime.now(UTC)
+        now = self.clock()
         with self._db.transaction() as session:
             used = session.execute(
                 update(Token)
@@ -337,7 +343,7 @@ class GrantStore:
         refresh: str | None,
         thumbprint: str | None = None,
     ) -> TokenInfo:
-        now = datetime.now(UTC)
+        now = self.clock()
         row = Token(
             cnf_x5t_s256=thumbprint,
             grant_id=grant_id,
@@ -377,7 +383,7 @@ class GrantStore:
             session.execute(
                 update(Token)
                 .where(Token.id == token_id, Token.access_revoked_at.is_(None))
-                .values(access_revoked_at=datetime.now(UTC))
+                .values(access_revoked_at=self.clock())
                 .execution_options(synchronize_session=False)
             )
             revoked = list(session.scalars(select(Token.access_hash).where(Token.id == token_id)))
@@ -386,7 +392,7 @@ class GrantStore:
     def revoke_grant(self, grant_id: str, reason: str) -> None:
         """End a consent: it and every token issued under it stop working."""
         with self._db.transaction() as session:
-            revoked = _revoke_grant(session, grant_id, reason, datetime.now(UTC))
+            revoked = _revoke_grant(session, grant_id, reason, self.clock())
         self._revoked(revoked)
 
     def _revoked(self, access_hashes: Sequence[str]) -> None:

@@ -38,11 +38,13 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import astuple, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, exists, or_, select
 from sqlalchemy.orm import Session
+
+from medmij_stack.protocol.funnel import Clock, system_clock
 
 from .db import Database
 from .tables import AuthorizationCode, BrowserSession, DigidArtifact, Flow, Token
@@ -71,18 +73,25 @@ class Purged:
 
 class Housekeeping:
     def __init__(
-        self, db: Database, *, grace: timedelta, batch: int, max_batches: int = _MAX_BATCHES
+        self,
+        db: Database,
+        *,
+        grace: timedelta,
+        batch: int,
+        max_batches: int = _MAX_BATCHES,
+        clock: Clock = system_clock,
     ) -> None:
         if batch <= 0 or max_batches <= 0:
             raise ValueError("batch and max_batches must be positive")
         self._db = db
+        self._clock = clock  # the clock the expiries were set by
         self.grace = grace
         self.batch = batch
         self.max_batches = max_batches
 
     def purge(self, now: datetime | None = None) -> Purged:
         """Delete what expired before ``now`` minus the grace period (now: the clock)."""
-        cutoff = (now or datetime.now(UTC)) - self.grace
+        cutoff = (now or self._clock()) - self.grace
         return Purged(
             # Artifacts and codes first: flows and consents are what they point at.
             artifacts=self._batches(lambda s: _artifacts(s, cutoff, self.batch)),

@@ -11,6 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from medmij_stack.protocol.funnel import Clock, system_clock
 from medmij_stack.protocol.persons import test_persons
 from medmij_stack.runtime.backchannel import node_async_client, node_client
 from medmij_stack.runtime.ketenlog_delivery import KetenlogDeliverer, TableOutbox
@@ -48,12 +49,17 @@ class Dva:
     housekeeping: Housekeeping
     # Its ketenlog to the collector (medmij_stack.runtime.ketenlog_delivery); None without one.
     delivery: KetenlogDeliverer | None = None
+    # The time of day of everything above (medmij_stack.runtime.clock: virtual in a
+    # simulation world); the ketenlog trails of the channels read it too.
+    clock: Clock = system_clock
     _users: int = field(default=0, repr=False)
     _stop: asyncio.Event | None = field(default=None, repr=False)
     _purging: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
-    def build(cls, settings: AuthserverSettings, lists: ListSubscription) -> Dva:
+    def build(
+        cls, settings: AuthserverSettings, lists: ListSubscription, *, clock: Clock = system_clock
+    ) -> Dva:
         db = Database(settings.database)
         store = GrantStore(
             db,
@@ -65,6 +71,7 @@ class Dva:
                 node_client(settings, timeout=3.0),
                 lists.whitelist,
             ),
+            clock=clock,
         )
         # The resource server and DigiD's artifact resolution are called with this node's
         # own certificate (back channel).
@@ -78,10 +85,13 @@ class Dva:
                 db,
                 flow_ttl=timedelta(seconds=settings.flow_ttl_seconds),
                 session_ttl=timedelta(seconds=settings.session_ttl_seconds),
+                clock=clock,
             ),
             store=store,
             ketenlog=Ketenlog(db),
-            digid=DigidSimulator(db, test_persons(settings.persons_seed, settings.persons_count)),
+            digid=DigidSimulator(
+                db, test_persons(settings.persons_seed, settings.persons_count), clock=clock
+            ),
             authenticator=ArtifactResolutionClient(
                 settings.issuer + paths.DIGID_ARTIFACT_RESOLUTION, digid_client
             ),
@@ -92,10 +102,12 @@ class Dva:
                 db,
                 grace=timedelta(seconds=settings.purge_grace_seconds),
                 batch=settings.purge_batch,
+                clock=clock,
             ),
             delivery=KetenlogDeliverer.for_node(
                 settings, TableOutbox(db.engine), whitelist=lists.whitelist
             ),
+            clock=clock,
         )
 
     async def acquire(self) -> None:

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select, update
+
+from medmij_stack.protocol.funnel import Clock, system_clock
 
 from . import credentials
 from .db import Database
@@ -65,14 +67,22 @@ class Started:
 
 
 class Sessions:
-    def __init__(self, db: Database, *, flow_ttl: timedelta, session_ttl: timedelta) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        flow_ttl: timedelta,
+        session_ttl: timedelta,
+        clock: Clock = system_clock,
+    ) -> None:
         self._db = db
+        self._clock = clock  # virtual in a simulation world (medmij_stack.runtime.clock)
         self._flow_ttl = flow_ttl
         self._session_ttl = session_ttl
 
     def start(self, cookie: str | None, request: FlowRequest) -> Started:
         """A new flow, in the browser's session when it has a live one, else in a new one."""
-        now = datetime.now(UTC)
+        now = self._clock()
         with self._db.transaction() as session:
             browser = None
             if cookie:
@@ -127,7 +137,7 @@ class Sessions:
         flow, cookie_hash = row
         if not credentials.matches(cookie, cookie_hash):
             raise FlowUnavailable("the flow belongs to another browser session", flow_id=flow_id)
-        if not allow_expired and flow.expires_at <= datetime.now(UTC):
+        if not allow_expired and flow.expires_at <= self._clock():
             raise FlowUnavailable("the flow has expired", Unavailability.EXPIRED, flow_id)
         return flow
 

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from medmij_stack.protocol.funnel import Clock, system_clock
 from medmij_stack.protocol.oauth_errors import NO_STORE
 from medmij_stack.runtime.asgi_tls import ASGIApp, ClientCertificateGate, admitted_hostnames
 from medmij_stack.runtime.backchannel import UnreadableRequest, read_body
@@ -78,9 +79,12 @@ def _whole(request: Request, name: str, default: int, *, least: int) -> int:
 class _Collector:
     """The running collector: its settings and, once opened, its store."""
 
-    def __init__(self, settings: CollectorSettings, store: CollectorStore | None) -> None:
+    def __init__(
+        self, settings: CollectorSettings, store: CollectorStore | None, clock: Clock
+    ) -> None:
         self.settings = settings
         self._store = store
+        self.clock = clock  # stamps when a batch was received
 
     @property
     def ready(self) -> bool:
@@ -121,7 +125,7 @@ class _Collector:
                 max_records=settings.max_batch_records,
             )
             try:
-                stored = await asyncio.to_thread(self.store().deliver, entries, datetime.now(UTC))
+                stored = await asyncio.to_thread(self.store().deliver, entries, self.clock())
             except Conflict as conflict:
                 raise BatchRefused(
                     409, "conflict", str(conflict), record=conflict.index, member="sequence"
@@ -178,11 +182,17 @@ class _Collector:
         )
 
 
-def create_app(settings: CollectorSettings, *, store: CollectorStore | None = None) -> ASGIApp:
+def create_app(
+    settings: CollectorSettings,
+    *,
+    store: CollectorStore | None = None,
+    clock: Clock = system_clock,
+) -> ASGIApp:
     """The collector of ``settings``; ``store`` replaces its database (default: opened at
-    ``settings.database`` when the app starts)."""
-    subscription = ListSubscription.for_node(settings)
-    collector = _Collector(settings, store)
+    ``settings.database`` when the app starts); ``clock`` gives the time of day (the virtual
+    clock of a simulation world, medmij_stack.runtime.clock)."""
+    subscription = ListSubscription.for_node(settings, clock=clock)
+    collector = _Collector(settings, store, clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

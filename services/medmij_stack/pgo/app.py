@@ -54,7 +54,8 @@ def create_app(
     client: httpx.AsyncClient | None = None,
     lists: ListSubscription | None = None,
 ) -> FastAPI:
-    subscription = lists or ListSubscription.for_node(settings)
+    # The lists are judged on the same clock (a Tijdstempel too far ahead is refused).
+    subscription = lists or ListSubscription.for_node(settings, clock=clock)
     pgo = Pgo(settings, lists=subscription, clock=clock, retrieve=retrieve, client=client)
     app = FastAPI(
         title="PGO", lifespan=pgo.lifespan, docs_url=None, redoc_url=None, openapi_url=None

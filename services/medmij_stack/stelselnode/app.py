@@ -14,6 +14,7 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from medmij_stack.protocol.funnel import Clock, system_clock
 from medmij_stack.protocol.lists import ListKind, MedMijList, schema_documents
 
 from .publisher import Published, publish
@@ -27,10 +28,18 @@ _templates = Environment(
 _XML = "application/xml; charset=utf-8"
 
 
-def create_app(settings: StelselnodeSettings, desired: Mapping[ListKind, MedMijList]) -> FastAPI:
-    """The app that publishes `desired` (Volgnummers persist under settings.data_dir)."""
+def create_app(
+    settings: StelselnodeSettings,
+    desired: Mapping[ListKind, MedMijList],
+    *,
+    clock: Clock = system_clock,
+) -> FastAPI:
+    """The app that publishes `desired` (Volgnummers persist under settings.data_dir).
+
+    ``clock`` gives the Tijdstempel of a new publication: the virtual clock in a simulation
+    world (medmij_stack.runtime.clock), which the receiving nodes judge it by too."""
     published: dict[ListKind, Published] = publish(
-        desired, settings.state_file, development=settings.development
+        desired, settings.state_file, development=settings.development, now=clock()
     )
     by_filename = {p.kind.filename: p for p in published.values()}
     schemas = schema_documents(development=settings.development)

@@ -30,7 +30,6 @@ from starlette.responses import Response
 from medmij_stack.protocol.dva_contract import AVAILABILITY_PATH, REVOCATION_PATH
 from medmij_stack.protocol.fhir import FhirFormat
 from medmij_stack.protocol.funnel import Clock, system_clock
-from medmij_stack.protocol.reporting.months import DUTCH_TIME
 from medmij_stack.runtime.asgi_tls import ASGIApp, ClientCertificateGate, Scope
 from medmij_stack.runtime.backchannel import node_async_client
 from medmij_stack.runtime.metrics import EXEMPT_PATHS, METRICS_PATH, metrics_route
@@ -38,7 +37,7 @@ from medmij_stack.runtime.node import ListSubscription
 
 from .access import AccessResolver
 from .answers import AnswerCache
-from .availability import Availability, BirthDates
+from .availability import Availability, BirthDates, today_in_amsterdam
 from .dataset import Dataset
 from .endpoints import Endpoints
 from .errors import FhirError, MethodNotAllowed, NotFound, ServerFailure
@@ -260,7 +259,7 @@ def create_app(
             server.records,
             askers=askers,
             birth_dates=BirthDates(settings.seed, settings.persons_count),
-            today=lambda: clock().astimezone(DUTCH_TIME).date(),
+            today=lambda: today_in_amsterdam(clock),
         ).answer,
         methods=["POST"],
     )

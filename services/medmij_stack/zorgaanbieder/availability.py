@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Collection
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from starlette.concurrency import run_in_threadpool
@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from medmij_stack.protocol.dva_contract import AvailabilityAnswer, AvailabilityQuestion
+from medmij_stack.protocol.funnel import Clock, system_clock
 from medmij_stack.protocol.oauth_errors import ACCESS_DENIED, INVALID_REQUEST
 from medmij_stack.protocol.persons import test_persons
 from medmij_stack.runtime.asgi_tls import admitted_hostnames
@@ -44,9 +45,15 @@ from .endpoints import Endpoints
 from .records import Records
 from .settings import ServedZorgaanbieder
 
-__all__ = ["Availability", "BirthDates", "age_on", "meets_age_rule"]
+__all__ = ["Availability", "BirthDates", "age_on", "meets_age_rule", "today_in_amsterdam"]
 
 _AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def today_in_amsterdam(clock: Clock = system_clock) -> date:
+    """The date in the Netherlands by ``clock`` (the virtual clock in a simulation world)."""
+    return clock().astimezone(_AMSTERDAM).date()
+
 
 _MAX_BODY = 64 * 1024
 _BSN = re.compile(r"[0-9]{9}")
@@ -88,7 +95,7 @@ class Availability:
         *,
         askers: Collection[str],
         birth_dates: Callable[[str], date | None] = lambda bsn: None,
-        today: Callable[[], date] = lambda: datetime.now(_AMSTERDAM).date(),
+        today: Callable[[], date] = today_in_amsterdam,
     ) -> None:
         self._endpoints = endpoints
         self._records = records

@@ -24,11 +24,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from medmij_stack.protocol.dva_contract import AVAILABILITY_PATH
+from medmij_stack.protocol.funnel import Clock, system_clock
 from medmij_stack.protocol.ketenlog import (
     ErrorInfo,
     Event,
@@ -105,8 +106,12 @@ class Observation:
         metrics: ResourceMetrics,
         hostname: str,
         where: Where,
+        clock: Clock = system_clock,
     ) -> None:
         self.app = app
+        # The ketenlog's time of day (virtual in a simulation world,
+        # medmij_stack.runtime.clock); the latency is measured on the monotonic clock.
+        self.clock = clock
         self.ketenlog = ketenlog
         self.metrics = metrics
         self.hostname = hostname
@@ -117,7 +122,7 @@ class Observation:
         if scope["type"] != "http" or path in _NOT_RESOURCE:
             await self.app(scope, receive, send)
             return
-        arrived = datetime.now(UTC)
+        arrived = self.clock()
         started = time.perf_counter()
         answer: dict[str, object] = {}
 
@@ -174,7 +179,7 @@ class Observation:
             event = Event(kind, self.hostname, at, None, tracing.correlation_id)
             return Record(event, request, response, error)
 
-        answered = datetime.now(UTC)
+        answered = self.clock()
         if success:
             last = record(
                 EventType.SEND_RESOURCE_RESPONSE,

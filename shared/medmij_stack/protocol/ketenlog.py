@@ -414,9 +414,12 @@ class Record:
         request: RequestInfo | None = None,
         response: ResponseInfo | None = None,
         error: ErrorInfo | None = None,
+        at: datetime | None = None,
     ) -> Record:
-        """A record of something that happens at this moment."""
-        event = Event(type, location, datetime.now(UTC), session_id, trace_id)
+        """A record of something that happens at this moment: ``at``, read from the
+        service's clock (a simulation's is virtual), else the system clock's now."""
+        moment = datetime.now(UTC) if at is None else at
+        event = Event(type, location, moment, session_id, trace_id)
         return cls(event, request, response, error)
 
     def to_json(self) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from medmij_stack.protocol.funnel import Clock, system_clock
 from medmij_stack.protocol.lists import ListKind
 from medmij_stack.runtime.backchannel import node_async_client
 from medmij_stack.runtime.config import NodeSettings
@@ -67,11 +68,13 @@ class ListSubscription:
         interval: float,
         development: bool = False,
         state_dir: Path | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         """`state_dir`: where the last accepted Volgnummer of each list is kept across
-        restarts (a node's `data_dir / "lists"`); None keeps it in memory only."""
+        restarts (a node's `data_dir / "lists"`); None keeps it in memory only. `clock`:
+        the node's time of day, against which a list's Tijdstempel is judged."""
         self.urls = dict(urls)
-        self.lists = ListSet(development=development, state_dir=state_dir)
+        self.lists = ListSet(development=development, state_dir=state_dir, clock=clock)
         self._client_factory = client_factory
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
@@ -84,7 +87,7 @@ class ListSubscription:
         self.confirmed_at: dict[ListKind, float] = {}
 
     @classmethod
-    def for_node(cls, settings: NodeSettings) -> ListSubscription:
+    def for_node(cls, settings: NodeSettings, *, clock: Clock = system_clock) -> ListSubscription:
         """The subscription of a node, fetching over mutual TLS with the node's own certificate."""
         return cls(
             settings.lists,
@@ -92,6 +95,7 @@ class ListSubscription:
             interval=settings.lists_refresh_seconds,
             development=settings.development,
             state_dir=settings.data_dir / "lists",
+            clock=clock,
         )
 
     @contextlib.asynccontextmanager

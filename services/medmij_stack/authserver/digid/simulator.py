@@ -25,7 +25,7 @@ authorisation server records its side of the exchange itself.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
 from urllib.parse import urlencode
@@ -48,6 +48,7 @@ from medmij_stack.authserver.errors import (
 from medmij_stack.authserver.frontchannel import FormField, FrontChannel, SessionCookie
 from medmij_stack.authserver.sessions import Step
 from medmij_stack.authserver.tables import DigidArtifact, Flow
+from medmij_stack.protocol.funnel import Clock, system_clock
 from medmij_stack.protocol.oauth_errors import NO_STORE
 from medmij_stack.protocol.persons import TestPerson, elfproef
 from medmij_stack.runtime.asgi_tls import admitted_hostnames
@@ -80,8 +81,11 @@ class Unresolvable(StrEnum):
 class DigidSimulator:
     """DigiD for the local world: the test persons of the world's seed, and nobody else."""
 
-    def __init__(self, db: Database, persons: tuple[TestPerson, ...]) -> None:
+    def __init__(
+        self, db: Database, persons: tuple[TestPerson, ...], *, clock: Clock = system_clock
+    ) -> None:
         self._db = db
+        self._clock = clock  # the authorisation server's (medmij_stack.runtime.clock)
         self.persons = persons
         self._by_bsn = {person.bsn: person for person in persons}
 
@@ -105,14 +109,14 @@ class DigidSimulator:
                     flow_id=flow_id,
                     outcome=outcome.value,
                     bsn=bsn if outcome is Outcome.SUCCESS else None,
-                    expires_at=datetime.now(UTC) + ARTIFACT_TTL,
+                    expires_at=self._clock() + ARTIFACT_TTL,
                 )
             )
         return artifact
 
     def resolve_once(self, artifact: str) -> Resolution | Unresolvable:
         """What the artifact stood for, the first time it is asked and before it expires."""
-        now = datetime.now(UTC)
+        now = self._clock()
         artifact_hash = credentials.digest(artifact)
         with self._db.transaction() as session:
             # Compare-and-set: of two concurrent resolutions, exactly one wins.

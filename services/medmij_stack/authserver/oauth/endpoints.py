@@ -64,7 +64,7 @@ class Revoke(RevocationEndpoint):  # type: ignore[misc]
                 token_string
             )
             if found is not None:
-                return IssuedToken(found, kind=kind)
+                return IssuedToken(found, store.clock, kind=kind)
         return None
 
     def revoke_token(self, token: IssuedToken, request: MedMijRequest) -> None:
@@ -86,7 +86,7 @@ class Introspect(IntrospectionEndpoint):  # type: ignore[misc]
     def query_token(self, token_string: str, token_type_hint: str | None) -> IssuedToken | None:
         server: DvaAuthorizationServer = self.server
         found = server.store.find_access(token_string)
-        return None if found is None else IssuedToken(found)
+        return None if found is None else IssuedToken(found, server.store.clock)
 
     def check_permission(self, token: IssuedToken, client: Any, request: MedMijRequest) -> bool:
         request.findings.grant = token.info.grant

@@ -23,7 +23,6 @@ Spec rules (docs/protocol.md#the-oauth-flow):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import (
@@ -51,6 +50,7 @@ from medmij_stack.authserver.errors import (
     REFRESH_UNKNOWN,
 )
 from medmij_stack.authserver.grant_store import CodeInfo, GrantInfo, Spent, TokenInfo
+from medmij_stack.protocol.funnel import Clock
 from medmij_stack.protocol.oauth_errors import ascii_description
 from medmij_stack.protocol.scope import ScopeError, parse_scope
 
@@ -118,6 +118,9 @@ class IssuedCode(AuthorizationCodeMixin):  # type: ignore[misc]
 @dataclass(frozen=True)
 class IssuedToken(TokenMixin):  # type: ignore[misc]
     info: TokenInfo
+    # The store's clock (virtual in a simulation world): expiry is judged on the time the
+    # token's issued_at and expires_at were set by.
+    clock: Clock
     kind: str = "access_token"  # or "refresh_token": which of the pair was presented
 
     def check_client(self, client: Any) -> bool:
@@ -130,7 +133,7 @@ class IssuedToken(TokenMixin):  # type: ignore[misc]
         return int((self.info.expires_at - self.info.issued_at).total_seconds())
 
     def is_expired(self) -> bool:
-        return self.info.expires_at <= datetime.now(UTC)
+        return self.info.expires_at <= self.clock()
 
     def is_revoked(self) -> bool:
         return self.info.access_revoked or self.info.grant.revoked
@@ -267,9 +270,9 @@ class RefreshToken(authlib_grants.RefreshTokenGrant):  # type: ignore[misc]
             raise InvalidGrantError(REFRESH_REPLAYED)
         if info.refresh_revoked or info.grant.revoked:
             raise InvalidGrantError(REFRESH_UNKNOWN)
-        if info.refresh_expires_at is None or info.refresh_expires_at <= datetime.now(UTC):
+        if info.refresh_expires_at is None or info.refresh_expires_at <= store.clock():
             raise InvalidGrantError(REFRESH_LAPSED)
-        return IssuedToken(info, kind="refresh_token")
+        return IssuedToken(info, store.clock, kind="refresh_token")
 
     def _narrowed_scope(self, info: TokenInfo) -> str:
         raw = self.request.payload.scope

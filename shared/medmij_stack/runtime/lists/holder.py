@@ -241,19 +241,37 @@ class ListSet:
         development: bool = False,
         max_bytes: int = DEFAULT_MAX_BYTES,
         state_dir: Path | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        """`state_dir`: where each holder keeps the mark of its last accepted list."""
+        """`state_dir`: where each holder keeps the mark of its last accepted list;
+        `clock`: the node's time, which a list's Tijdstempel may not lie too far ahead of."""
         self.zal = ListHolder(
-            ListKind.ZAL, development=development, max_bytes=max_bytes, state_dir=state_dir
+            ListKind.ZAL,
+            development=development,
+            max_bytes=max_bytes,
+            state_dir=state_dir,
+            clock=clock,
         )
         self.ocl = ListHolder(
-            ListKind.OCL, development=development, max_bytes=max_bytes, state_dir=state_dir
+            ListKind.OCL,
+            development=development,
+            max_bytes=max_bytes,
+            state_dir=state_dir,
+            clock=clock,
         )
         self.gnl = ListHolder(
-            ListKind.GNL, development=development, max_bytes=max_bytes, state_dir=state_dir
+            ListKind.GNL,
+            development=development,
+            max_bytes=max_bytes,
+            state_dir=state_dir,
+            clock=clock,
         )
         self.whitelist = ListHolder(
-            ListKind.WHITELIST, development=development, max_bytes=max_bytes, state_dir=state_dir
+            ListKind.WHITELIST,
+            development=development,
+            max_bytes=max_bytes,
+            state_dir=state_dir,
+            clock=clock,
         )
         self.max_bytes = max_bytes
 
