@@ -1,0 +1,81 @@
+"""The independent ground truth of a simulated attempt (medmij_stack.wiring.truth), no stack."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from medmij_stack.pgo.situations import Situation
+from medmij_stack.protocol.funnel import FailureReason
+from medmij_stack.wiring.truth import Basis, Fault, Observed, dva_answer, judge, observed_disagrees
+
+OK = "succes"
+RESOURCE = FailureReason.RESOURCE_ERROR.value
+PAGE_SAYS_SUCCESS = Situation.GELUKT.message.title
+
+
+def test_the_exception_table_on_the_redirect_uri() -> None:
+    assert dva_answer("access_denied", "Authorization cancelled.") is FailureReason.DIGID_CANCELLED
+    assert dva_answer("access_denied", "The request is not granted.") is (
+        FailureReason.CONSENT_DENIED
+    )
+    assert dva_answer("access_denied", "No such resources.") is FailureReason.NO_DATA
+    assert dva_answer("access_denied", None) is FailureReason.CONSENT_DENIED
+    assert dva_answer("unauthorized_client", None) is FailureReason.DIGID_FAILED
+    assert dva_answer("temporarily_unavailable", None) is FailureReason.INVALID_REQUEST
+
+
+def test_one_ending_allowed_is_the_model_s_whatever_the_page_says() -> None:
+    page_says_success = Observed(callback_code=True, page_title=PAGE_SAYS_SUCCESS)
+    assert judge((RESOURCE,), page_says_success) == (RESOURCE, Basis.MODEL)
+
+
+def test_a_random_failure_is_read_off_the_resource_server_not_the_page() -> None:
+    # The PGO's page says it all worked, but the resource server answered 504 once.
+    seen = Observed(
+        callback_code=True, page_title=PAGE_SAYS_SUCCESS, resource_ok=27, resource_errors=(504,)
+    )
+    assert judge((OK, RESOURCE), seen) == (RESOURCE, Basis.RESOURCE_SERVER)
+    clean = Observed(callback_code=True, resource_ok=28)
+    assert judge((OK, RESOURCE), clean) == (OK, Basis.RESOURCE_SERVER)
+    refused = Observed(callback_code=True, token_answer="refused")
+    assert judge((OK, RESOURCE), refused) == (FailureReason.TOKEN_ERROR.value, Basis.AUTHSERVER)
+
+
+def test_the_dva_s_answer_and_a_closed_tab_come_before_the_page() -> None:
+    denied = Observed(
+        callback_error="access_denied",
+        callback_description="The request is not granted.",
+        page_title=PAGE_SAYS_SUCCESS,
+    )
+    both = (FailureReason.CONSENT_DENIED.value, OK)
+    assert judge(both, denied) == (FailureReason.CONSENT_DENIED.value, Basis.CALLBACK)
+    closed = Observed(abandoned_at="consent")
+    assert judge((), closed) == (FailureReason.DIGID_CANCELLED.value, Basis.BROWSER)
+    assert judge((), Observed(abandoned_at="search"))[0] == (
+        FailureReason.ABANDONED_AT_SEARCH.value
+    )
+    assert judge((), Observed()) == (None, Basis.NONE)
+
+
+def test_during_a_fault_the_resource_server_s_log_is_no_witness() -> None:
+    # A SIGKILL lost the queued records of the failing answers: only the page is left.
+    seen = Observed(
+        callback_code=True,
+        resource_ok=3,
+        page_title=Situation.OPHALEN_MISLUKT.message.title,
+    )
+    assert judge((OK,), seen, faulty=True) == (RESOURCE, Basis.PAGE)
+    now = datetime.now(UTC)
+    fault = Fault("zorgaanbieder:dva", now, now + timedelta(seconds=5))
+    assert fault.overlaps(now - timedelta(seconds=9), now + timedelta(seconds=1))
+    assert not fault.overlaps(now - timedelta(seconds=9), now - timedelta(seconds=1))
+    assert not fault.overlaps(None, None)
+
+
+def test_the_wire_against_a_model_that_allows_one_ending() -> None:
+    failed = Observed(callback_code=True, resource_errors=(500,))
+    assert observed_disagrees((OK,), failed) == (
+        "the model allows only succes, but the resource-server showed resource-fout"
+    )
+    assert observed_disagrees((OK, RESOURCE), failed) is None
+    assert observed_disagrees((RESOURCE,), failed) is None
