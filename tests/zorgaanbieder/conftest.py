@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from medmij_stack.protocol.dva_contract import INTROSPECTION_PATH
+from medmij_stack.protocol.funnel import Clock, system_clock
 from medmij_stack.protocol.persons import TestPerson
 from medmij_stack.runtime.asgi_tls import ASGIApp, uvicorn_config
 from medmij_stack.runtime.devpki import DevPKI, ensure_dev_pki
@@ -195,6 +196,7 @@ def start_resource_server(
         datasets: Sequence[Dataset] | None = None,
         records: Records | None = None,
         introspection_client: Callable[[], httpx.AsyncClient] | None = None,
+        clock: Clock = system_clock,
         **overrides: Any,
     ) -> Iterator[Running]:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -210,6 +212,7 @@ def start_resource_server(
             records=records,
             datasets=None if datasets is None else (lambda: list(datasets)),
             introspection_client=introspection_client,
+            clock=clock,
         )
         leaf = pki.leaf(RESOURCE)
         context = server_context(
