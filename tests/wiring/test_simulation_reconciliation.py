@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from medmij_stack.protocol.reporting.months import DUTCH_TIME, Month
 from medmij_stack.wiring.clock import read_offset
 from medmij_stack.wiring.scenarios import load_scenario
 from medmij_stack.wiring.simulate import (
@@ -66,3 +67,6 @@ def test_the_dva_and_the_pgo_count_the_same_in_every_virtual_month(
     assert [t for t in totals if not t["agrees"]] == []
     assert [line for line in reconciliation["lines"] if not line["agrees"]] == []
     assert reconciliation["agrees"] is True
+    # The report is made at the stack's time too: the virtual one, in the last month run.
+    made_at = datetime.fromisoformat(figures["made_at"])
+    assert Month.of(made_at, DUTCH_TIME) == result.months[-1]

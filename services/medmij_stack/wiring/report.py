@@ -2,8 +2,9 @@
 
 Reads the stores of the stack at ``--data-dir`` (running or stopped;
 :mod:`wiring.report_stores`), computes every figure of the months ``--from`` … ``--to``
-(default: the current month) with :func:`medmij_stack.protocol.reporting.compute`, and writes
-to ``--out``:
+(default: the current month, by the stack's clock: the virtual one of a simulation,
+:mod:`medmij_stack.runtime.clock`) with :func:`medmij_stack.protocol.reporting.compute`, and
+writes to ``--out``:
 
 * ``rapport.html``: one self-contained page (inline CSS and SVG, no script, nothing fetched:
   it opens offline) with the funnel per process step, successful and failed users per month,
@@ -61,6 +62,7 @@ from medmij_stack.protocol.reporting import (
     compute,
 )
 
+from .clock import ClockError, VirtualClock
 from .report_page import render_html, write_csvs
 from .report_stores import (
     NotAStack,
@@ -233,8 +235,15 @@ def source_check(
     return SourceCheck(True, counts, tuple(only_own), tuple(only_collector), differences)
 
 
-def build_report(stores: StackStores, period: Period, contents: Sequence[StoreContents]) -> Report:
-    """Compute the figures from what was read (pure apart from the clock)."""
+def build_report(
+    stores: StackStores,
+    period: Period,
+    contents: Sequence[StoreContents],
+    *,
+    now: datetime | None = None,
+) -> Report:
+    """Compute the figures from what was read (pure apart from the clock: ``now`` is when
+    the report is made, default the system clock's now)."""
     funnel: list[FunnelEvent] = []
     pgo_records: list[Record] = []
     dva_records: list[Record] = []
@@ -268,7 +277,8 @@ def build_report(stores: StackStores, period: Period, contents: Sequence[StoreCo
     )
     check = source_check(dva_records, collector, figures, figures_collector, period)
     pgo_names = tuple(sorted({e.pgo for e in funnel})) or ("pgo",)
-    return Report(period, datetime.now(UTC), stores, figures, check, pgo_names, read)
+    made_at = datetime.now(UTC) if now is None else now
+    return Report(period, made_at, stores, figures, check, pgo_names, read)
 
 
 def write_report(report: Report, out: Path) -> list[Path]:
@@ -316,8 +326,8 @@ def _database_options(options: Sequence[str]) -> dict[str, str]:
     return chosen
 
 
-def _period(first: str | None, last: str | None) -> Period:
-    current = str(Month.of(datetime.now(UTC), DUTCH_TIME))
+def _period(first: str | None, last: str | None, now: datetime) -> Period:
+    current = str(Month.of(now, DUTCH_TIME))
     return Period.parse(first or last or current, last or first or current)
 
 
@@ -350,7 +360,15 @@ def report(
     """Write MedMij's monthly figures of a stack: HTML page, JSON, CSV, DVP and beheer XML."""
     data_dir = data_dir.resolve()
     try:
-        period = _period(first, last)
+        # The stack's time: a simulation's virtual clock (medmij_stack.runtime.clock; the
+        # system clock for any other stack), so that the current month and the moment of
+        # making (the DVP-rapportage's uitvoering) are those of the months reported.
+        now = VirtualClock(data_dir)()
+    except ClockError as exc:
+        err.print(str(exc), markup=False, style="red")
+        raise typer.Exit(2) from exc
+    try:
+        period = _period(first, last, now)
         urls = urls_from_environment(os.environ) | _database_options(databases or [])
         stores = find_stores(data_dir, urls)
     except (ReportingError, ValueError) as exc:
@@ -374,7 +392,7 @@ def report(
             contents.append(read_store(store))
             progress.advance(task)
         progress.update(task, description="cijfers berekenen")
-        made = build_report(stores, period, contents)
+        made = build_report(stores, period, contents, now=now)
         written = write_report(made, out)
         progress.advance(task)
     for path in written:
