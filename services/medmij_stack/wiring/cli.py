@@ -340,7 +340,12 @@ def serve(
         err.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(2) from exc
 
-    def work(index: int, sockets: Mapping[int, socket.socket], ready: Callable[[], None]) -> None:
+    def work(
+        index: int,
+        sockets: Mapping[int, socket.socket],
+        serving: Callable[[], None],
+        everyone_serves: Callable[[], bool],
+    ) -> None:
         # Each worker's log lines say which worker wrote them.
         logging.basicConfig(
             level=logging.INFO,
@@ -356,7 +361,8 @@ def serve(
                 access_log=access_log,
                 run_id=run_id,
                 sockets=sockets,
-                on_started=ready,
+                on_started=serving,
+                ready=everyone_serves,
             )
         )
 

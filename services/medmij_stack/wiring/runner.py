@@ -25,7 +25,7 @@ from medmij_stack.runtime.tls import server_context
 
 from .roles import Listener
 
-__all__ = ["RUN_HEADER", "serve_listeners", "with_run_header"]
+__all__ = ["RUN_HEADER", "serve_listeners", "with_readiness", "with_run_header"]
 
 
 _GRACEFUL_SHUTDOWN_SECONDS = 3
@@ -54,6 +54,22 @@ def with_run_header(app: ASGIApp, run_id: str) -> ASGIApp:
     return wrapped
 
 
+def with_readiness(app: ASGIApp, ready: Callable[[], bool]) -> ASGIApp:
+    """`app`, whose /health answers 503 while ``ready()`` is false: a role of several
+    workers is ready when every worker serves (`medmij_stack.wiring.workers`)."""
+    body = b'{"status":"starting: not every worker serves yet"}'
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") != "/health" or ready():
+            await app(scope, receive, send)
+            return
+        headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+        await send({"type": "http.response.start", "status": 503, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return wrapped
+
+
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -70,6 +86,7 @@ async def serve_listeners(
     run_id: str | None = None,
     sockets: Mapping[int, socket.socket] | None = None,
     on_started: Callable[[], None] | None = None,
+    ready: Callable[[], bool] | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM; returns when every server has shut down.
 
@@ -77,6 +94,7 @@ async def serve_listeners(
     `sockets`: per port, a socket bound already (by the parent of several workers,
     `medmij_stack.wiring.workers`) to accept on instead of binding one.
     `on_started`: called once every server has run its lifespan startup and listens.
+    `ready`: whether the role is ready (every worker serves); /health says 503 until then.
     """
     servers: list[_Server] = []
     for listener in listeners:
@@ -85,6 +103,8 @@ async def serve_listeners(
             leaf.cert, leaf.key, trust=trust, client_certs=listener.client_certs
         )
         app = cast("ASGIApp", listener.app)
+        if ready is not None:
+            app = with_readiness(app, ready)
         config = uvicorn_config(
             app if run_id is None else with_run_header(app, run_id),
             host=listen,

@@ -7,6 +7,9 @@ the workers, passes SIGINT/SIGTERM on, and ends when they have ended.
 
 * The first worker starts alone: its lifespan migrates the database and loads the data, so
   the others, started once it listens, find both done instead of racing to do them.
+* The role is ready when every worker is: until then each worker's /health answers 503
+  (a byte of memory the parent shares with its workers says when all serve), so that
+  `medmij up` does not call the role ready while one worker takes every connection.
 * Every worker dies with the parent, even when the parent is killed (SIGKILL): Linux's
   parent-death signal, as `medmij up` does for its roles.
 * When a worker stops on its own, the parent stops the others and fails: a role that runs
@@ -19,7 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import mmap
 import os
+import select
 import signal
 import socket
 import sys
@@ -36,8 +41,9 @@ log = logging.getLogger(__name__)
 
 _BACKLOG = 2048
 
-Worker = Callable[[int, Mapping[int, socket.socket], Callable[[], None]], None]
-"""Runs in a worker: (its index, the sockets by port, call when serving); returns when done."""
+Worker = Callable[[int, Mapping[int, socket.socket], Callable[[], None], Callable[[], bool]], None]
+"""Runs in a worker: (its index, the sockets by port, call when serving, whether every
+worker serves); returns when done."""
 
 
 def bind_sockets(listen: str, ports: Iterable[int]) -> dict[int, socket.socket]:
@@ -66,7 +72,9 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _fork(index: int, work: Worker, sockets: Mapping[int, socket.socket]) -> tuple[int, int]:
+def _fork(
+    index: int, work: Worker, sockets: Mapping[int, socket.socket], everyone: mmap.mmap
+) -> tuple[int, int]:
     """Start worker ``index``; (its pid, the read end of the pipe it says 'serving' on)."""
     parent = os.getpid()
     readable, writable = os.pipe()
@@ -88,7 +96,7 @@ def _fork(index: int, work: Worker, sockets: Mapping[int, socket.socket]) -> tup
                 os.write(writable, b"1")
                 os.close(writable)
 
-        work(index, sockets, ready)
+        work(index, sockets, ready, lambda: everyone[0] == 1)
         code = 0
     except BaseException:  # reported; this process ends either way
         traceback.print_exc()
@@ -116,6 +124,9 @@ def run_workers(
     """Run ``count`` workers until SIGINT/SIGTERM or until one stops; the exit code."""
     children: dict[int, int] = {}  # pid → worker index
     stopping = False
+    # Shared with every worker (anonymous shared memory survives fork): 1 once all serve.
+    everyone = mmap.mmap(-1, 1)
+    starting: list[int] = []  # read ends of the pipes of workers not serving yet
 
     def stop_all() -> None:
         for pid in children:
@@ -130,15 +141,17 @@ def run_workers(
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     failed = False
     try:
-        pid, readable = _fork(0, work, sockets)
+        pid, readable = _fork(0, work, sockets, everyone)
         children[pid] = 0
         if _serving(readable):
             for index in range(1, count):
                 if stopping:
                     break
-                pid, readable = _fork(index, work, sockets)
+                pid, readable = _fork(index, work, sockets, everyone)
                 children[pid] = index
-                os.close(readable)  # only the first worker's start is waited for
+                starting.append(readable)
+            if not starting:
+                everyone[0] = 1
         elif not stopping:
             failed = True
             log.error("worker 0 stopped before it served; no other worker started")
@@ -157,7 +170,7 @@ def run_workers(
             except ChildProcessError:
                 break
             if pid == 0:
-                time.sleep(0.1)
+                _await_serving(starting, everyone, 0.1)
                 continue
             gone = children.pop(pid, -1)
             if gone >= 0 and not stopping and not failed:
@@ -172,7 +185,24 @@ def run_workers(
             signal.signal(sig, handler)
         for sock in sockets.values():
             sock.close()
+        for readable in starting:
+            os.close(readable)
     return 1 if failed else 0
+
+
+def _await_serving(starting: list[int], everyone: mmap.mmap, timeout: float) -> None:
+    """Up to ``timeout`` s: note the workers that say they serve; all of them: ``everyone``."""
+    if not starting:
+        time.sleep(timeout)
+        return
+    with contextlib.suppress(InterruptedError):
+        readable, _, _ = select.select(starting, [], [], timeout)
+        for fd in readable:
+            starting.remove(fd)
+            # True: it serves. False: it ended first, and the wait loop sees it go.
+            _serving(fd)
+        if not starting:
+            everyone[0] = 1
 
 
 def _exit_status(status: int) -> str:

@@ -1,0 +1,280 @@
+"""Several workers per role, and replicas behind the DVA's proxy, serve one world correctly.
+
+Real processes and real HTTPS: `medmij up --workers 2` (the parent of each role binds its
+sockets, its workers accept on them), and a world whose authorisation and resource
+server nodes each have two replicas on PostgreSQL behind `medmij serve proxy`. Each
+request below goes over a connection of its own, so that the requests spread over the
+workers (the kernel gives each connection to one of them) and over the replicas (the
+proxy hands connections out in turn).
+
+* A code is spent once however many processes are asked at once: exactly one token,
+  ``invalid_grant`` for every other, and the token of the replayed code is revoked.
+* A revocation reaches every process at once: after the revocation is answered, no
+  request with the token is served anywhere, although every process had a cached
+  introspection answer that called it active.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from medmij_stack.protocol import catalogue
+from medmij_stack.protocol.lists import ListKind, Zorgaanbiederslijst, parse_list
+from medmij_stack.runtime.devpki import LeafFiles
+from medmij_stack.wiring.world import load_world
+from tests.authserver.browser import Browser
+from tests.databases import fresh_database
+from tests.e2e.conftest import RunningStack, start_stack
+from tests.e2e.flow import ZORGAANBIEDER, Endpoints, Pgo, consent_code, exchange_code, stack_client
+
+CONNECTIONS = 24  # requests, each on a new connection, per check
+PARALLEL = 8
+
+
+# --- the stack as a PGO sees it -------------------------------------------------------------
+
+
+def _endpoints(stack: RunningStack) -> Endpoints:
+    with stack_client(stack) as client:
+        response = client.get(stack.info["lists"]["zal"])
+    zal = parse_list(ListKind.ZAL, response.content, development=stack.info["development"])
+    assert isinstance(zal, Zorgaanbiederslijst)
+    entry = zal.get(ZORGAANBIEDER)
+    assert entry is not None
+    bgz, vaccinaties = entry.gegevensdienst("48"), entry.gegevensdienst("63")
+    assert bgz is not None
+    assert vaccinaties is not None
+    assert bgz.authorization_endpoint is not None
+    assert bgz.token_endpoint is not None
+    return Endpoints(
+        authorize=bgz.authorization_endpoint,
+        token=bgz.token_endpoint,
+        resource_48=bgz.systeemrollen[0].resource_endpoint,
+        resource_63=vaccinaties.systeemrollen[0].resource_endpoint,
+    )
+
+
+def _pgo(stack: RunningStack) -> Pgo:
+    info = stack.info["pgo_client_cert"]
+    return Pgo(
+        hostname=info["hostname"],
+        leaf=LeafFiles(cert=Path(info["cert"]), key=Path(info["key"])),
+        redirect_uri=stack.info["pgo"] + "/medmij/terug",
+    )
+
+
+def _bsn(stack: RunningStack) -> str:
+    for person in stack.info["digid_test_persons"]:
+        if ZORGAANBIEDER in person["zorgaanbieders"]:
+            return str(person["bsn"])
+    raise LookupError("no test person with data at the hospital")
+
+
+def _code(stack: RunningStack, endpoints: Endpoints, pgo: Pgo) -> str:
+    parts = urlsplit(endpoints.authorize)
+    with Browser(stack_client(stack), f"{parts.scheme}://{parts.netloc}") as person:
+        return consent_code(person, endpoints, pgo, _bsn(stack))
+
+
+def _each_on_its_own_connection(count: int, request: object) -> list[httpx.Response]:
+    """``request(client)`` ``count`` times, PARALLEL at once, each with a new client."""
+    assert callable(request)
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        return list(pool.map(lambda _: request(), range(count)))
+
+
+def _search(stack: RunningStack, endpoints: Endpoints, pgo: Pgo, token: str) -> int:
+    with stack_client(stack, pgo.leaf) as client:
+        response = client.get(
+            f"{endpoints.resource_63}/Immunization",
+            headers={"Authorization": f"Bearer {token}", "Accept": catalogue.get("63").accept},
+        )
+    return response.status_code
+
+
+def _replay_at_once(stack: RunningStack, endpoints: Endpoints, pgo: Pgo) -> None:
+    code = _code(stack, endpoints, pgo)
+
+    def exchange() -> httpx.Response:
+        with stack_client(stack, pgo.leaf) as client:
+            return exchange_code(client, endpoints, pgo, code)
+
+    answers = _each_on_its_own_connection(PARALLEL * 2, exchange)
+    granted = [a for a in answers if a.status_code == 200]
+    refused = [a for a in answers if a.status_code != 200]
+    assert len(granted) == 1, [a.text for a in answers]
+    assert {(a.status_code, a.json()["error"]) for a in refused} == {(400, "invalid_grant")}
+    # The code was presented again: its token is revoked (RFC 6749 4.1.2), everywhere.
+    token = granted[0].json()["access_token"]
+    statuses = _each_on_its_own_connection(
+        CONNECTIONS, lambda: _search(stack, endpoints, pgo, token)
+    )
+    assert set(statuses) == {401}
+
+
+def _revoke_everywhere(stack: RunningStack, endpoints: Endpoints, pgo: Pgo) -> None:
+    code = _code(stack, endpoints, pgo)
+    with stack_client(stack, pgo.leaf) as client:
+        answer = exchange_code(client, endpoints, pgo, code)
+        assert answer.status_code == 200, answer.text
+        token = answer.json()["access_token"]
+        metadata = client.get(endpoints.back_origin + "/.well-known/oauth-authorization-server")
+    # Every worker (and replica) now holds an answer that says the token is active.
+    warm = _each_on_its_own_connection(CONNECTIONS, lambda: _search(stack, endpoints, pgo, token))
+    assert set(warm) == {200}
+    with stack_client(stack, pgo.leaf) as client:
+        revoked = client.post(
+            metadata.json()["revocation_endpoint"],
+            data={"token": token, "token_type_hint": "access_token", "client_id": pgo.hostname},
+        )
+    assert revoked.status_code == 200, revoked.text
+    after = _each_on_its_own_connection(CONNECTIONS, lambda: _search(stack, endpoints, pgo, token))
+    assert set(after) == {401}
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def _serve_process(stack: RunningStack, role: str) -> int:
+    """The pid of the `medmij serve <role>` that `medmij up` started."""
+    for child in _children(stack.process.pid):
+        argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        if b"serve" in argv and role.encode() in argv:
+            return child
+    raise LookupError(f"no medmij serve {role}")
+
+
+# --- several workers per role ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def long_cache() -> Iterator[None]:
+    """Introspection answers cached for a minute (its most), not 5 s: on a slow machine the
+    cached answers must outlive warming every worker and revoking, or the test would pass
+    on expiry alone."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MEDMIJ_ZORGAANBIEDER_INTROSPECTION_CACHE_SECONDS", "60")
+        yield
+
+
+@pytest.fixture(scope="module")
+def workers_stack(
+    tmp_path_factory: pytest.TempPathFactory, long_cache: None
+) -> Iterator[RunningStack]:
+    running = start_stack(tmp_path_factory.mktemp("workers"), "--workers", "2", "--timeout", "85")
+    yield running
+    running.stop()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads processes from /proc")
+def test_stack_json_says_how_many_workers_each_role_runs(workers_stack: RunningStack) -> None:
+    workers = workers_stack.info["workers"]
+    assert workers["authserver:demo-dva"] == 2
+    assert workers["zorgaanbieder:demo-dva"] == 2
+    assert workers["pgo:pgo.localhost"] == 1
+    assert workers["stelselnode"] == 1
+    for role in ("authserver", "zorgaanbieder"):
+        assert len(_children(_serve_process(workers_stack, role))) == 2
+
+
+def test_a_code_replayed_at_once_on_every_worker_buys_one_token(
+    workers_stack: RunningStack,
+) -> None:
+    _replay_at_once(workers_stack, _endpoints(workers_stack), _pgo(workers_stack))
+
+
+def test_a_revocation_reaches_every_resource_server_worker_at_once(
+    workers_stack: RunningStack,
+) -> None:
+    _revoke_everywhere(workers_stack, _endpoints(workers_stack), _pgo(workers_stack))
+
+
+def test_workers_end_with_their_parent_even_when_it_is_killed(
+    workers_stack: RunningStack,
+) -> None:
+    # Last in this module: `medmij up` then sees a role gone and stops the world.
+    parent = _serve_process(workers_stack, "zorgaanbieder")
+    workers = _children(parent)
+    assert len(workers) == 2
+    os.kill(parent, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    # A zombie is gone but for its exit status, which `medmij serve` (dead) cannot collect.
+    running = [pid for pid in alive if _state(pid) != "Z"]
+    assert running == []
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "gone"
+
+
+# --- replicas behind the proxy, on PostgreSQL -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def replicas_stack(
+    tmp_path_factory: pytest.TempPathFactory, long_cache: None
+) -> Iterator[RunningStack]:
+    base = tmp_path_factory.mktemp("replicas")
+    with (
+        fresh_database("postgresql", base, "authserver") as authserver,
+        fresh_database("postgresql", base, "zorgaanbieder") as zorgaanbieder,
+    ):
+        world = load_world(None).model_dump(mode="json")
+        for dva in world["dva"]:
+            if dva["external"]:
+                continue
+            # Placeholder ports: --free-ports gives every replica a free one.
+            for offset, node in enumerate(("front", "back", "resource")):
+                dva[node]["replicas"] = [60001 + 2 * offset, 60002 + 2 * offset]
+            dva["authserver_database"] = authserver
+            dva["zorgaanbieder_database"] = zorgaanbieder
+            break
+        world_file = base / "world.json"
+        world_file.write_text(json.dumps(world), "utf-8")
+        running = start_stack(base, "--world", str(world_file), "--workers", "1", "--timeout", "85")
+        yield running
+        running.stop()
+
+
+@pytest.mark.postgres
+def test_replicas_run_behind_the_proxy(replicas_stack: RunningStack) -> None:
+    labels = set(replicas_stack.info["workers"])
+    assert {
+        "authserver:demo-dva#0",
+        "authserver:demo-dva#1",
+        "zorgaanbieder:demo-dva#0",
+        "zorgaanbieder:demo-dva#1",
+        "proxy:demo-dva",
+    } <= labels
+
+
+@pytest.mark.postgres
+def test_a_code_replayed_at_once_on_every_replica_buys_one_token(
+    replicas_stack: RunningStack,
+) -> None:
+    _replay_at_once(replicas_stack, _endpoints(replicas_stack), _pgo(replicas_stack))
+
+
+@pytest.mark.postgres
+def test_a_revocation_reaches_every_resource_server_replica_at_once(
+    replicas_stack: RunningStack,
+) -> None:
+    _revoke_everywhere(replicas_stack, _endpoints(replicas_stack), _pgo(replicas_stack))
