@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from medmij_stack.protocol.funnel import Clock, FailureReason
@@ -86,6 +86,28 @@ def _compact(document: object) -> str:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
+def _outcome_row(
+    flow_id: str, gegevensdienst: str, answer: QueryAnswer, *, keep: bool
+) -> dict[str, Any]:
+    """A ``query_outcomes`` row; ``keep``: the service failed, so a successful answer's
+    resources stay with the attempt for a retry."""
+    kept = keep and answer.failure is None
+    return {
+        "flow_id": flow_id,
+        "gegevensdienst": gegevensdienst,
+        "query_name": answer.name[:128],
+        "request_id": answer.request_id,
+        "status": answer.status,
+        "failure": None if answer.failure is None else answer.failure.value,
+        "detail": None if answer.detail is None else answer.detail[:2000],
+        "started_at": answer.started,
+        "elapsed_seconds": answer.elapsed_seconds,
+        "resource_count": len(answer.resources),
+        "resources": _compact(list(answer.resources)) if kept else None,
+        "retrieved_at": answer.started if kept else None,
+    }
+
+
 def _distinct(resources: Iterable[dict[str, Any]]) -> int:
     return len({(r.get("resourceType"), r.get("id")) for r in resources})
 
@@ -116,25 +138,15 @@ class RecordStore:
         kept with the attempt for a retry and the source stays as it was.
         """
         now = self._clock()
+        # Rows go in as multi-row INSERTs (ORM bulk insert): a retrieval stores a hundred
+        # resources and thirty outcomes at once, too many for the unit of work per object.
+        outcomes = [
+            _outcome_row(flow_id, gegevensdienst, answer, keep=failure is not None)
+            for answer in answers
+        ]
         with self._db.transaction() as session:
-            for answer in answers:
-                keep = failure is not None and answer.failure is None
-                session.add(
-                    QueryOutcome(
-                        flow_id=flow_id,
-                        gegevensdienst=gegevensdienst,
-                        query_name=answer.name[:128],
-                        request_id=answer.request_id,
-                        status=answer.status,
-                        failure=None if answer.failure is None else answer.failure.value,
-                        detail=None if answer.detail is None else answer.detail[:2000],
-                        started_at=answer.started,
-                        elapsed_seconds=answer.elapsed_seconds,
-                        resource_count=len(answer.resources),
-                        resources=_compact(list(answer.resources)) if keep else None,
-                        retrieved_at=answer.started if keep else None,
-                    )
-                )
+            if outcomes:
+                session.execute(insert(QueryOutcome), outcomes)
             count = None
             if failure is None:
                 count = self._replace(
@@ -170,21 +182,23 @@ class RecordStore:
             )
         )
         every = [r for answer in answers for r in answer.resources]
-        session.add_all(
-            Record(
-                account_id=account_id,
-                zorgaanbieder=zorgaanbieder,
-                gegevensdienst=gegevensdienst,
-                query_name=answer.name[:128],
-                resource_type=str(resource.get("resourceType", ""))[:64],
-                resource_id=str(resource.get("id", ""))[:64] or None,
-                resource=_compact(resource),
-                retrieved_at=answer.started,
-                flow_id=flow_id,
-            )
+        rows = [
+            {
+                "account_id": account_id,
+                "zorgaanbieder": zorgaanbieder,
+                "gegevensdienst": gegevensdienst,
+                "query_name": answer.name[:128],
+                "resource_type": str(resource.get("resourceType", ""))[:64],
+                "resource_id": str(resource.get("id", ""))[:64] or None,
+                "resource": _compact(resource),
+                "retrieved_at": answer.started,
+                "flow_id": flow_id,
+            }
             for answer in answers
             for resource in answer.resources
-        )
+        ]
+        if rows:
+            session.execute(insert(Record), rows)
         count = _distinct(every)
         source = session.get(Source, (account_id, zorgaanbieder, gegevensdienst))
         if source is None:

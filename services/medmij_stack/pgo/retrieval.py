@@ -82,6 +82,10 @@ MAX_FOLLOW_UP_READS = 250
 """Reads one gegevensdienst's answers may lead to; references beyond it stay unresolved."""
 
 _ERROR_BODY_LIMIT = 64 * 1024  # an OperationOutcome worth showing is far smaller
+_READ_IN_LOOP_BYTES = 16 * 1024
+"""Answers up to this size are read and validated on the event loop: a millisecond or
+two, less than handing them to a worker thread and back costs. Larger ones go to a
+worker thread, so that a big Bundle does not hold up every other request."""
 _DETAIL_LIMIT = 300
 _JSON_MEDIA_TYPES = frozenset(
     {"application/fhir+json", "application/json", "application/json+fhir"}
@@ -362,7 +366,7 @@ class _Retrieval:
     def _read(
         self, query: catalogue.Query, answer: _Answer
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """Runs in a worker thread: validating a large Bundle takes a while."""
+        """Runs in a worker thread for a large answer: validating a big Bundle takes a while."""
         self._check_media_type(answer.content_type)
         data = parse_json(answer.body)
         if is_read(query):
@@ -419,9 +423,12 @@ class _Retrieval:
             if answer.failure is not None:
                 return result(answer, failure=answer.failure, detail=answer.detail)
             try:
-                found, next_link = await anyio.to_thread.run_sync(
-                    partial(self._read, query, answer)
-                )
+                if len(answer.body) <= _READ_IN_LOOP_BYTES:
+                    found, next_link = self._read(query, answer)
+                else:
+                    found, next_link = await anyio.to_thread.run_sync(
+                        partial(self._read, query, answer)
+                    )
                 collected += found
                 if next_link is None:
                     return result(answer, collected)

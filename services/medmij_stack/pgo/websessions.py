@@ -64,7 +64,9 @@ class WebSessions:
         if not cookie or len(cookie) > 128:
             return None
         now = self._clock()
-        with self._db.transaction() as session:
+        # Read without the write lock: nearly every request only reads its session, and on
+        # SQLite a write transaction per request queued every page behind every writer.
+        with self._db.read() as session:
             row = session.execute(
                 select(WebSession, Account)
                 .outerjoin(Account, Account.id == WebSession.account_id)
@@ -76,10 +78,7 @@ class WebSessions:
             if row is None:
                 return None
             web, account = row
-            if now - web.last_seen_at >= _TOUCH_EVERY:
-                web.last_seen_at = now
-                web.expires_at = min(now + self._idle, web.created_at + self._maximum)
-            return SessionInfo(
+            info = SessionInfo(
                 id=web.id,
                 csrf_token=web.csrf_token,
                 device=Device(web.device),
@@ -88,6 +87,16 @@ class WebSessions:
                 naam=None if account is None else account.naam,
                 search_flow_id=web.search_flow_id,
             )
+            touch = now - web.last_seen_at >= _TOUCH_EVERY
+            latest = web.created_at + self._maximum
+        if touch:
+            with self._db.transaction() as session:
+                session.execute(
+                    update(WebSession)
+                    .where(WebSession.id == info.id)
+                    .values(last_seen_at=now, expires_at=min(now + self._idle, latest))
+                )
+        return info
 
     def open(
         self, device: Device, account_id: str | None = None, *, replaces: str | None = None
