@@ -173,8 +173,16 @@ class Running:
         )
 
     @property
+    def framework(self) -> Any:
+        """The FastAPI app inside the middleware (tracing → gate → observation → front)."""
+        app = self.app
+        while not hasattr(app, "state"):
+            app = app.app
+        return app
+
+    @property
     def server(self) -> Any:
-        return self.app.app.app.state.server  # tracing → gate → FastAPI
+        return self.framework.state.server
 
 
 Start = Callable[..., AbstractContextManager[Running]]

@@ -39,7 +39,7 @@ def running(start_resource_server: Start, tiny_datasets: list[Dataset]) -> Itera
 
 
 def ketenlog_of(running: Running) -> ResourceKetenlog:
-    ketenlog = running.app.app.app.state.ketenlog  # tracing → gate → FastAPI
+    ketenlog = running.framework.state.ketenlog
     assert isinstance(ketenlog, ResourceKetenlog)
     return ketenlog
 

@@ -44,6 +44,7 @@ from .errors import FhirError, MethodNotAllowed, NotFound, ServerFailure
 from .eventlog import ResourceKetenlog
 from .fhir_api import FhirApi, error_response
 from .fhir_xml import FhirXmlError, XmlFragments
+from .front import FhirFront
 from .introspection import Introspector
 from .observation import Observation, ResourceMetrics, endpoints_where
 from .records import Records
@@ -292,18 +293,19 @@ def create_app(
             ServerFailure("the resource server failed on this request"), FhirFormat.JSON, None
         )
 
-    # Ketenlog and metrics of every resource request (zorgaanbieder.observation); /metrics
-    # answers a scraper without a node certificate (medmij_stack.runtime.metrics).
-    app.add_middleware(
-        Observation,
+    app.add_route(METRICS_PATH, metrics_route(metrics.registry), methods=["GET"])
+    # Ketenlog and metrics of every resource request (zorgaanbieder.observation), whether
+    # the FHIR front (zorgaanbieder.front) or the app answers it; /metrics answers a
+    # scraper without a node certificate (medmij_stack.runtime.metrics).
+    observed = Observation(
+        FhirFront(app, api),
         ketenlog=ketenlog,
         metrics=metrics,
         hostname=settings.hostname,
         where=endpoints_where(server.endpoints),
         clock=clock,
     )
-    app.add_route(METRICS_PATH, metrics_route(metrics.registry), methods=["GET"])
     gate = ClientCertificateGate(
-        app, whitelist=subscription.whitelist, refuse=_refuse, exempt_paths=EXEMPT_PATHS
+        observed, whitelist=subscription.whitelist, refuse=_refuse, exempt_paths=EXEMPT_PATHS
     )
     return TracingMiddleware(gate)

@@ -1,6 +1,7 @@
 """What the resource server records of every resource request: ketenlog records and metrics.
 
-A middleware of the FastAPI app, behind the Whitelist gate and inside
+An ASGI middleware around the FHIR front (:mod:`zorgaanbieder.front`) and the FastAPI app
+behind it, behind the Whitelist gate and inside
 :class:`zorgaanbieder.tracing.TracingMiddleware` (whose MedMij-Request-ID and X-Correlation-ID
 it reads): what it records comes from MedMij nodes only; a connection the gate refuses (no
 node certificate, or a node not on the Whitelist) is no participant's request and is left
