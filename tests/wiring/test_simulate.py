@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from medmij_stack.protocol.funnel import FailureReason, Outcome, ProcessStep
 from medmij_stack.wiring.clock import ClockError, VirtualClock, advance_to, read_offset
+from medmij_stack.wiring.completion import wilson
 from medmij_stack.wiring.patient import StackInfo
 from medmij_stack.wiring.scenarios import load_scenario, scenario_names
 from medmij_stack.wiring.simulate import (
@@ -100,6 +101,14 @@ def test_realistic_figures_equal_the_ground_truth(
         assert sum(figures["attempts_by_device"].values()) == sum(
             figures["attempts_by_pgo"].values()
         )
+    # The truth never rests on the PGO's page here: the model, the browser, the DVA's answer
+    # on the redirect URI or the resource server's own answers (the slow zorgaanbieder's
+    # hangs are random) say how each attempt ended; the PGO's claim is written beside it.
+    assert {a.basis.value for a in result.truth} <= {
+        "model", "browser", "callback", "resource-server", "authserver"
+    }  # fmt: skip
+    first = json.loads(lines[0])
+    assert {"outcome", "reason", "expected", "basis", "observed", "pgo_claim"} <= set(first)
     # medmij report, reading the same stores with its own code, agrees as well.
     report = tmp_path / "report"
     assert (
@@ -230,3 +239,49 @@ def test_the_plan_follows_the_seed_alone() -> None:
     # kantar-2022: one attempt per user per month, spread over its three PGOs.
     assert all(len(month) == 40 for month in drawn(7))
     assert len({pgo for month in drawn(7) for _, pgo, _, _ in month}) == 3
+
+
+def test_users_completing_every_step_from_the_stores_equal_the_ground_truth(
+    simulation_stack: OwnStack, tmp_path: Path
+) -> None:
+    scenario = tmp_path / "complete.toml"
+    scenario.write_text(
+        "[scenario]\nonly_known = true\ncomplete_target = 0.5\n"
+        "[population]\nattempts_per_month = [0.0, 1.0]\n"
+        '[zorgaanbieders]\n"ziekenhuisdemo@medmij" = 1.0\n'
+        '[[pgo]]\nhostname = "pgo.localhost"\ncomplete_target = 0.6\n'
+        "[pgo.steps]\nabandon_search = 0.3\nconsent_deny = 0.2\n"
+        '[[pgo]]\nhostname = "tweede.pgo.localhost"\n',
+        "utf-8",
+    )
+    result = asyncio.run(
+        simulate_on(
+            simulation_stack.data_dir,
+            load_scenario(str(scenario)),
+            users=6,
+            months=1,
+            seed=4,
+            concurrency=4,
+        )
+    )
+    _assert_agrees(result)
+    assert result.completion is not None
+    assert result.completion_store is not None
+    assert result.completion.counts() == result.completion_store.counts()
+    users = {(a.pgo, a.user) for a in result.truth}
+    completed = {(a.pgo, a.user) for a in result.truth if a.outcome is Outcome.SUCCESS}
+    overall = result.completion.overall
+    assert (overall.completed, overall.users) == (len(completed), len(users))
+    assert overall.interval == wilson(len(completed), len(users))
+    assert overall.target == 0.5
+    targets = {pgo: c.target for pgo, c in result.completion.per_pgo.items()}
+    assert targets.get("pgo.localhost", 0.6) == 0.6
+    assert targets.get("tweede.pgo.localhost") is None
+    result.write(tmp_path / "out")
+    written = json.loads((tmp_path / "out" / "summary.json").read_text("utf-8"))
+    low, high = overall.interval
+    assert written["completed_every_step"]["overall"]["wilson_95"] == [
+        round(low, 4),
+        round(high, 4),
+    ]
+    assert written["completed_every_step"] == written["completed_every_step_store"]

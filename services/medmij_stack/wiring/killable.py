@@ -11,15 +11,16 @@ it again with its own command line on its own data, as a supervisor would after 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .truth import Fault
 from .up import (
     StackProcess,
     _die_with_parent,
@@ -53,10 +54,17 @@ class KillableStack:
         return found[0]
 
     def kill(self, label: str) -> datetime:
-        """SIGKILL: no shutdown handler runs, nothing queued in memory is written."""
+        """SIGKILL to the role's process and every process it forked (its workers, which
+        share its sockets): no shutdown handler runs, nothing queued in memory is written."""
         proc = self.role(label)
-        os.kill(proc.process.pid, signal.SIGKILL)
+        tree = [proc.process.pid, *_descendants(proc.process.pid)]
+        for pid in tree:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         proc.process.wait()
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in tree[1:]) and time.monotonic() < deadline:
+            time.sleep(0.05)
         return datetime.now(UTC)
 
     async def restart(self, label: str, *, timeout: float = 120.0) -> datetime:
@@ -79,20 +87,57 @@ class KillableStack:
             raise RuntimeError(f"{label} did not become healthy again within {timeout:.0f} s")
         return datetime.now(UTC)
 
-    async def crash(self, label: str, *, down_seconds: float = 0.0) -> Fault:
-        """Kill ``label``, leave it down ``down_seconds``, start it again: the fault."""
-        down = self.kill(label)
-        await asyncio.sleep(down_seconds)
-        up = await self.restart(label)
-        return Fault(label, down, up)
-
     def stop(self) -> None:
         stop_stack(self.processes)
         (self.data_dir / "stack.json").unlink(missing_ok=True)
 
 
-def start_killable(world: World, base: Path, *, timeout: float = 180.0) -> KillableStack:
-    """Every role of ``world`` (on free ports) as a process of the caller, under ``base``."""
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux: from /proc)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # ended meanwhile
+        # pid (comm) state ppid …: comm may hold spaces and parentheses.
+        fields = text[text.rindex(")") + 2 :].split()
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie, killed and not yet reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return state[state.rindex(")") + 2 :].split()[0] != "Z"
+
+
+def start_killable(
+    world: World, base: Path, *, timeout: float = 180.0, tries: int = 3
+) -> KillableStack:
+    """Every role of ``world`` (on free ports) as a process of the caller, under ``base``.
+
+    A port found free may be taken by another process before a role binds it; then the
+    world is started again on other free ports, up to ``tries`` times."""
+    for attempt in range(1, tries + 1):
+        try:
+            return _start(world, base / f"try-{attempt}", timeout)
+        except RuntimeError as exc:
+            if "Address already in use" not in str(exc) or attempt == tries:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start(world: World, base: Path, timeout: float) -> KillableStack:
     world, nictiz, _ = without_unserved_nictiz(world.with_free_ports(), None)
     data_dir = (base / "data").resolve()
     certs = (base / "certs").resolve()

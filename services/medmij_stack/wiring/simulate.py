@@ -14,14 +14,26 @@ the PGO's sweep ends what people abandoned (``afgehaakt-bij-zoeken``, ``niet-ter
 within the same month. The clock never goes back, so a run on a stack that ran before
 starts in the month after the clock's.
 
-The ground truth is what the simulator did and each person was shown, attempt by attempt
-(``ground_truth.jsonl``), with an abandoned attempt ending as the PGO must end it. Its
-summary (per month: users with ≥ 1 success and with ≥ 1 failure, per process step how many
-reached and ended there and why, failures per zorgaanbieder) is compared with the same
-figures computed from the PGO stores' own funnel events
-(:func:`medmij_stack.protocol.reporting.figures.compute`): they must be equal. Attempts the
+The ground truth is how each attempt really ended (``ground_truth.jsonl``), found without
+the PGO's word for it (:mod:`medmij_stack.wiring.truth`): from what the behaviour model made
+the person do and what the world is known to do, and where those allow more than one ending
+from what the browser saw on the wire and what the DVA's own services recorded of the flow;
+an abandoned attempt ends as the PGO must end it. Each line holds the model's expectation
+(``expected``), what was observed (``observed``), the truth (``outcome``, ``reason``,
+``basis``) and the PGO's own claim (``pgo_claim``). Its summary (per month: users with ≥ 1
+success and with ≥ 1 failure, per process step how many reached and ended there and why,
+failures per zorgaanbieder) is compared with the same figures computed from the PGO stores'
+own funnel events (:func:`medmij_stack.protocol.reporting.figures.compute`), and attempt by
+attempt the store's ending and what the PGO told the person with the truth: they must be
+equal. So are the users who completed every step (:mod:`medmij_stack.wiring.completion`),
+printed with a 95% Wilson interval against the scenario's ``complete_target``. Attempts the
 PGO runs by itself on a langdurige toestemming (initiator ``system``) are not the
 simulator's and are reported apart.
+
+Faults: ``simulate_on(during_wave=…)`` runs a hook beside every wave, which may kill a
+service and start it again (:mod:`medmij_stack.wiring.killable`) and returns the
+:class:`~medmij_stack.wiring.truth.Fault`; an attempt that overlapped the outage ends as the
+patient saw it end.
 """
 
 from __future__ import annotations
@@ -76,6 +88,7 @@ from .patient import (
     StackError,
     StackInfo,
 )
+from .patient.browsers import Browsers
 from .roles import pgo_data_dir
 from .scenarios import Scenario, ScenarioError, load_scenario, weighted
 from .truth import (
@@ -320,9 +333,17 @@ def expected_endings(attempt: PlannedAttempt, world: World) -> tuple[str, ...]:
 
 
 async def run_attempt(
-    stack: StackInfo, planned: PlannedAttempt, expected: tuple[str, ...] = ()
+    stack: StackInfo,
+    planned: PlannedAttempt,
+    expected: tuple[str, ...] = (),
+    *,
+    browsers: Browsers | None = None,
 ) -> TruthAttempt:
-    """One attempt by one person in a fresh browser: log in, search, go through the DVA."""
+    """One attempt by one person: log in, search, go through the DVA.
+
+    Without ``browsers`` in a fresh browser. With it, in the person's browser of their
+    attempt before (:mod:`medmij_stack.wiring.patient.browsers`), whose PGO session may
+    still be live: then logging in is opening the PGO and finding the overview."""
     user = planned.user
     base = TruthAttempt(
         user=user.index,
@@ -335,20 +356,29 @@ async def run_attempt(
         reason=None,
         expected=expected,
     )
-    patient = ScriptedPatient.for_account(stack, user.account, device=user.device)
+    lending = (browsers or Browsers()).lend(
+        (user.pgo, user.index), stack, user.account, device=user.device
+    )
     began = datetime.now(UTC)
-    try:
-        async with patient:
+    async with lending as browser:
+        patient = browser.patient
+        first = len(patient.timings)  # a kept browser holds its earlier attempts' steps too
+        try:
             await patient.log_in()
             result = await patient.fetch(planned.zorgaanbieder, planned.behaviour)
-    except PatientError as exc:
-        return dataclasses.replace(
-            base,
-            error=str(exc),
-            timings=tuple((t.step.value, t.seconds) for t in exc.timings),
-            started_at=began,
-            ended_at=datetime.now(UTC),
-        )
+        except PatientError as exc:
+            return dataclasses.replace(
+                base,
+                error=str(exc),
+                timings=tuple((t.step.value, t.seconds) for t in exc.timings[first:]),
+                started_at=began,
+                ended_at=datetime.now(UTC),
+            )
+        # A search left without a choice stays open in the session: the person closed the
+        # tab, and starts afresh next time.
+        if browsers is not None and result.abandoned is not Abandon.AT_SEARCH:
+            browser.keep()
+        timings = patient.timings[first:]
     ended = datetime.now(UTC)
     observed = observe(result)
     # Until the DVA's records are read (settle), the truth rests on the model and the wire.
@@ -368,7 +398,7 @@ async def run_attempt(
         claimed_reason=result.reason if claimed else None,
         claimed_situation=result.situation if claimed else None,
         error=None if outcome is not None else _NO_ENDING,
-        timings=tuple((t.step.value, t.seconds) for t in patient.timings),
+        timings=tuple((t.step.value, t.seconds) for t in timings),
         started_at=began,
         ended_at=ended,
     )
@@ -800,10 +830,16 @@ async def simulate_on(
         disable=console is None,
     )
 
+    # A person's PGO session lasts from their first attempt of a month to their last.
+    browsers = Browsers()
+
     async def one(planned: PlannedAttempt) -> TruthAttempt:
         async with limit:
             return await run_attempt(
-                stacks[planned.user.pgo], planned, expected_endings(planned, world)
+                stacks[planned.user.pgo],
+                planned,
+                expected_endings(planned, world),
+                browsers=browsers,
             )
 
     faults: list[Fault] = []
@@ -827,6 +863,7 @@ async def simulate_on(
                     progress.advance(task)
                 if hook is not None:
                     faults += await hook
+            await browsers.close()
             advance_to(data_dir, month.start(DUTCH_TIME) + _MONTH_CLOSE)
             await _wait_swept(world, data_dir, (month,))
     seconds = time.perf_counter() - began
@@ -1014,6 +1051,15 @@ def simulate(
         str | None,
         typer.Option("--start", help="First month (YYYY-MM); default: after the clock's."),
     ] = None,
+    startup_timeout: Annotated[
+        float,
+        typer.Option(
+            "--startup-timeout",
+            min=10,
+            help="Seconds to wait for the stack of its own to start (a PGO makes one demo "
+            "account per user: a large population takes a while).",
+        ),
+    ] = 600.0,
 ) -> None:
     """Drive a synthetic population through the stack over months of virtual time, and
     check the figures from the services' own events against the ground truth."""
@@ -1026,7 +1072,7 @@ def simulate(
         if data_dir is None:
             world = simulation_world(chosen, users)
             console.print(f"Starting the simulation world of {chosen.name}…")
-            own = start_simulation_stack(world, out.resolve() / "stack")
+            own = start_simulation_stack(world, out.resolve() / "stack", timeout=startup_timeout)
             data_dir = own.data_dir
         result = asyncio.run(
             simulate_on(

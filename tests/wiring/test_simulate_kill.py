@@ -1,0 +1,200 @@
+"""A service killed with SIGKILL in the middle of a `medmij simulate` wave and started again.
+
+The simulation world runs as role processes of the test (:mod:`medmij_stack.wiring.killable`:
+the ``medmij serve`` command lines ``medmij up`` uses, which itself would stop the world
+when a role dies). A small population retrieves at the zorgaanbieders that hold their data;
+once a few attempts of the wave have ended, the resource server is killed and started again
+with its own command line on its own data, while the others go on. Then:
+
+* nothing the killed service had stored is gone (every row of its ketenlog and records),
+  nor anything stored elsewhere before the kill (consents, tokens, funnel events);
+* the figures from the PGO's stores, and ``medmij report``'s, equal the ground truth, and
+  attempt by attempt the store agrees with it;
+* every attempt that overlapped the outage ended as the patient saw it end (the DVA's answer
+  on the redirect URI, or the PGO's page), and the ones the outage broke are failures with
+  that reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from medmij_stack.protocol.funnel import FailureReason, Outcome
+from medmij_stack.wiring.killable import KillableStack, start_killable
+from medmij_stack.wiring.scenarios import load_scenario
+from medmij_stack.wiring.simulate import (
+    TruthAttempt,
+    Wave,
+    report_mismatches,
+    simulate_on,
+    simulation_world,
+)
+from medmij_stack.wiring.truth import Basis, Fault, dva_answer
+
+pytestmark = pytest.mark.e2e
+
+USERS = 8  # two attempts each: one wave of 16
+CONCURRENCY = 4
+SCENARIO = """
+[scenario]
+only_known = true
+[population]
+attempts_per_month = [0.0, 0.0, 1.0]
+devices = { pc = 1.0 }
+[zorgaanbieders]
+"ziekenhuisdemo@medmij" = 1.0
+[[pgo]]
+hostname = "pgo.localhost"
+[pgo.steps]
+digid_cancel = 0.1
+consent_deny = 0.1
+"""
+
+# What each store must keep: (file under the data dir, table) with its rows by primary key.
+KEPT = (
+    ("zorgaanbieder-{dva}/zorgaanbieder.sqlite3", "ketenlog"),
+    ("zorgaanbieder-{dva}/zorgaanbieder.sqlite3", "resource"),
+    ("authserver-{dva}/authserver.sqlite3", "grants"),
+    ("authserver-{dva}/authserver.sqlite3", "tokens"),
+    ("pgo/pgo.sqlite3", "consents"),
+    ("pgo/pgo.sqlite3", "funnel_events"),
+)
+
+
+@pytest.fixture(scope="module")
+def killable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KillableStack]:
+    scenario = load_scenario(_scenario_file(tmp_path_factory.mktemp("scenario")))
+    stack = start_killable(
+        simulation_world(scenario, USERS), tmp_path_factory.mktemp("killable"), timeout=300
+    )
+    yield stack
+    stack.stop()
+
+
+def _scenario_file(folder: Path) -> str:
+    path = folder / "kill.toml"
+    path.write_text(SCENARIO, "utf-8")
+    return str(path)
+
+
+def _keys(data_dir: Path, dva: str) -> dict[str, set[tuple[object, ...]]]:
+    """Per table of :data:`KEPT`, the primary keys of its rows (read-only)."""
+    result = {}
+    for file, table in KEPT:
+        path = data_dir / file.format(dva=dva)
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as connection:
+            columns = [
+                row[1]
+                for row in connection.execute(f"PRAGMA table_info({table})").fetchall()
+                if row[5]
+            ]
+            rows = connection.execute(
+                f"SELECT {', '.join(columns)} FROM {table}"  # noqa: S608 - our table names
+            ).fetchall()
+        result[f"{file}:{table}"] = {tuple(row) for row in rows}
+    return result
+
+
+async def _until(condition: Callable[[], bool], limit: float = 300.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the wave did not get there")
+        await asyncio.sleep(0.1)
+
+
+def _patient_saw(attempt: TruthAttempt) -> str | None:
+    """The ending the person saw: where they closed the tab, the DVA's answer on the
+    redirect URI, else the heading of the PGO's page."""
+    seen = attempt.observed
+    if seen.abandoned_at is not None:
+        reason = (
+            FailureReason.ABANDONED_AT_SEARCH
+            if seen.abandoned_at == "search"
+            else FailureReason.DIGID_CANCELLED
+        )
+        return reason.value
+    if seen.callback_error is not None:
+        return dva_answer(seen.callback_error, seen.callback_description).value
+    return seen.page_ending
+
+
+def test_a_resource_server_killed_mid_wave_loses_nothing_and_the_figures_agree(
+    killable: KillableStack, tmp_path: Path
+) -> None:
+    dva = killable.world.ours()[0].id
+    label = f"zorgaanbieder:{dva}"
+    before: dict[str, set[tuple[object, ...]]] = {}
+    mid_wave: list[bool] = []
+
+    async def kill_in_first_wave(wave: Wave) -> Sequence[Fault]:
+        if wave.number != 0:
+            return ()
+        await _until(lambda: wave.done >= min(3, wave.size))
+        mid_wave.append(wave.done < wave.size)
+        before.update(await asyncio.to_thread(_keys, killable.data_dir, dva))
+        down = await asyncio.to_thread(killable.kill, label)
+        # Down until attempts that started after the kill have ended: at most CONCURRENCY
+        # were under way at the kill, so of the next 2 × CONCURRENCY to end, some began
+        # while it was down and went through the DigiD step (the beschikbaarheidstoets
+        # asks the resource server) or their retrieval.
+        ended = wave.done
+        await _until(lambda: wave.done >= min(wave.size, ended + 2 * CONCURRENCY))
+        return [Fault(label, down, await killable.restart(label))]
+
+    result = asyncio.run(
+        simulate_on(
+            killable.data_dir,
+            load_scenario(_scenario_file(tmp_path)),
+            users=USERS,
+            months=1,
+            seed=3,
+            concurrency=CONCURRENCY,
+            during_wave=kill_in_first_wave,
+        )
+    )
+    assert mid_wave == [True], "the kill did not fall inside the wave"
+    (fault,) = result.faults
+    assert fault.service == label
+
+    # Nothing stored before the kill is gone.
+    after = _keys(killable.data_dir, dva)
+    for table, keys in before.items():
+        assert keys <= after[table], f"{table}: {len(keys - after[table])} rows lost"
+    assert before["zorgaanbieder-{dva}/zorgaanbieder.sqlite3:ketenlog"]
+
+    # The stores agree with the ground truth, in figures and attempt by attempt.
+    assert [a.error for a in result.errors] == []
+    assert result.mismatches == []
+    assert result.truth_summary == result.store_summary
+    report = tmp_path / "report"
+    assert report_mismatches(killable.data_dir, result.months, result.truth_summary, report) == []
+
+    # What overlapped the outage ended as the patient saw it end; what it broke is a
+    # failure the person was told about.
+    overlapping = [a for a in result.truth if a.faulty]
+    assert overlapping
+    for attempt in overlapping:
+        assert attempt.basis in (Basis.BROWSER, Basis.CALLBACK, Basis.PAGE)
+        assert attempt.ending == _patient_saw(attempt)
+    broken = [
+        a
+        for a in overlapping
+        if a.reason in (FailureReason.RESOURCE_ERROR, FailureReason.INVALID_REQUEST)
+    ]
+    assert broken, f"the outage broke no attempt: {[(a.ending, a.basis) for a in overlapping]}"
+    for attempt in broken:
+        assert attempt.outcome is Outcome.FAILURE
+        assert attempt.claimed_reason is attempt.reason
+    # Away from the outage the ground truth rests on the model or the resource server.
+    assert all(
+        a.basis in (Basis.MODEL, Basis.BROWSER, Basis.CALLBACK, Basis.RESOURCE_SERVER)
+        for a in result.truth
+        if not a.faulty
+    )
