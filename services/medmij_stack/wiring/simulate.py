@@ -84,7 +84,6 @@ from .patient import (
     Behaviour,
     PatientError,
     PgoAccount,
-    ScriptedPatient,
     StackError,
     StackInfo,
 )
