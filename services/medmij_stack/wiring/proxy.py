@@ -67,28 +67,48 @@ async def _connect(
                 asyncio.open_connection(host, port, limit=_CHUNK), _CONNECT_SECONDS
             )
         except (OSError, TimeoutError) as problem:
-            log.warning("replica %s:%d not reached (%s); the next", host, port, problem)
+            # While the replicas start, or one is down: the next one gets the connection.
+            log.debug("replica %s:%d not reached (%s); the next", host, port, problem)
     return None
 
 
-def _handler(replicas: RoundRobin, connections: set[asyncio.Task[None]]) -> object:
+class _Connections:
+    """The connections in flight, so that stopping can cut them."""
+
+    def __init__(self) -> None:
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def cut(self) -> None:
+        # Aborting the transports ends both pipes of each connection (EOF or an error),
+        # so the handlers finish by themselves: a cancelled handler would be logged by
+        # asyncio's streams as a failed callback.
+        for writer in list(self.writers):
+            writer.transport.abort()
+
+
+def _handler(replicas: RoundRobin, connections: _Connections) -> object:
     async def handle(client_reader: asyncio.StreamReader, client: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        connections.add(task)
+        connections.tasks.add(task)
+        connections.writers.add(client)
         try:
             upstream = await _connect(replicas)
             if upstream is None:
-                log.error("no replica of %s takes connections", replicas.replicas)
+                log.warning("no replica of %s takes connections", replicas.replicas)
                 return
             replica_reader, replica = upstream
+            connections.writers.add(replica)
             try:
                 await asyncio.gather(_pipe(client_reader, replica), _pipe(replica_reader, client))
             finally:
                 replica.close()
+                connections.writers.discard(replica)
         finally:
             client.close()
-            connections.discard(task)
+            connections.writers.discard(client)
+            connections.tasks.discard(task)
 
     return handle
 
@@ -104,7 +124,7 @@ async def serve_proxy(
 
     ``sockets``: per port, a bound socket to listen on instead of binding one (tests).
     """
-    connections: set[asyncio.Task[None]] = set()
+    connections = _Connections()
     servers: list[asyncio.Server] = []
     for port, replicas in routes.items():
         handle = _handler(RoundRobin(replicas), connections)
@@ -133,8 +153,8 @@ async def serve_proxy(
             server.close()
         # Connections in flight end with the proxy: a client sees its connection close
         # and retries, as after any restart of the node.
-        for task in list(connections):
-            task.cancel()
-        await asyncio.gather(*connections, return_exceptions=True)
+        connections.cut()
+        if connections.tasks:
+            await asyncio.wait(set(connections.tasks), timeout=_CONNECT_SECONDS)
         for server in servers:
             await server.wait_closed()
