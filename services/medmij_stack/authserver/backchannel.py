@@ -267,12 +267,16 @@ class BackChannel:
     ) -> Response:
         request = MedMijRequest(incoming)
         exchange.receive(request.payload.client_id, request.payload.grant_type)
-        try:
-            answer = endpoint(request)
-        finally:
-            exchange.in_session_of(request.findings.grant)
-        exchange.answered()
-        exchange.flush(self.dva.ketenlog)
+        # One transaction for the whole request (authserver.db): the code spent, the tokens
+        # stored and the request's ketenlog records are committed together, once, before
+        # the answer. A refusal commits what led to it; its records follow (refusal).
+        with self.dva.db.unit_of_work():
+            try:
+                answer = endpoint(request)
+            finally:
+                exchange.in_session_of(request.findings.grant)
+            exchange.answered()
+            exchange.flush(self.dva.ketenlog)
         return _rendered(answer)
 
 

@@ -3,17 +3,107 @@
 SQLite in the data dir by default, PostgreSQL by URL; the schema is brought to the newest
 Alembic revision when the server starts (:mod:`medmij_stack.runtime.database`), so an upgraded
 server never runs on an old schema.
+
+Its transactions write unless they say they only read (``write=False``): nearly every one
+of them reads a row and then changes it or adds to it, and with several worker processes on
+one SQLite file such a transaction must take the write lock at its start
+(:meth:`medmij_stack.runtime.database.Database.transaction`).
+
+A back-channel request runs in one :meth:`Database.unit_of_work`: every
+:meth:`Database.transaction` opened inside it (spending the code, issuing and storing the
+tokens, the request's ketenlog records) joins that one transaction, which commits once,
+before the answer is sent. What must follow a commit (the revocation notice to the resource
+server) is queued with :meth:`Database.after_commit` and runs after it, still before the
+answer.
+
+On SQLite the writers of all worker processes queue on one lock file (:class:`_WriterQueue`)
+before they begin: SQLite's own wait for its write lock polls with sleeps of up to 100 ms,
+which under concurrent token exchanges cost more than the work; a blocked ``flock`` wakes the
+moment the lock is free. PostgreSQL needs no queue: its row locks wait without polling.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from medmij_stack.runtime import database
 
 __all__ = ["MIGRATIONS", "Database"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_TURN_TIMEOUT_SECONDS = 30  # as SQLite's busy timeout (medmij_stack.runtime.database)
+
+
+class _WriterQueue:
+    """One writer at a time across threads and worker processes of one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        # A write transaction opened inside another one on the same thread would wait here
+        # for ever: it fails after SQLite's own busy timeout instead.
+        if not self._threads.acquire(timeout=_TURN_TIMEOUT_SECONDS):
+            raise TimeoutError("no turn to write within the busy timeout")
+        try:
+            if self._fd is None or self._pid != os.getpid():  # opened anew in a forked worker
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._pid = os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)  # released by the kernel if the process dies
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd = None
+
+
+def _writer_queue(url: str) -> _WriterQueue | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return _WriterQueue(Path(f"{parsed.database}.writers"))
+
+
+@dataclass
+class _Unit:
+    db: Database
+    # Opened by the first transaction inside: the write lock is held from the first
+    # statement to the commit, not while the request is parsed and the client checked.
+    session: Session | None = None
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    held: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    def open(self) -> Session:
+        if self.session is None:
+            self.held.enter_context(self.db.writer_turn())
+            self.session = self.db.new_session()
+            self.session.connection(execution_options=database.WRITE)  # SQLite: BEGIN IMMEDIATE
+        return self.session
+
+
+# The unit of work of the request being handled on this thread (contextvars: each request
+# runs in its own copy of the context, in the thread pool too).
+_UNIT: ContextVar[_Unit | None] = ContextVar("authserver_unit_of_work", default=None)
 
 
 class Database(database.Database):
@@ -21,3 +111,82 @@ class Database(database.Database):
 
     def __init__(self, url: str) -> None:
         super().__init__(url, MIGRATIONS)
+        self._writers = _writer_queue(url)
+
+    def writer_turn(self) -> contextlib.AbstractContextManager[None]:
+        """Wait for this process's and every other worker's writer to finish (SQLite)."""
+        return contextlib.nullcontext() if self._writers is None else self._writers.turn()
+
+    @contextlib.contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Session]:
+        unit = _UNIT.get()
+        if unit is not None and unit.db is self:
+            yield unit.open()  # committed with the unit
+            return
+        if not write:
+            with super().transaction(write=False) as session:
+                yield session
+            return
+        with self.writer_turn(), super().transaction(write=True) as session:
+            yield session
+
+    @contextlib.contextmanager
+    def unit_of_work(self) -> Iterator[None]:
+        """One write transaction for everything inside, committed when it ends.
+
+        Committed also when it ends with an exception: a refusal keeps what led to it (a
+        code presented is spent even when the exchange then fails, core.tknint.204; a
+        replay's revocation stands). A fault of the database itself rolls back.
+        """
+        if _UNIT.get() is not None:
+            raise RuntimeError("units of work do not nest")
+        unit = _Unit(self)
+        token = _UNIT.set(unit)
+        failure: BaseException | None = None
+        try:
+            yield
+        except BaseException as error:
+            failure = error
+        finally:
+            _UNIT.reset(token)
+        committed = True
+        with unit.held:  # the writer's turn ends after the commit
+            if unit.session is not None:
+                try:
+                    committed = _commit(unit.session, keep_failure=failure is not None)
+                finally:
+                    unit.session.close()
+        if committed:
+            for step in unit.after_commit:
+                step()
+        if failure is not None:
+            raise failure
+
+    def new_session(self) -> Session:
+        return self._sessions()
+
+    def close(self) -> None:
+        super().close()
+        if self._writers is not None:
+            self._writers.close()
+
+    def after_commit(self, step: Callable[[], None]) -> None:
+        """Run ``step`` once what was written so far is committed (at once outside a unit)."""
+        unit = _UNIT.get()
+        if unit is not None and unit.db is self:
+            unit.after_commit.append(step)
+        else:
+            step()
+
+
+def _commit(session: Session, *, keep_failure: bool) -> bool:
+    """Commit; after a refusal, keep what led to it unless the database itself failed."""
+    if not keep_failure:
+        session.commit()
+        return True
+    try:
+        session.commit()
+    except Exception:
+        session.rollback()
+        return False
+    return True

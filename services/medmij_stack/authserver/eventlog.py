@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 
 from medmij_stack.protocol.funnel import Clock, system_clock
 from medmij_stack.protocol.headers import new_id
@@ -26,6 +26,8 @@ from .db import Database
 from .tables import KetenlogEntry
 
 __all__ = ["Ketenlog", "Trail"]
+
+_KETENLOG: Table = KetenlogEntry.__table__  # type: ignore[assignment]
 
 
 class Ketenlog:
@@ -37,19 +39,21 @@ class Ketenlog:
     def append(self, records: Sequence[Record]) -> None:
         if not records:
             return
+        rows = [
+            {
+                "type": record.event.type.value,
+                "occurred_at": record.event.datetime,
+                "location": record.event.location,
+                "session_id": record.event.session_id,
+                "trace_id": record.event.trace_id,
+                "request_id": record.request.id if record.request else None,
+                "record": json.dumps(record.to_json(), separators=(",", ":")),
+            }
+            for record in records
+        ]
         with self._db.transaction() as session:
-            session.add_all(
-                KetenlogEntry(
-                    type=record.event.type.value,
-                    occurred_at=record.event.datetime,
-                    location=record.event.location,
-                    session_id=record.event.session_id,
-                    trace_id=record.event.trace_id,
-                    request_id=record.request.id if record.request else None,
-                    record=json.dumps(record.to_json(), separators=(",", ":")),
-                )
-                for record in records
-            )
+            # A Core insert of all rows: the ORM's unit of work adds nothing here.
+            session.execute(insert(_KETENLOG), rows)
 
     def records(
         self,
@@ -72,7 +76,7 @@ class Ketenlog:
             query = query.where(KetenlogEntry.occurred_at >= since)
         if until is not None:
             query = query.where(KetenlogEntry.occurred_at < until)
-        with self._db.transaction() as session:
+        with self._db.transaction(write=False) as session:
             return [Record.from_json(json.loads(text)) for text in session.scalars(query)]
 
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Row, Table, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from medmij_stack.protocol.funnel import Clock, system_clock
@@ -45,6 +46,20 @@ __all__ = [
 ]
 
 _UNIQUE_ATTEMPTS = 5
+
+# The token exchange's statements use the tables, not the ORM classes: the ORM's unit of work
+# and object loading cost more than the statements themselves on this hot path.
+_CODES: Table = AuthorizationCode.__table__  # type: ignore[assignment]
+_GRANTS: Table = Grant.__table__  # type: ignore[assignment]
+_TOKENS: Table = Token.__table__  # type: ignore[assignment]
+_CODE_COLUMNS = (
+    _CODES.c.client_id,
+    _CODES.c.redirect_uri,
+    _CODES.c.code_challenge,
+    _CODES.c.code_challenge_method,
+    _CODES.c.expires_at,
+)
+_GRANT_COLUMNS = tuple(column.label(f"grant_{column.name}") for column in _GRANTS.c)
 
 
 class NotUnique(RuntimeError):
@@ -178,18 +193,17 @@ class GrantStore:
 
     def unique_token_values(self, with_refresh: bool) -> tuple[str, str | None]:
         """A fresh access token, and a fresh refresh token when asked, both never issued."""
-        with self._db.transaction() as session:
-            access = _unique(
-                session, credentials.new_uuid4, lambda h: exists().where(Token.access_hash == h)
-            )
-            refresh = None
-            if with_refresh:
-                refresh = _unique(
-                    session,
-                    credentials.new_random,
-                    lambda h: exists().where(Token.refresh_hash == h),
-                )
-        return access, refresh
+        with self._db.transaction(write=False) as session:
+            for _ in range(_UNIQUE_ATTEMPTS):
+                access = credentials.new_uuid4()
+                refresh = credentials.new_random() if with_refresh else None
+                # One look for both: neither digest may be in its column already.
+                taken = _TOKENS.c.access_hash == credentials.digest(access)
+                if refresh is not None:
+                    taken = or_(taken, _TOKENS.c.refresh_hash == credentials.digest(refresh))
+                if not session.scalar(select(exists().where(taken))):
+                    return access, refresh
+        raise NotUnique("no unique credential after several draws")
 
     # --- consent and code --------------------------------------------------------------
 
@@ -247,37 +261,35 @@ class GrantStore:
         code_hash = credentials.digest(code)
         revoked: list[str] = []
         with self._db.transaction() as session:
+            # Core statements (no ORM objects): this is every token exchange's hot path.
             spent = session.execute(
-                update(AuthorizationCode)
-                .where(
-                    AuthorizationCode.code_hash == code_hash, AuthorizationCode.spent_at.is_(None)
-                )
+                update(_CODES)
+                .where(_CODES.c.code_hash == code_hash, _CODES.c.spent_at.is_(None))
                 .values(spent_at=now)
-                .execution_options(synchronize_session=False)
             )
             row = session.execute(
-                select(AuthorizationCode, Grant)
-                .join(Grant, Grant.id == AuthorizationCode.grant_id)
-                .where(AuthorizationCode.code_hash == code_hash)
+                select(*_CODE_COLUMNS, *_GRANT_COLUMNS)
+                .join(_GRANTS, _GRANTS.c.id == _CODES.c.grant_id)
+                .where(_CODES.c.code_hash == code_hash)
             ).first()
             if row is None:
                 return SpentCode(Spent.UNKNOWN, None)
-            stored, grant = row
+            grant = _grant_info(row)
             if spent.rowcount != 1:  # type: ignore[attr-defined]
                 revoked = _revoke_grant(session, grant.id, "authorization code replayed", now)
-                session.refresh(grant)
+                grant = replace(grant, revoked=True)
                 status = Spent.REPLAYED
-            elif stored.expires_at <= now:
+            elif row.expires_at <= now:
                 status = Spent.EXPIRED
             else:
                 status = Spent.FRESH
             info = CodeInfo(
-                grant=GrantInfo.of(grant),
-                client_id=stored.client_id,
-                redirect_uri=stored.redirect_uri,
-                code_challenge=stored.code_challenge,
-                code_challenge_method=stored.code_challenge_method,
-                expires_at=stored.expires_at,
+                grant=grant,
+                client_id=row.client_id,
+                redirect_uri=row.redirect_uri,
+                code_challenge=row.code_challenge,
+                code_challenge_method=row.code_challenge_method,
+                expires_at=row.expires_at,
             )
         self._revoked(revoked)
         return SpentCode(status, info)
@@ -344,24 +356,36 @@ class GrantStore:
         thumbprint: str | None = None,
     ) -> TokenInfo:
         now = self.clock()
-        row = Token(
-            cnf_x5t_s256=thumbprint,
-            grant_id=grant_id,
-            client_id=client_id,
-            scope=scope,
-            access_hash=credentials.digest(access),
-            refresh_hash=None if refresh is None else credentials.digest(refresh),
-            issued_at=now,
-            expires_at=now + self.access_ttl,
-            refresh_expires_at=(
+        values: dict[str, Any] = {
+            "cnf_x5t_s256": thumbprint,
+            "grant_id": grant_id,
+            "client_id": client_id,
+            "scope": scope,
+            "access_hash": credentials.digest(access),
+            "refresh_hash": None if refresh is None else credentials.digest(refresh),
+            "issued_at": now,
+            "expires_at": now + self.access_ttl,
+            "refresh_expires_at": (
                 None if refresh is None else add_months(now, self.refresh_idle_months)
             ),
+        }
+        token_id = session.execute(
+            insert(_TOKENS).values(values).returning(_TOKENS.c.id)
+        ).scalar_one()
+        grant = session.execute(select(*_GRANT_COLUMNS).where(_GRANTS.c.id == grant_id)).one()
+        return TokenInfo(
+            id=int(token_id),
+            grant=_grant_info(grant),
+            client_id=client_id,
+            scope=scope,
+            issued_at=now,
+            expires_at=values["expires_at"],
+            refresh_expires_at=values["refresh_expires_at"],
+            access_revoked=False,
+            refresh_revoked=False,
+            refresh_used=False,
+            cnf_x5t_s256=thumbprint,
         )
-        session.add(row)
-        session.flush()
-        grant = session.get(Grant, grant_id)
-        assert grant is not None
-        return _token_info(row, grant)
 
     def find_access(self, token: str) -> TokenInfo | None:
         return self._find(Token.access_hash == credentials.digest(token))
@@ -370,7 +394,7 @@ class GrantStore:
         return self._find(Token.refresh_hash == credentials.digest(token))
 
     def _find(self, condition: object) -> TokenInfo | None:
-        with self._db.transaction() as session:
+        with self._db.transaction(write=False) as session:
             row = session.execute(
                 select(Token, Grant).join(Grant, Grant.id == Token.grant_id).where(condition)  # type: ignore[arg-type]
             ).first()
@@ -396,8 +420,29 @@ class GrantStore:
         self._revoked(revoked)
 
     def _revoked(self, access_hashes: Sequence[str]) -> None:
-        if access_hashes and self._on_revoked is not None:
-            self._on_revoked(access_hashes)
+        # Once committed: inside a request's unit of work (authserver.db) that is when the
+        # unit commits, still before the request is answered.
+        notify = self._on_revoked
+        if access_hashes and notify is not None:
+            hashes = tuple(access_hashes)
+            self._db.after_commit(lambda: notify(hashes))
+
+
+def _grant_info(row: Row[Any]) -> GrantInfo:
+    """The consent in a row that selected :data:`_GRANT_COLUMNS`."""
+    m = row._mapping
+    return GrantInfo(
+        id=m["grant_id"],
+        client_id=m["grant_client_id"],
+        bsn=m["grant_bsn"],
+        zorgaanbieder=m["grant_zorgaanbieder"],
+        gegevensdiensten=tuple(m["grant_gegevensdiensten"].split()),
+        scope=m["grant_scope"],
+        langdurig=m["grant_langdurig"],
+        session_id=m["grant_session_id"],
+        trace_id=m["grant_trace_id"],
+        revoked=m["grant_revoked_at"] is not None,
+    )
 
 
 def _unique(session: Session, make: Callable[[], str], taken: Callable[[str], object]) -> str:

@@ -126,7 +126,7 @@ class Sessions:
         """The flow, when this browser started it and (unless allowed) it has not expired."""
         if not cookie or len(flow_id) > 64:
             raise FlowUnavailable("no session cookie, or no such flow", flow_id=flow_id)
-        with self._db.transaction() as session:
+        with self._db.transaction(write=False) as session:
             row = session.execute(
                 select(Flow, BrowserSession.cookie_hash)
                 .join(BrowserSession, BrowserSession.id == Flow.session_id)
