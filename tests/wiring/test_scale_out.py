@@ -31,10 +31,11 @@ import pytest
 from medmij_stack.protocol import catalogue
 from medmij_stack.protocol.lists import ListKind, Zorgaanbiederslijst, parse_list
 from medmij_stack.runtime.devpki import LeafFiles
+from medmij_stack.wiring.runner import WORKERS_HEADER
 from medmij_stack.wiring.world import load_world
 from tests.authserver.browser import Browser
 from tests.databases import fresh_database
-from tests.e2e.conftest import RunningStack, start_stack
+from tests.e2e.conftest import STARTUP_LIMIT_SECONDS, RunningStack, start_stack
 from tests.e2e.flow import ZORGAANBIEDER, Endpoints, Pgo, consent_code, exchange_code, stack_client
 
 CONNECTIONS = 24  # requests, each on a new connection, per check
@@ -174,8 +175,25 @@ def workers_stack(
     tmp_path_factory: pytest.TempPathFactory, long_cache: None
 ) -> Iterator[RunningStack]:
     running = start_stack(tmp_path_factory.mktemp("workers"), "--workers", "2", "--timeout", "85")
-    yield running
-    running.stop()
+    try:
+        # Ready once a first worker serves; the connections below must meet them all.
+        _until_every_worker_serves(running)
+        yield running
+    finally:
+        running.stop()
+
+
+def _until_every_worker_serves(stack: RunningStack) -> None:
+    deadline = time.monotonic() + STARTUP_LIMIT_SECONDS
+    with stack_client(stack) as client:
+        for label, urls in stack.info["services"].items():
+            count = stack.info["workers"][label]
+            while True:
+                answer = client.get(f"{urls[0]}/health")
+                if count == 1 or answer.headers.get(WORKERS_HEADER) == f"{count}/{count}":
+                    break
+                assert time.monotonic() < deadline, f"{label}: {answer.headers}"
+                time.sleep(0.2)
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads processes from /proc")

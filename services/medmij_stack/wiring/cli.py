@@ -344,7 +344,7 @@ def serve(
         index: int,
         sockets: Mapping[int, socket.socket],
         serving: Callable[[], None],
-        everyone_serves: Callable[[], bool],
+        serving_now: Callable[[], int],
     ) -> None:
         # Each worker's log lines say which worker wrote them.
         logging.basicConfig(
@@ -362,7 +362,7 @@ def serve(
                 run_id=run_id,
                 sockets=sockets,
                 on_started=serving,
-                ready=everyone_serves,
+                workers=(serving_now, count),
             )
         )
 

@@ -25,7 +25,7 @@ from medmij_stack.runtime.tls import server_context
 
 from .roles import Listener
 
-__all__ = ["RUN_HEADER", "serve_listeners", "with_readiness", "with_run_header"]
+__all__ = ["RUN_HEADER", "WORKERS_HEADER", "serve_listeners", "with_run_header", "with_workers"]
 
 
 _GRACEFUL_SHUTDOWN_SECONDS = 3
@@ -54,18 +54,27 @@ def with_run_header(app: ASGIApp, run_id: str) -> ASGIApp:
     return wrapped
 
 
-def with_readiness(app: ASGIApp, ready: Callable[[], bool]) -> ASGIApp:
-    """`app`, whose /health answers 503 while ``ready()`` is false: a role of several
-    workers is ready when every worker serves (`medmij_stack.wiring.workers`)."""
-    body = b'{"status":"starting: not every worker serves yet"}'
+WORKERS_HEADER = "MedMij-Stack-Workers"
+"""Response header of /health in a role of several workers: ``<serving>/<workers>``."""
+
+
+def with_workers(app: ASGIApp, serving: Callable[[], int], count: int) -> ASGIApp:
+    """`app`, whose /health responses say how many of the role's ``count`` workers serve
+    (`medmij_stack.wiring.workers`)."""
+    name = WORKERS_HEADER.lower().encode("latin-1")
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") != "/health" or ready():
+        if scope["type"] != "http" or scope.get("path") != "/health":
             await app(scope, receive, send)
             return
-        headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
-        await send({"type": "http.response.start", "status": 503, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                value = f"{serving()}/{count}".encode("latin-1")
+                message = {**message, "headers": [*message.get("headers", ()), (name, value)]}
+            await send(message)
+
+        await app(scope, receive, sending)
 
     return wrapped
 
@@ -86,7 +95,7 @@ async def serve_listeners(
     run_id: str | None = None,
     sockets: Mapping[int, socket.socket] | None = None,
     on_started: Callable[[], None] | None = None,
-    ready: Callable[[], bool] | None = None,
+    workers: tuple[Callable[[], int], int] | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM; returns when every server has shut down.
 
@@ -94,7 +103,7 @@ async def serve_listeners(
     `sockets`: per port, a socket bound already (by the parent of several workers,
     `medmij_stack.wiring.workers`) to accept on instead of binding one.
     `on_started`: called once every server has run its lifespan startup and listens.
-    `ready`: whether the role is ready (every worker serves); /health says 503 until then.
+    `workers`: (how many workers serve now, how many there are), for /health.
     """
     servers: list[_Server] = []
     for listener in listeners:
@@ -103,8 +112,8 @@ async def serve_listeners(
             leaf.cert, leaf.key, trust=trust, client_certs=listener.client_certs
         )
         app = cast("ASGIApp", listener.app)
-        if ready is not None:
-            app = with_readiness(app, ready)
+        if workers is not None:
+            app = with_workers(app, *workers)
         config = uvicorn_config(
             app if run_id is None else with_run_header(app, run_id),
             host=listen,

@@ -7,11 +7,16 @@ the workers, passes SIGINT/SIGTERM on, and ends when they have ended.
 
 * The first worker starts alone: its lifespan migrates the database and loads the data, so
   the others, started once it listens, find both done instead of racing to do them.
-* The role is ready when every worker is: until then each worker's /health answers 503
-  (a byte of memory the parent shares with its workers says when all serve), so that
-  `medmij up` does not call the role ready while one worker takes every connection.
-* Every worker dies with the parent, even when the parent is killed (SIGKILL): Linux's
-  parent-death signal, as `medmij up` does for its roles.
+* The role is ready as soon as its first worker serves: any worker can answer any request,
+  and a connection waits in the shared queue only for the ones that accept. /health says
+  how many serve (``MedMij-Stack-Workers: 1/2``; a byte of memory the parent shares with
+  its workers), for a caller that needs all of them, as the tests that spread connections
+  over the workers do.
+* Every worker dies with the parent, even when the parent is killed: Linux's parent-death
+  signal, as `medmij up` does for its roles. A parent that stops normally has ended its
+  workers first (SIGTERM, a clean shutdown); one that is killed takes them along at once
+  (SIGKILL), as if the whole role had been killed, so that its ports are free for a
+  restart right away.
 * When a worker stops on its own, the parent stops the others and fails: a role that runs
   with fewer workers than asked would only hide the fault.
 
@@ -41,9 +46,9 @@ log = logging.getLogger(__name__)
 
 _BACKLOG = 2048
 
-Worker = Callable[[int, Mapping[int, socket.socket], Callable[[], None], Callable[[], bool]], None]
-"""Runs in a worker: (its index, the sockets by port, call when serving, whether every
-worker serves); returns when done."""
+Worker = Callable[[int, Mapping[int, socket.socket], Callable[[], None], Callable[[], int]], None]
+"""Runs in a worker: (its index, the sockets by port, call when serving, how many workers
+serve now); returns when done."""
 
 
 def bind_sockets(listen: str, ports: Iterable[int]) -> dict[int, socket.socket]:
@@ -67,7 +72,7 @@ def _die_with_parent(parent: int) -> None:
 
         pr_set_pdeathsig = 1
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before the signal was asked for
         os._exit(1)
 
@@ -96,7 +101,7 @@ def _fork(
                 os.write(writable, b"1")
                 os.close(writable)
 
-        work(index, sockets, ready, lambda: everyone[0] == 1)
+        work(index, sockets, ready, lambda: everyone[0])
         code = 0
     except BaseException:  # reported; this process ends either way
         traceback.print_exc()
@@ -124,7 +129,7 @@ def run_workers(
     """Run ``count`` workers until SIGINT/SIGTERM or until one stops; the exit code."""
     children: dict[int, int] = {}  # pid → worker index
     stopping = False
-    # Shared with every worker (anonymous shared memory survives fork): 1 once all serve.
+    # Shared with every worker (anonymous shared memory survives fork): how many serve.
     everyone = mmap.mmap(-1, 1)
     starting: list[int] = []  # read ends of the pipes of workers not serving yet
 
@@ -144,14 +149,13 @@ def run_workers(
         pid, readable = _fork(0, work, sockets, everyone)
         children[pid] = 0
         if _serving(readable):
+            everyone[0] = 1
             for index in range(1, count):
                 if stopping:
                     break
                 pid, readable = _fork(index, work, sockets, everyone)
                 children[pid] = index
                 starting.append(readable)
-            if not starting:
-                everyone[0] = 1
         elif not stopping:
             failed = True
             log.error("worker 0 stopped before it served; no other worker started")
@@ -191,7 +195,7 @@ def run_workers(
 
 
 def _await_serving(starting: list[int], everyone: mmap.mmap, timeout: float) -> None:
-    """Up to ``timeout`` s: note the workers that say they serve; all of them: ``everyone``."""
+    """Up to ``timeout`` s: count the workers that say they serve in ``everyone``."""
     if not starting:
         time.sleep(timeout)
         return
@@ -199,10 +203,9 @@ def _await_serving(starting: list[int], everyone: mmap.mmap, timeout: float) -> 
         readable, _, _ = select.select(starting, [], [], timeout)
         for fd in readable:
             starting.remove(fd)
-            # True: it serves. False: it ended first, and the wait loop sees it go.
-            _serving(fd)
-        if not starting:
-            everyone[0] = 1
+            # False: it ended first, and the wait loop sees it go.
+            if _serving(fd):
+                everyone[0] = min(everyone[0] + 1, 255)
 
 
 def _exit_status(status: int) -> str:
