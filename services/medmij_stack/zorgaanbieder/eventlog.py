@@ -50,13 +50,17 @@ log = logging.getLogger(__name__)
 _MIGRATIONS = Path(__file__).resolve().parent / "store" / "migrations"
 
 
+# json.dumps(separators=(",", ":"), ensure_ascii=False), without a new encoder per record.
+_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _row(record: Record) -> dict[str, object]:
     return {
         "type": record.event.type.value,
         "occurred_at": record.event.datetime,
         "trace_id": record.event.trace_id,
         "request_id": record.request.id if record.request else None,
-        "record": json.dumps(record.to_json(), separators=(",", ":"), ensure_ascii=False),
+        "record": _compact(record.to_json()),
     }
 
 

@@ -19,6 +19,7 @@ request, in this order:
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -52,6 +53,36 @@ _LASTN = "$lastn"
 # a client managed to put in the query is escaped, so the link is a valid URL.
 _QUERY_SAFE = "".join(c for c in string.printable if not c.isspace() and c not in "%") + "%"
 _BSN_SYSTEM = "NamingSystem/bsn"
+
+
+# What depends on the request's text alone is worked out once per distinct text: a PGO
+# sends the same Accept, certificate and queries again and again. Refusals are not kept
+# (lru_cache keeps no exception); each is raised anew.
+_negotiate = functools.lru_cache(maxsize=256)(negotiate)
+_thumbprint = functools.lru_cache(maxsize=256)(certificate_thumbprint)
+
+
+def _plan_search(
+    fhir_version: FhirVersion,
+    resource_type: str,
+    params: tuple[tuple[str, str], ...],
+    lastn: bool,
+    fmt: FhirFormat,
+    lenient: bool,
+) -> SearchPlan:
+    """:func:`.store.plan_search`, its refusal as the 400 of this interface."""
+    try:
+        return plan_search(
+            fhir_version, resource_type, params, lastn=lastn, fmt=fmt, lenient=lenient
+        )
+    except SearchError as refused:
+        raise InvalidRequest(str(refused), issue_code=refused.code) from refused
+
+
+# A plan is immutable, so one serves every request of the same reading; only short
+# queries are kept, so that the cache stays small whatever clients send.
+_planned = functools.lru_cache(maxsize=1024)(_plan_search)
+_PLANNED_QUERY_BYTES = 1024
 
 
 def error_response(error: FhirError, fmt: FhirFormat, fhir_version: FhirVersion | None) -> Response:
@@ -155,7 +186,7 @@ class FhirApi:
         fmt = FhirFormat.JSON
         try:
             query = _parse_query(request.scope.get("query_string", b""))
-            fmt = negotiate(request.headers.get("accept"), query.format, endpoint.fhir_version)
+            fmt = _negotiate(request.headers.get("accept"), query.format, endpoint.fhir_version)
             body = await work(endpoint, fmt, query)
         except FhirXmlError as unwritable:
             # Data the base FHIR model rejects (a source's fault) still gets a clear answer.
@@ -167,7 +198,7 @@ class FhirApi:
 
     async def _authorise(self, request: Request, endpoint: ServedEndpoint) -> Access:
         token = bearer_token(request.headers.getlist("authorization"))
-        thumbprint = certificate_thumbprint(peer_certificate_der(request.scope))
+        thumbprint = _thumbprint(peer_certificate_der(request.scope))
         access = await self._access().resolve(endpoint.key, token, thumbprint)
         await endpoint.behaviour.apply()
         if not endpoint.zorgaanbieder.deelt:
@@ -272,17 +303,15 @@ class FhirApi:
     ) -> SearchPlan:
         """The one reading of this search: checked against what the endpoint's FHIR version
         supports, strict or lenient as the client's ``Prefer`` asks (400 when refused)."""
-        try:
-            return plan_search(
-                endpoint.fhir_version,
-                resource_type,
-                query.params,
-                lastn=lastn,
-                fmt=fmt,
-                lenient=lenient_handling(request.headers.getlist("prefer")),
-            )
-        except SearchError as refused:
-            raise InvalidRequest(str(refused), issue_code=refused.code) from refused
+        plan = _planned if len(query.raw) <= _PLANNED_QUERY_BYTES else _plan_search
+        return plan(
+            endpoint.fhir_version,
+            resource_type,
+            query.params,
+            lastn,
+            fmt,
+            lenient_handling(request.headers.getlist("prefer")),
+        )
 
     async def _read(
         self,

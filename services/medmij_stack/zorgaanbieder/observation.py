@@ -26,6 +26,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -94,6 +95,31 @@ class ResourceMetrics:
             "Ketenlog records dropped because the write queue was full.",
             registry=self.registry,
         )
+        # The labelled children, found once: ``labels()`` takes a lock and builds a key on
+        # every call. Bounded by the endpoints served times the statuses answered.
+        self._counted: dict[tuple[str, str, int], Any] = {}
+        self._timed: dict[tuple[str, bool], Any] = {}
+
+    def count(
+        self,
+        zorgaanbieder: str | None,
+        dienst: str | None,
+        status: int,
+        success: bool,
+        seconds: float,
+    ) -> None:
+        """One resource request answered with ``status`` after ``seconds``."""
+        zorgaanbieder, dienst = zorgaanbieder or _UNKNOWN, dienst or _UNKNOWN
+        counter = self._counted.get((zorgaanbieder, dienst, status))
+        if counter is None:
+            counter = self.requests.labels(zorgaanbieder, dienst, str(status))
+            self._counted[(zorgaanbieder, dienst, status)] = counter
+        counter.inc()
+        timer = self._timed.get((dienst, success))
+        if timer is None:
+            timer = self.latency.labels(dienst, "success" if success else "error")
+            self._timed[(dienst, success)] = timer
+        timer.observe(seconds)
 
 
 class Observation:
@@ -153,19 +179,16 @@ class Observation:
         found = self.where(path)
         zorgaanbieder, dienst = found if found is not None else (None, None)
         success = 200 <= code < 300
-        self.metrics.requests.labels(zorgaanbieder or _UNKNOWN, dienst or _UNKNOWN, str(code)).inc()
-        self.metrics.latency.labels(dienst or _UNKNOWN, "success" if success else "error").observe(
-            seconds
-        )
+        self.metrics.count(zorgaanbieder, dienst, code, success, seconds)
         tracing = tracing_of(scope)
         if tracing is None:  # outside TracingMiddleware: nothing to tie the records to
             return
-        peers = sorted(admitted_hostnames(scope))
+        peers = admitted_hostnames(scope)
         request = RequestInfo(
             id=tracing.request_id,
             method=str(scope.get("method", "")) or None,
             uri=path,
-            client_id=peers[0] if peers else None,
+            client_id=min(peers) if peers else None,  # the first in sorted order
             server_id=self.hostname,
             provider_id=zorgaanbieder,
             service_id=int(dienst) if dienst is not None and dienst.isdigit() else None,

@@ -17,9 +17,15 @@ from __future__ import annotations
 import logging
 import time
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 
-from medmij_stack.protocol.headers import MEDMIJ_REQUEST_ID, X_CORRELATION_ID, Tracing, lenient_from
+from medmij_stack.protocol.headers import (
+    MEDMIJ_REQUEST_ID,
+    X_CORRELATION_ID,
+    HeaderError,
+    Tracing,
+    lenient_from,
+)
 from medmij_stack.runtime.asgi_tls import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["TracingMiddleware", "tracing_of"]
@@ -33,6 +39,30 @@ def tracing_of(scope: Scope) -> Tracing | None:
     return found if isinstance(found, Tracing) else None
 
 
+_REQUEST_ID = MEDMIJ_REQUEST_ID.lower().encode("latin-1")
+_CORRELATION_ID = X_CORRELATION_ID.lower().encode("latin-1")
+_SERVER_TIMING = b"server-timing"
+_SET_HERE = frozenset({_REQUEST_ID, _CORRELATION_ID, _SERVER_TIMING})
+
+
+def _ids_sent(scope: Scope) -> Tracing | None:
+    """Both ids as sent, when each header is there and valid: what :func:`lenient_from` finds
+    then too (the first field of each name, as Starlette's ``Headers.get``), without its
+    case-insensitive lookups. None when anything is missing or off: the lenient way decides."""
+    request_id = correlation_id = None
+    for name, value in scope["headers"]:
+        if name == _REQUEST_ID:
+            request_id = value if request_id is None else request_id
+        elif name == _CORRELATION_ID:
+            correlation_id = value if correlation_id is None else correlation_id
+    if request_id is None or correlation_id is None:
+        return None
+    try:
+        return Tracing(request_id.decode("latin-1"), correlation_id.decode("latin-1"))
+    except HeaderError:
+        return None
+
+
 class TracingMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -42,18 +72,30 @@ class TracingMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        tracing, problems = lenient_from(Headers(scope=scope), {})
-        if problems:
-            log.debug("%s %s: %s", scope.get("method"), scope.get("path"), "; ".join(problems))
+        tracing = _ids_sent(scope)
+        if tracing is None:
+            tracing, problems = lenient_from(Headers(scope=scope), {})
+            if problems:
+                log.debug("%s %s: %s", scope.get("method"), scope.get("path"), "; ".join(problems))
         scope.setdefault("state", {})["medmij_tracing"] = tracing
+        ours = [
+            (_REQUEST_ID, tracing.request_id.encode("latin-1")),
+            (_CORRELATION_ID, tracing.correlation_id.encode("latin-1")),
+        ]
 
         async def send_with_ids(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers[MEDMIJ_REQUEST_ID] = tracing.request_id
-                headers[X_CORRELATION_ID] = tracing.correlation_id
+                # Ours replace any the app set (as Starlette's MutableHeaders would).
                 elapsed = (time.perf_counter() - started) * 1000
-                headers["Server-Timing"] = f"app;dur={elapsed:.2f}"
+                message["headers"] = [
+                    *(
+                        field
+                        for field in message.get("headers", ())
+                        if field[0].lower() not in _SET_HERE
+                    ),
+                    *ours,
+                    (_SERVER_TIMING, f"app;dur={elapsed:.2f}".encode("latin-1")),
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_ids)
