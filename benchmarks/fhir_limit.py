@@ -22,9 +22,18 @@ Load: autocannon (npm, pinned in benchmarks/node/package.json, installed there w
 CA, `Accept: application/fhir+json; fhirVersion=3.0`, the token, an X-Correlation-ID and a
 fresh MedMij-Request-ID per request. Per connection count (default 1, 8, 32), first ours
 then the limit, each for `--seconds` after a short warm-up; every answer must be 2xx.
+Besides throughput and latency (autocannon's client side), the CPU time the serving
+processes used per answer (from /proc): on a machine shared with other work the rates
+move with the load, the server's own cost per answer much less. `--py-spy` then profiles
+ours for one more run at 8 connections (py-spy, the `bench` extra) and prints where its
+process spends the time.
 
     .venv/bin/python benchmarks/fhir_limit.py                      # 1, 8, 32 connections, 10 s
     .venv/bin/python benchmarks/fhir_limit.py --seconds 5 --connections 8 --workers 1
+    .venv/bin/python benchmarks/fhir_limit.py --py-spy               # and where the time goes
+
+`--workers N` is handed to `medmij up` (from 2 on) and starts N limit processes on one
+port (SO_REUSEPORT).
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,11 +70,13 @@ QUERY = "Condition"  # the BgZ Problemen search of the qualification script
 
 @dataclass(frozen=True)
 class Target:
-    """What autocannon loads: a URL on 127.0.0.1 and the host name it stands for."""
+    """What autocannon loads: a URL on 127.0.0.1, the host name it stands for, and the
+    processes that serve it."""
 
     url: str
     servername: str
     port: int
+    pids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -74,10 +86,55 @@ class Run:
     ok: int
     p50: float
     p99: float
+    cpu: float  # CPU seconds the server's processes used during the run
 
     @property
     def rate(self) -> float:
         return self.ok / self.seconds
+
+    @property
+    def cpu_per_request(self) -> float:
+        """Microseconds of server CPU per answer: what other load on the machine hardly moves."""
+        return self.cpu / self.ok * 1e6
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User plus system CPU time of these processes (all their threads) so far."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICK
+
+
+def serving(parent: int, marker: str) -> list[int]:
+    """The descendants of ``parent`` whose command line holds ``marker``, and theirs (the
+    workers of a role)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            children.setdefault(int(stat[1]), []).append(int(entry.name))
+    found: list[int] = []
+    todo = [(parent, False)]
+    while todo:
+        pid, inside = todo.pop()
+        for child in children.get(pid, []):
+            try:
+                command = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            mine = inside or marker.encode() in command
+            if mine:
+                found.append(child)
+            todo.append((child, mine))
+    return found
 
 
 # --- the limit server (runs in a child process: `fhir_limit.py --serve-limit SETTINGS`) -------
@@ -199,6 +256,7 @@ def load(
             "X-Correlation-ID": new_id(),
         },
     }
+    used = cpu_seconds(target.pids)
     finished = subprocess.run(  # noqa: S603 - node with our own script
         ["node", str(NODE / "load.js")],  # noqa: S607
         input=json.dumps(settings).encode(),
@@ -211,7 +269,10 @@ def load(
     result = json.loads(finished.stdout)
     if result["non2xx"] or result["errors"] or result["timeouts"] or not result["ok"]:
         raise SystemExit(f"{target.url} at {connections} connections: not all 2xx: {result}")
-    return Run(connections, float(result["seconds"]), result["ok"], result["p50"], result["p99"])
+    used = cpu_seconds(target.pids) - used
+    return Run(
+        connections, float(result["seconds"]), result["ok"], result["p50"], result["p99"], used
+    )
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -262,17 +323,63 @@ def capture(info: dict[str, Any]) -> tuple[str, str, int, bytes, list[tuple[str,
     return host, path, parts.port or 443, response.content, kept
 
 
+def profile(target: Target, info: dict[str, Any], connections: int, seconds: float) -> list[str]:
+    """One more run of ours under py-spy (the `bench` extra): where its process spends the
+    time, as the share of samples per function, on its own (self) and with what it calls."""
+    raw = Path(tempfile.mkstemp(suffix=".txt")[1])
+    spy = Path(sys.executable).with_name("py-spy")
+    recorder = subprocess.Popen(  # noqa: S603 - py-spy of our own environment
+        [str(spy), "record", "--pid", str(target.pids[0]), "--duration", str(int(seconds)),
+         "--rate", "200", "--nonblocking", "--format", "raw", "--output", str(raw)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        load(target, info, connections, seconds)
+    finally:
+        recorder.wait(seconds + RUN_LIMIT_MARGIN)
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        frames = stack.split(";")
+        total += int(count)
+        own[frames[-1]] += int(count)
+        for frame in set(frames):
+            inclusive[frame] += int(count)
+    raw.unlink()
+    lines = [f"py-spy, {connections} connections, {total} samples; self:"]
+    lines += [f"  {n / total:6.1%}  {frame}" for frame, n in own.most_common(15)]
+    lines.append("with callees (the event loop and thread entry points left out):")
+    boring = (
+        "runners.py",
+        "base_events.py",
+        "events.py",
+        "threading.py",
+        "typer",
+        "runpy",
+        "cli.py",
+    )
+    shown = [(f, n) for f, n in inclusive.most_common() if not any(b in f for b in boring)]
+    lines += [f"  {n / total:6.1%}  {frame}" for frame, n in shown[:25]]
+    return lines
+
+
 def table(rows: Sequence[tuple[Run, Run]]) -> list[str]:
     lines = [
         "| connections | req/s ours | req/s limit | ours / limit | p50 ms ours | p99 ms ours "
-        "| p50 ms limit | p99 ms limit |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| p50 ms limit | p99 ms limit | server CPU µs/req ours | limit |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for ours, limit in rows:
         lines.append(
             f"| {ours.connections} | {ours.rate:,.0f} | {limit.rate:,.0f} | "
             f"**{ours.rate / limit.rate:.0%}** | {ours.p50:.2f} | {ours.p99:.2f} | "
-            f"{limit.p50:.2f} | {limit.p99:.2f} |"
+            f"{limit.p50:.2f} | {limit.p99:.2f} | {ours.cpu_per_request:.0f} | "
+            f"{limit.cpu_per_request:.0f} |"
         )
     return lines
 
@@ -284,6 +391,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--workers", type=int, default=1, help="of ours and of the limit")
     parser.add_argument("--nictiz", type=Path, default=DEFAULT_NICTIZ, help="Nictiz material")
+    parser.add_argument(
+        "--py-spy", action="store_true", help="then profile ours at 8 connections (bench extra)"
+    )
     parser.add_argument("--serve-limit", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_limit is not None:
@@ -320,15 +430,20 @@ def main() -> int:
                 },
                 args.workers,
             )
-            ours = Target(f"https://127.0.0.1:{port}{path}", host, port)
-            limit = Target(f"https://127.0.0.1:{limit_port}{path}", host, limit_port)
+            ours_pids = tuple(serving(process.pid, "serve zorgaanbieder"))
+            limit_pids = tuple(p.pid for p in limit_processes)
+            ours = Target(f"https://127.0.0.1:{port}{path}", host, port, ours_pids)
+            limit = Target(f"https://127.0.0.1:{limit_port}{path}", host, limit_port, limit_pids)
             print(f"machine: {machine()}")
             print(f"load average before: {load_average()}")
             print(
                 f"dataset: XXX_Helleman (Nictiz BgZ Cert) at {ZORGAANBIEDER}, gegevensdienst 48, "
                 f"GET {path} ({len(body):,} bytes answer, answer cache on)"
             )
-            print(f"workers: {args.workers} (ours and the limit); {args.seconds:g} s per run")
+            print(
+                f"workers: {args.workers} (ours and the limit: processes {list(ours_pids)} and "
+                f"{list(limit_pids)}); {args.seconds:g} s per run"
+            )
             for target in (ours, limit):
                 load(target, info, max(args.connections), args.warmup)
             rows: list[tuple[Run, Run]] = []
@@ -343,6 +458,9 @@ def main() -> int:
             print("\n".join(table(rows)))
             print()
             print(f"load average after: {load_average()}")
+            if args.py_spy:
+                print()
+                print("\n".join(profile(ours, info, 8, args.seconds)))
         finally:
             for limit_process in limit_processes:
                 limit_process.terminate()
