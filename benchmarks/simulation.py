@@ -19,6 +19,7 @@ import platform
 import statistics
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,8 @@ def main() -> None:
             step: _percentiles(sorted(values)) for step, values in sorted(result.timings.items())
         },
         "figures_equal_ground_truth": not result.mismatches,
+        "ground_truth_basis": dict(Counter(a.basis.value for a in result.truth)),
+        "completed_every_step": result.completion.to_json() if result.completion else None,
         "attempts_without_an_end": len(result.errors),
         "system_retrievals": sum(result.system_retrievals.values()),
     }
