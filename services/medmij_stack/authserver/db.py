@@ -7,7 +7,7 @@ server never runs on an old schema.
 Its transactions write unless they say they only read (``write=False``): nearly every one
 of them reads a row and then changes it or adds to it, and with several worker processes on
 one SQLite file such a transaction must take the write lock at its start
-(:meth:`medmij_stack.runtime.database.Database.transaction`).
+(``BEGIN IMMEDIATE``, :data:`medmij_stack.runtime.database.WRITE`).
 
 A back-channel request runs in one :meth:`Database.unit_of_work`: every
 :meth:`Database.transaction` opened inside it (spending the code, issuing and storing the
@@ -124,10 +124,14 @@ class Database(database.Database):
             yield unit.open()  # committed with the unit
             return
         if not write:
-            with super().transaction(write=False) as session:
+            with super().transaction() as session:
                 yield session
             return
-        with self.writer_turn(), super().transaction(write=True) as session:
+        with self.writer_turn(), self._sessions.begin() as session:
+            # SQLite: BEGIN IMMEDIATE. A deferred transaction that reads and then writes fails
+            # at once with "database is locked" when another worker committed in between (its
+            # snapshot is stale; no busy timeout helps); this one waits for its turn instead.
+            session.connection(execution_options=database.WRITE)
             yield session
 
     @contextlib.contextmanager

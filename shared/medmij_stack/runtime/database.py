@@ -161,17 +161,8 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextlib.contextmanager
-    def transaction(self, *, write: bool = False) -> Iterator[Session]:
-        """A unit of work; ``write=True`` when it will write after reading.
-
-        On SQLite a deferred transaction that reads first and then writes fails at once with
-        "database is locked" when another process committed in between (its snapshot is
-        stale; the busy timeout cannot help), so such a transaction takes the write lock at
-        its start (``BEGIN IMMEDIATE``) and waits its turn instead.
-        """
+    def transaction(self) -> Iterator[Session]:
         with self._sessions.begin() as session:
-            if write:
-                session.connection(execution_options=WRITE)
             yield session
 
     def close(self) -> None:
