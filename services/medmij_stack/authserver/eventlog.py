@@ -28,6 +28,7 @@ from .tables import KetenlogEntry
 __all__ = ["Ketenlog", "Trail"]
 
 _KETENLOG: Table = KetenlogEntry.__table__  # type: ignore[assignment]
+_APPEND = insert(_KETENLOG)  # built once (a statement keeps its cache key)
 
 
 class Ketenlog:
@@ -53,7 +54,7 @@ class Ketenlog:
         ]
         with self._db.transaction() as session:
             # A Core insert of all rows: the ORM's unit of work adds nothing here.
-            session.execute(insert(_KETENLOG), rows)
+            session.execute(_APPEND, rows)
 
     def records(
         self,

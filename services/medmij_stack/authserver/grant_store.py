@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Row, Table, exists, insert, or_, select, update
+from sqlalchemy import Row, Table, bindparam, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from medmij_stack.protocol.funnel import Clock, system_clock
@@ -60,6 +60,29 @@ _CODE_COLUMNS = (
     _CODES.c.expires_at,
 )
 _GRANT_COLUMNS = tuple(column.label(f"grant_{column.name}") for column in _GRANTS.c)
+# Built once: a statement object keeps its compiled form's cache key, so executing it again
+# with new parameters skips building and keying it.
+_SPEND = (
+    update(_CODES)
+    .where(_CODES.c.code_hash == bindparam("presented"), _CODES.c.spent_at.is_(None))
+    .values(spent_at=bindparam("now"))
+)
+_SPENT_CODE = (
+    select(*_CODE_COLUMNS, *_GRANT_COLUMNS)
+    .join(_GRANTS, _GRANTS.c.id == _CODES.c.grant_id)
+    .where(_CODES.c.code_hash == bindparam("presented"))
+)
+_ACCESS_TAKEN = select(exists().where(_TOKENS.c.access_hash == bindparam("access")))
+_EITHER_TAKEN = select(
+    exists().where(
+        or_(
+            _TOKENS.c.access_hash == bindparam("access"),
+            _TOKENS.c.refresh_hash == bindparam("refresh"),
+        )
+    )
+)
+_INSERT_TOKEN = insert(_TOKENS).returning(_TOKENS.c.id)
+_GRANT = select(*_GRANT_COLUMNS).where(_GRANTS.c.id == bindparam("grant_id"))
 
 
 class NotUnique(RuntimeError):
@@ -198,10 +221,15 @@ class GrantStore:
                 access = credentials.new_uuid4()
                 refresh = credentials.new_random() if with_refresh else None
                 # One look for both: neither digest may be in its column already.
-                taken = _TOKENS.c.access_hash == credentials.digest(access)
-                if refresh is not None:
-                    taken = or_(taken, _TOKENS.c.refresh_hash == credentials.digest(refresh))
-                if not session.scalar(select(exists().where(taken))):
+                if refresh is None:
+                    taken = session.scalar(_ACCESS_TAKEN, {"access": credentials.digest(access)})
+                else:
+                    digests = {
+                        "access": credentials.digest(access),
+                        "refresh": credentials.digest(refresh),
+                    }
+                    taken = session.scalar(_EITHER_TAKEN, digests)
+                if not taken:
                     return access, refresh
         raise NotUnique("no unique credential after several draws")
 
@@ -262,16 +290,8 @@ class GrantStore:
         revoked: list[str] = []
         with self._db.transaction() as session:
             # Core statements (no ORM objects): this is every token exchange's hot path.
-            spent = session.execute(
-                update(_CODES)
-                .where(_CODES.c.code_hash == code_hash, _CODES.c.spent_at.is_(None))
-                .values(spent_at=now)
-            )
-            row = session.execute(
-                select(*_CODE_COLUMNS, *_GRANT_COLUMNS)
-                .join(_GRANTS, _GRANTS.c.id == _CODES.c.grant_id)
-                .where(_CODES.c.code_hash == code_hash)
-            ).first()
+            spent = session.execute(_SPEND, {"presented": code_hash, "now": now})
+            row = session.execute(_SPENT_CODE, {"presented": code_hash}).first()
             if row is None:
                 return SpentCode(Spent.UNKNOWN, None)
             grant = _grant_info(row)
@@ -369,10 +389,8 @@ class GrantStore:
                 None if refresh is None else add_months(now, self.refresh_idle_months)
             ),
         }
-        token_id = session.execute(
-            insert(_TOKENS).values(values).returning(_TOKENS.c.id)
-        ).scalar_one()
-        grant = session.execute(select(*_GRANT_COLUMNS).where(_GRANTS.c.id == grant_id)).one()
+        token_id = session.execute(_INSERT_TOKEN, values).scalar_one()
+        grant = session.execute(_GRANT, {"grant_id": grant_id}).one()
         return TokenInfo(
             id=int(token_id),
             grant=_grant_info(grant),
