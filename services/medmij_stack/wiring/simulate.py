@@ -355,7 +355,7 @@ async def run_attempt(
         reason=None,
         expected=expected,
     )
-    lending = (browsers or Browsers()).lend(
+    lending = (Browsers() if browsers is None else browsers).lend(
         (user.pgo, user.index), stack, user.account, device=user.device
     )
     began = datetime.now(UTC)
@@ -369,6 +369,7 @@ async def run_attempt(
             return dataclasses.replace(
                 base,
                 error=str(exc),
+                observed=Observed(stuck_at=exc.step.value if exc.step else None),
                 timings=tuple((t.step.value, t.seconds) for t in exc.timings[first:]),
                 started_at=began,
                 ended_at=datetime.now(UTC),
@@ -406,14 +407,19 @@ async def run_attempt(
 def settle(
     attempt: TruthAttempt, records: Mapping[str, FlowRecords], faults: Sequence[Fault] = ()
 ) -> TruthAttempt:
-    """``attempt``'s truth with the DVA's own records of its flow, and the run's faults."""
-    if attempt.error is not None:
+    """``attempt``'s truth with the DVA's own records of its flow, and the run's faults.
+
+    A person stuck at a page is an error, except at a DVA page while a service was down:
+    then they gave up there (:func:`medmij_stack.wiring.truth.judge`)."""
+    faulty = any(f.overlaps(attempt.started_at, attempt.ended_at) for f in faults)
+    if attempt.error is not None and not faulty:
         return attempt
     found = records.get(attempt.flow_id or "")
     observed = attempt.observed.with_records(found) if found else attempt.observed
-    faulty = any(f.overlaps(attempt.started_at, attempt.ended_at) for f in faults)
     ending, basis = judge(attempt.expected, observed, faulty=faulty)
     outcome, reason = ending_of(ending)
+    if attempt.error is not None and outcome is None:
+        return dataclasses.replace(attempt, faulty=faulty)
     return dataclasses.replace(
         attempt,
         outcome=outcome,

@@ -76,6 +76,3 @@ class Browsers:
         idle, self._idle = self._idle, {}
         for patient in idle.values():
             await patient.aclose()
-
-    def __len__(self) -> int:
-        return len(self._idle)
