@@ -27,12 +27,23 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from medmij_stack.protocol import catalogue
 from medmij_stack.protocol.lists import ListKind, Zorgaanbiederslijst, parse_list
 from medmij_stack.runtime.devpki import LeafFiles
+from medmij_stack.wiring.cli import app
+from medmij_stack.wiring.roles import (
+    SINGLE_WORKER,
+    Role,
+    RoleInstance,
+    default_workers,
+    instance_workers,
+    listener_urls,
+    role_instances,
+)
 from medmij_stack.wiring.runner import WORKERS_HEADER
-from medmij_stack.wiring.world import load_world
+from medmij_stack.wiring.world import World, load_world
 from tests.authserver.browser import Browser
 from tests.databases import fresh_database
 from tests.e2e.conftest import STARTUP_LIMIT_SECONDS, RunningStack, start_stack
@@ -296,3 +307,75 @@ def test_a_revocation_reaches_every_resource_server_replica_at_once(
     replicas_stack: RunningStack,
 ) -> None:
     _revoke_everywhere(replicas_stack, _endpoints(replicas_stack), _pgo(replicas_stack))
+
+
+# --- the settings: which roles run how many processes ----------------------------------------
+
+
+def _replicated(ports: dict[str, list[int]]) -> World:
+    data = load_world(None).model_dump(mode="json")
+    dva = next(d for d in data["dva"] if not d["external"])
+    for node, replicas in ports.items():
+        dva[node]["replicas"] = replicas
+    return World.model_validate(data)
+
+
+def test_a_replicated_node_runs_one_process_per_replica_and_the_dva_s_proxy() -> None:
+    world = _replicated({"front": [9501, 9502], "back": [9503, 9504], "resource": [9505, 9506]})
+    labels = [instance.label for instance in role_instances(world)]
+    assert labels[-5:] == [
+        "authserver:demo-dva#0",
+        "authserver:demo-dva#1",
+        "zorgaanbieder:demo-dva#0",
+        "zorgaanbieder:demo-dva#1",
+        "proxy:demo-dva",
+    ]
+    second = RoleInstance(Role.AUTHSERVER, "demo-dva", 1)
+    assert [urlsplit(url).port for url in listener_urls(world, second)] == [9502, 9504]
+    proxy = RoleInstance(Role.PROXY, "demo-dva")
+    dva = world.ours()[0]
+    assert dva.front is not None
+    assert dva.back is not None
+    assert dva.resource is not None
+    assert listener_urls(world, proxy) == (dva.front.url(), dva.back.url(), dva.resource.url())
+    freed = world.with_free_ports()
+    ports = [p for e in freed.endpoints() for p in (e.port, *e.replicas)]
+    assert len(ports) == len(set(ports))
+    assert [len(node.replicas) for node in freed.ours()[0].nodes] == [2, 2, 2]
+
+
+def test_front_and_back_are_one_process_so_they_have_as_many_replicas() -> None:
+    with pytest.raises(ValueError, match="as many replicas"):
+        _replicated({"front": [9501, 9502], "back": [9503]})
+
+
+def test_a_replica_port_may_not_be_another_node_s_port() -> None:
+    world = load_world(None)
+    with pytest.raises(ValueError, match="share a port"):
+        _replicated({"resource": [world.stelselnode.port, 9506]})
+
+
+def test_workers_per_role_from_the_command_the_world_or_the_machine() -> None:
+    world = load_world(None)
+    authserver = RoleInstance(Role.AUTHSERVER, "demo-dva")
+    assert instance_workers(world, authserver) == default_workers(Role.AUTHSERVER)
+    assert 1 <= default_workers(Role.AUTHSERVER) <= 2
+    assert instance_workers(world, authserver, 3) == 3
+    configured = World.model_validate(
+        {**world.model_dump(mode="json"), "workers": {"zorgaanbieder": 4}}
+    )
+    assert instance_workers(configured, RoleInstance(Role.ZORGAANBIEDER, "demo-dva")) == 4
+    for role in SINGLE_WORKER:
+        assert instance_workers(configured, RoleInstance(role, None), 4) == 1
+
+
+def test_medmij_serve_refuses_several_workers_for_a_role_that_keeps_state_in_its_process(
+    tmp_path: Path,
+) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["serve", "pgo", "--workers", "2", "--data-dir", str(tmp_path), "--certs", str(tmp_path)],
+    )
+    assert result.exit_code == 2
+    assert "pgo runs one worker" in result.output
+    assert "retrieval" in result.output  # and says why
