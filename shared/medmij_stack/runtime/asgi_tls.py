@@ -300,6 +300,8 @@ def uvicorn_config(
 def _tls(scope: Scope) -> MutableMapping[str, Any] | None:
     extensions = scope.get("extensions") or {}
     tls = extensions.get("tls")
+    if type(tls) is dict:  # what our protocols put there; spares the ABC check per request
+        return tls
     return tls if isinstance(tls, MutableMapping) else None
 
 
