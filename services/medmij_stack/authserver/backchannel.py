@@ -287,17 +287,21 @@ def mount_back(app: FastAPI, dva: Dva) -> BackChannel:
     app.add_exception_handler(DvaError, back.refusal)
     app.add_exception_handler(Exception, back.refusal)
 
-    @app.post(paths.TOKEN, include_in_schema=False)
     async def token(request: Request) -> Response:
         return await back.handle(request, paths.TOKEN, dva.oauth.token_response)
 
-    @app.post(paths.REVOKE, include_in_schema=False)
     async def revoke(request: Request) -> Response:
         return await back.handle(request, paths.REVOKE, dva.oauth.revocation_response)
 
-    @app.post(paths.INTROSPECT, include_in_schema=False)
     async def introspect(request: Request) -> Response:
         return await back.handle(request, paths.INTROSPECT, dva.oauth.introspection_response)
+
+    # Plain Starlette routes: the handlers take the raw request and read it themselves
+    # (back_channel_request), so FastAPI's parameter and dependency machinery would only add
+    # work to every token exchange. The app's exception handlers apply all the same.
+    app.add_route(paths.TOKEN, token, methods=["POST"], include_in_schema=False)
+    app.add_route(paths.REVOKE, revoke, methods=["POST"], include_in_schema=False)
+    app.add_route(paths.INTROSPECT, introspect, methods=["POST"], include_in_schema=False)
 
     @app.get(paths.METADATA, include_in_schema=False)
     def well_known() -> JSONResponse:
