@@ -6,10 +6,10 @@ per configuration, one after the other on the same machine:
 * ``1 worker``: `--workers 1`, one process per role, as before workers existed;
 * ``2 workers``: `--workers 2`, the authorisation and resource server each a parent and two
   workers accepting on the parent's sockets (medmij_stack.wiring.workers);
-* ``2 replicas``: the authorisation server's and resource server's nodes each with two
-  replicas (`--workers 1` each) behind the DVA's proxy (medmij_stack.wiring.proxy), on
-  PostgreSQL when ``--postgres URL`` is given (a fresh schema per database), else on the
-  SQLite files the replicas share.
+* ``1 replica``, ``2 replicas``: the authorisation server's and resource server's nodes
+  each with one or two replicas (`--workers 1` each) behind the DVA's proxy
+  (medmij_stack.wiring.proxy), on PostgreSQL when ``--postgres URL`` is given (a fresh
+  schema per database), else on the SQLite files the replicas share.
 
 Per configuration: ``--codes`` codes through the DVA screens (landing page, DigiD simulator,
 beschikbaarheidstoets, toestemmingsverklaring; not measured), then the PGO's side of
@@ -56,6 +56,7 @@ from medmij_stack.wiring.world import load_world
 
 ZORGAANBIEDER = "ziekenhuisdemo@medmij"
 STARTUP_LIMIT = 240.0
+SETUPS = ("1 worker", "2 workers", "1 replica", "2 replicas")
 
 
 @dataclass
@@ -113,11 +114,12 @@ def _load(
     return Result(len(timings), wall, timings)
 
 
-def _replicated_world(base: Path, postgres: str | None) -> Path:
+def _replicated_world(base: Path, replicas: int, postgres: str | None) -> Path:
     world = load_world(None).model_dump(mode="json")
     dva = next(d for d in world["dva"] if not d["external"])
     for offset, node in enumerate(("front", "back", "resource")):
-        dva[node]["replicas"] = [60001 + 2 * offset, 60002 + 2 * offset]  # --free-ports
+        # Placeholders: --free-ports gives each a free port.
+        dva[node]["replicas"] = [60001 + 2 * offset + i for i in range(replicas)]
     if postgres:
         dva["authserver_database"] = _schema(postgres, "authserver")
         dva["zorgaanbieder_database"] = _schema(postgres, "zorgaanbieder")
@@ -158,8 +160,10 @@ def _drop_schemas() -> None:
 def _stack(configuration: str, postgres: str | None) -> Iterator[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp:
         base = Path(tmp)
-        if configuration == "2 replicas":
-            extra = ["--world", str(_replicated_world(base, postgres)), "--workers", "1"]
+        if "replica" in configuration:
+            replicas = int(configuration.split()[0])
+            world = _replicated_world(base, replicas, postgres)
+            extra = ["--world", str(world), "--workers", "1"]
         else:
             extra = ["--workers", configuration.split()[0]]
         process, info = start_stack(base, *extra, "--timeout", "200", limit=STARTUP_LIMIT)
@@ -264,9 +268,9 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60.0, help="bound per measurement")
     parser.add_argument("--postgres", help="SQLAlchemy URL: the replicas' databases there")
-    parser.add_argument("--only", choices=("1 worker", "2 workers", "2 replicas"), action="append")
+    parser.add_argument("--only", choices=SETUPS, action="append", help="only these setups")
     args = parser.parse_args()
-    configurations = args.only or ["1 worker", "2 workers", "2 replicas"]
+    configurations = args.only or list(SETUPS)
 
     rows: list[str] = []
     loads: list[str] = []
