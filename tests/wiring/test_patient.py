@@ -307,3 +307,46 @@ def test_a_wrong_password_is_refused_with_the_pgo_s_words(
         asyncio.run(run())
     assert refused.value.step is Step.LOGIN
     assert refused.value.status == 400
+
+
+@pytest.mark.e2e
+def test_a_kept_browser_stays_logged_in_until_a_search_is_left_open(
+    running_stack: RunningStack, stack_info: StackInfo, account: PgoAccount
+) -> None:
+    from medmij_stack.wiring.patient.browsers import Browsers
+
+    browsers = Browsers()
+    key = ("pgo", account.gebruikersnaam)
+
+    async def attempt(behaviour: Behaviour) -> tuple[bool, list[str], AttemptResult]:
+        async with browsers.lend(key, stack_info, account) as browser:
+            await browser.patient.log_in()
+            result = await browser.patient.fetch(HOSPITAL, behaviour)
+            if result.abandoned is not Abandon.AT_SEARCH:
+                browser.keep()
+            return browser.reused, list(result.visited), result
+
+    async def run() -> list[tuple[bool, list[str], AttemptResult]]:
+        try:
+            return [
+                await attempt(Behaviour(landing=AtLanding.CANCEL)),
+                await attempt(Behaviour(consent=AtConsent.DENY)),
+                await attempt(Behaviour(abandon=Abandon.AT_SEARCH)),
+                await attempt(Behaviour(landing=AtLanding.CANCEL)),
+            ]
+        finally:
+            await browsers.close()
+
+    results = asyncio.run(run())
+    assert [reused for reused, _, _ in results] == [False, True, True, False]
+    # The kept browser found its session: the login page sent it on to the overview, and
+    # no login form was posted (the PGO's login is a POST to /inloggen).
+    first, second = results[0][1], results[1][1]
+    assert first.count(stack_info.pgo + "/inloggen") == 2
+    assert second.count(stack_info.pgo + "/inloggen") == 1
+    # Each attempt is one of the PGO's own, in the session it was made in.
+    flows = [result.flow_id for _, _, result in results if result.flow_id]
+    assert len(set(flows)) == len(flows) == 3
+    sessions = {_attempt(running_stack, flow)["session_id"] for flow in flows[:2]}
+    assert len(sessions) == 1
+    assert _attempt(running_stack, flows[2])["session_id"] not in sessions
