@@ -40,7 +40,7 @@ FAILING = "storingdemo@medmij"
 @pytest.fixture(scope="module")
 def simulation_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnStack]:
     world = simulation_world(load_scenario("realistic"), users=6)
-    running = start_simulation_stack(world, tmp_path_factory.mktemp("simulation"), timeout=120)
+    running = start_simulation_stack(world, tmp_path_factory.mktemp("simulation"), timeout=300)
     yield running
     running.stop()
 

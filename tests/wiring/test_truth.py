@@ -79,3 +79,14 @@ def test_the_wire_against_a_model_that_allows_one_ending() -> None:
     )
     assert observed_disagrees((OK, RESOURCE), failed) is None
     assert observed_disagrees((RESOURCE,), failed) is None
+
+
+def test_a_dva_page_that_would_not_load_during_a_fault_is_giving_up_there() -> None:
+    stuck = Observed(stuck_at="digid")
+    assert judge((OK,), stuck, faulty=True) == (
+        FailureReason.DIGID_CANCELLED.value,
+        Basis.BROWSER,
+    )
+    # Outside a fault a page that does not load is no ending: the run reports it as an error.
+    assert judge((OK, RESOURCE), stuck) == (None, Basis.NONE)
+    assert judge((OK, RESOURCE), Observed(stuck_at="search"), faulty=True) == (None, Basis.NONE)

@@ -10,7 +10,8 @@ happened may not come from the PGO. An attempt's ending is derived from, in this
    the PGO fetch without the DVA, a service the run took down) what the patient observed on
    the wire and what the other services recorded of the flow, never the PGO's verdict:
 
-   ``browser``          the browser stopped at a screen (the person closed the tab)
+   ``browser``          the browser stopped at a screen (the person closed the tab, or
+                        gave up at a DVA page that would not load while a service was down)
    ``callback``         the DVA's answer on the redirect URI, as the browser was sent there
                         (``error`` and ``error_description``, read with the exception table
                         of docs/protocol.md#errors)
@@ -109,6 +110,7 @@ class Observed:
     resource_ok: int = 0  # the resource server's good answers for the flow
     resource_errors: tuple[int, ...] = ()  # and the statuses of its error answers
     token_answer: str | None = None  # the DVA's token answer: "issued", "refused" or None (none)
+    stuck_at: str | None = None  # the patient's step where a page would not load
 
     @property
     def page_ending(self) -> str | None:
@@ -141,6 +143,7 @@ class Observed:
             "page_ending": self.page_ending,
             "resource_server": {"ok": self.resource_ok, "errors": list(self.resource_errors)},
             "token": self.token_answer,
+            "stuck_at": self.stuck_at,
         }
 
 
@@ -204,7 +207,15 @@ def dva_answer(error: str, description: str | None) -> FailureReason:
     return FailureReason.INVALID_REQUEST
 
 
+# The patient's steps at the DVA's pages (medmij_stack.wiring.patient.results.Step).
+_AT_THE_DVA = ("authorize", "digid", "consent", "cancellation")
+
+
 def _observed_ending(observed: Observed, *, faulty: bool) -> tuple[str | None, Basis]:
+    if faulty and observed.stuck_at in _AT_THE_DVA:
+        # A DVA page would not load while a service was down: the person gave up there and
+        # never came back to the PGO, which must end the attempt as niet-teruggekeerd.
+        return FailureReason.DIGID_CANCELLED.value, Basis.BROWSER
     if observed.abandoned_at is not None:
         # The PGO's sweep must end it: afgehaakt-bij-zoeken, or niet-teruggekeerd.
         at_search = observed.abandoned_at == "search"
