@@ -85,6 +85,7 @@ class ListSubscription:
         self.failures = 0  # failed refreshes in a row, since the lists were all held
         # When each list was last had from the Stelselnode (accepted or unchanged), wall time.
         self.confirmed_at: dict[ListKind, float] = {}
+        self._whitelist_names: tuple[object, frozenset[str]] | None = None
 
     @classmethod
     def for_node(cls, settings: NodeSettings, *, clock: Clock = system_clock) -> ListSubscription:
@@ -116,7 +117,13 @@ class ListSubscription:
         current = self.lists.whitelist.current
         if current is None:
             return None
-        return frozenset(h.lower() for h in current.hostnames)
+        # Asked on every back-channel request (the Whitelist gate): the set is made once per
+        # accepted list, not per request. A list is immutable; a new one is a new object.
+        held = self._whitelist_names
+        if held is None or held[0] is not current:
+            held = (current, frozenset(h.lower() for h in current.hostnames))
+            self._whitelist_names = held
+        return held[1]
 
     async def refresh(self, client: httpx.AsyncClient) -> dict[ListKind, str | None]:
         self.last_attempt = attempt = time.time()
