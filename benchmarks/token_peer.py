@@ -28,7 +28,10 @@ every code and token.
 
 Load: autocannon (benchmarks/node/token_load.js) with the PGO's client certificate,
 keep-alive connections, one request in flight per connection, each request one unused code,
-at concurrency 1 and 8; a short unmeasured warm-up first on each side.
+at concurrency 1 and 8; a short unmeasured warm-up first on each side. The two sides take
+turns (``--rounds`` per level) so that the machine's changing load weighs on both alike;
+each side's turns are summed (exchanges over the seconds its turns took; percentiles over
+all its exchanges).
 
     .venv/bin/python benchmarks/token_peer.py                      # 600 exchanges per run
     .venv/bin/python benchmarks/token_peer.py --exchanges 2000 --flows 200
@@ -53,7 +56,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 from lxml import html
 from running_stack import start_stack, stop
-from token_exchange import STARTUP_LIMIT, ZORGAANBIEDER, Person
+from token_exchange import ZORGAANBIEDER, Person
 
 from medmij_stack.protocol.headers import new_id
 from medmij_stack.protocol.lists import ListKind, Zorgaanbiederslijst, parse_list
@@ -62,6 +65,7 @@ from medmij_stack.runtime.net import make_client
 NODE = Path(__file__).resolve().parent / "node"
 LEVELS = (1, 8)
 RUN_LIMIT = 300.0  # seconds any one load run may take
+STARTUP_LIMIT = 300.0  # the stack starts slowly on a machine loaded by other work
 PEER_REDIRECT = "https://pgo.localhost/medmij/terug"
 
 
@@ -78,15 +82,28 @@ class Target:
 class Run:
     side: str
     connections: int
-    requests: int
     seconds: float
-    p50: float
-    p95: float
-    p99: float
+    latencies: tuple[float, ...]  # ms, one per exchange
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies)
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds
+
+    def percentile(self, fraction: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
+
+    def __add__(self, other: Run) -> Run:
+        return Run(
+            self.side,
+            self.connections,
+            self.seconds + other.seconds,
+            self.latencies + other.latencies,
+        )
 
 
 def ensure_node_packages() -> None:
@@ -126,15 +143,7 @@ def load(target: Target, info: dict[str, Any], codes: list[str], connections: in
         raise SystemExit(
             f"{target.name} at {connections}: not every exchange answered 200: {result}"
         )
-    return Run(
-        target.name,
-        connections,
-        result["ok"],
-        float(result["seconds"]),
-        float(result["p50"]),
-        float(result["p95"]),
-        float(result["p99"]),
-    )
+    return Run(target.name, connections, float(result["seconds"]), tuple(result["latencies"]))
 
 
 # --- our side: the stack and its codes --------------------------------------------------------
@@ -287,10 +296,13 @@ def main() -> int:
     )
     parser.add_argument("--warmup", type=int, default=50, help="unmeasured per side, first")
     parser.add_argument("--flows", type=int, default=100, help="DVA flows timed one at a time")
+    parser.add_argument("--rounds", type=int, default=5, help="turns each side takes per level")
     args = parser.parse_args()
     ensure_node_packages()
     with tempfile.TemporaryDirectory(prefix="token-peer-") as tmp:
-        process, info = start_stack(Path(tmp), limit=STARTUP_LIMIT)
+        process, info = start_stack(
+            Path(tmp), "--timeout", str(STARTUP_LIMIT), limit=STARTUP_LIMIT + 30
+        )
         try:
             return run(info, Path(tmp) / "certs", args)
         finally:
@@ -322,11 +334,25 @@ def run(info: dict[str, Any], certs: Path, args: argparse.Namespace) -> int:
         load(ours, info, codes[: args.warmup], 1)
         load(peer, info, peer_codes[: args.warmup], 1)
         offset = args.warmup
+        # The two sides take turns in rounds, so that the machine's changing load (other
+        # work on it) weighs on both alike; each side's rounds are summed.
+        per_round = max(8, args.exchanges // args.rounds)
         for level in LEVELS:
-            batch = slice(offset, offset + args.exchanges)
-            runs.append(load(ours, info, codes[batch], level))
-            runs.append(load(peer, info, peer_codes[batch], level))
-            offset += args.exchanges
+            mine: Run | None = None
+            theirs: Run | None = None
+            end = offset + args.exchanges
+            while offset < end:
+                batch = slice(offset, min(end, offset + per_round))
+                got, peer_got = (
+                    load(ours, info, codes[batch], level),
+                    load(peer, info, peer_codes[batch], level),
+                )
+                mine = got if mine is None else mine + got
+                theirs = peer_got if theirs is None else theirs + peer_got
+                offset = batch.stop
+            assert mine is not None
+            assert theirs is not None
+            runs += [mine, theirs]
     finally:
         peer_process.kill()
         peer_process.wait()
@@ -361,8 +387,9 @@ def run(info: dict[str, Any], certs: Path, args: argparse.Namespace) -> int:
         theirs = next(r for r in runs if r.side != "ours" and r.connections == level)
         for item in (mine, theirs):
             ratio = f"{mine.rate / theirs.rate:.2f}x" if item is mine else ""
-            print(f"| {item.side} | {level} | {item.requests} | {item.rate:.0f} | {item.p50:.1f} | "
-                  f"{item.p95:.1f} | {item.p99:.1f} | {ratio} |")  # fmt: skip
+            print(f"| {item.side} | {level} | {item.requests} | {item.rate:.0f} | "
+                  f"{item.percentile(0.5):.1f} | {item.percentile(0.95):.1f} | "
+                  f"{item.percentile(0.99):.1f} | {ratio} |")  # fmt: skip
     print()
     print("durability of an answered token:")
     print("  ours: committed before the answer (SQLite WAL, synchronous=NORMAL: survives kill -9 "

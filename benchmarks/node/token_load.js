@@ -72,7 +72,8 @@ const instance = autocannon({
     statuses,
     p50: percentile(latencies, 0.5),
     p95: percentile(latencies, 0.95),
-    p99: percentile(latencies, 0.99)
+    p99: percentile(latencies, 0.99),
+    latencies
   }) + '\n')
 })
 instance.on('response', (client, statusCode, bytes, responseTime) => {
