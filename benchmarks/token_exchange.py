@@ -17,7 +17,7 @@ all exchanges, as a PGO server with a connection pool does) and `new connection`
 mutual-TLS handshake for every exchange). Exchanges run one at a time (concurrency 1);
 the first `--warmup` of each mode are not counted. Server work per exchange: Whitelist gate,
 client authentication against the OCL, single-use spend of the code, token issue with
-uniqueness checks, three SQLite commits (WAL) and two ketenlog records.
+uniqueness checks, two ketenlog records, all in one SQLite commit (WAL) before the answer.
 
     .venv/bin/python benchmarks/token_exchange.py                # 300 exchanges per mode
     .venv/bin/python benchmarks/token_exchange.py --exchanges 1000
