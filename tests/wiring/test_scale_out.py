@@ -46,9 +46,12 @@ from medmij_stack.wiring.runner import WORKERS_HEADER
 from medmij_stack.wiring.world import World, load_world
 from tests.authserver.browser import Browser
 from tests.databases import fresh_database
-from tests.e2e.conftest import STARTUP_LIMIT_SECONDS, RunningStack, start_stack
+from tests.e2e import conftest as e2e_conftest
+from tests.e2e.conftest import RunningStack, start_stack
 from tests.e2e.flow import ZORGAANBIEDER, Endpoints, Pgo, consent_code, exchange_code, stack_client
 
+SLOW_START_SECONDS = 180  # start_stack's own limit, here
+SLOW_START_TIMEOUT = "170"  # medmij up's --timeout, within it
 CONNECTIONS = 24  # requests, each on a new connection, per check
 PARALLEL = 8
 
@@ -175,9 +178,11 @@ def _serve_process(stack: RunningStack, role: str) -> int:
 def long_cache() -> Iterator[None]:
     """Introspection answers cached for a minute (its most), not 5 s: on a slow machine the
     cached answers must outlive warming every worker and revoking, or the test would pass
-    on expiry alone."""
+    on expiry alone. And more time to start: these worlds run more processes than one per
+    role, which all start at once."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MEDMIJ_ZORGAANBIEDER_INTROSPECTION_CACHE_SECONDS", "60")
+        patch.setattr(e2e_conftest, "STARTUP_LIMIT_SECONDS", SLOW_START_SECONDS)
         yield
 
 
@@ -185,7 +190,9 @@ def long_cache() -> Iterator[None]:
 def workers_stack(
     tmp_path_factory: pytest.TempPathFactory, long_cache: None
 ) -> Iterator[RunningStack]:
-    running = start_stack(tmp_path_factory.mktemp("workers"), "--workers", "2", "--timeout", "85")
+    running = start_stack(
+        tmp_path_factory.mktemp("workers"), "--workers", "2", "--timeout", SLOW_START_TIMEOUT
+    )
     try:
         # Ready once a first worker serves; the connections below must meet them all.
         _until_every_worker_serves(running)
@@ -195,7 +202,7 @@ def workers_stack(
 
 
 def _until_every_worker_serves(stack: RunningStack) -> None:
-    deadline = time.monotonic() + STARTUP_LIMIT_SECONDS
+    deadline = time.monotonic() + SLOW_START_SECONDS
     with stack_client(stack) as client:
         for label, urls in stack.info["services"].items():
             count = stack.info["workers"][label]
@@ -278,7 +285,9 @@ def replicas_stack(
             break
         world_file = base / "world.json"
         world_file.write_text(json.dumps(world), "utf-8")
-        running = start_stack(base, "--world", str(world_file), "--workers", "1", "--timeout", "85")
+        running = start_stack(
+            base, "--world", str(world_file), "--workers", "1", "--timeout", SLOW_START_TIMEOUT
+        )
         yield running
         running.stop()
 
