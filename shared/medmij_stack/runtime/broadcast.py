@@ -28,6 +28,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -59,6 +60,7 @@ _table = Table(
     Column("message", String(512), nullable=False),
     Column("published_at", UtcDateTime(), nullable=False, index=True),
 )
+_NEWS_SQL = "SELECT id, message FROM broadcast WHERE channel = ? AND id > ? ORDER BY id"
 _SETUP_LOCK = 0x6D6D_6263  # PostgreSQL advisory lock while the table is made ("mmbc")
 _RELISTEN_SECONDS = 1.0
 
@@ -76,6 +78,12 @@ class Broadcast:
         self._lock = threading.Lock()
         self._setup()
         self._seen = self._newest()
+        # SQLite: one connection of our own for `news`, read through the driver itself;
+        # SQLAlchemy's statement handling costs ~0.5 ms a call, more than the read.
+        self._reader: Any = None
+        if not self._postgres:
+            self._held = self._engine.raw_connection()
+            self._reader = self._held.driver_connection
 
     @property
     def notifies(self) -> bool:
@@ -83,6 +91,9 @@ class Broadcast:
         return self._postgres
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._held.close()
+            self._reader = None
         self._engine.dispose()
 
     def _setup(self) -> None:
@@ -123,12 +134,16 @@ class Broadcast:
     def news(self) -> list[str]:
         """The messages published (by any process) since the last call. Blocking, cheap."""
         with self._lock:  # one reader at a time, so that no message is handed out twice
-            with self._engine.connect() as connection:
-                rows = connection.execute(
-                    select(_table.c.id, _table.c.message)
-                    .where(_table.c.channel == self.channel, _table.c.id > self._seen)
-                    .order_by(_table.c.id)
-                ).all()
+            if self._reader is not None:
+                # Autocommit (runtime.database): each read sees the newest commit.
+                rows = self._reader.execute(_NEWS_SQL, (self.channel, self._seen)).fetchall()
+            else:
+                with self._engine.connect() as connection:
+                    rows = connection.execute(
+                        select(_table.c.id, _table.c.message)
+                        .where(_table.c.channel == self.channel, _table.c.id > self._seen)
+                        .order_by(_table.c.id)
+                    ).all()
             if rows:
                 self._seen = int(rows[-1][0])
         return [str(row[1]) for row in rows]
