@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from medmij_stack.runtime.net import make_client
+
 
 def start_stack(
     base: Path, *extra: str, env: dict[str, str] | None = None, limit: float = 180.0
@@ -33,6 +35,25 @@ def start_stack(
             raise SystemExit(f"medmij up did not start; see {base / 'up.log'}")
         time.sleep(0.1)
     return process, json.loads(stack_file.read_text("utf-8"))
+
+
+def until_every_worker_serves(info: dict[str, Any], *, limit: float = 240.0) -> None:
+    """Wait until every worker of every role serves (`MedMij-Stack-Workers: n/n` on /health).
+
+    `medmij up` is ready once the first worker of each role serves; the others start after it
+    and load the role's data then, which costs seconds of CPU on this machine. A measurement
+    that begins before they serve counts their startup as the stack's own work."""
+    deadline = time.monotonic() + limit
+    with make_client(trust=[Path(info["ca"])], hosts=info["hosts"]) as client:
+        for label, urls in info["services"].items():
+            count = info["workers"][label]
+            while count > 1:
+                answer = client.get(f"{urls[0]}/health")
+                if answer.headers.get("MedMij-Stack-Workers") == f"{count}/{count}":
+                    break
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"{label}: not every worker serves")
+                time.sleep(0.2)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

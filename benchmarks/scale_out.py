@@ -44,7 +44,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from running_stack import start_stack, stop
+from running_stack import start_stack, stop, until_every_worker_serves
 from token_exchange import Person, percentile
 
 from medmij_stack.protocol import catalogue
@@ -168,25 +168,11 @@ def _stack(configuration: str, postgres: str | None) -> Iterator[dict[str, Any]]
             extra = ["--workers", configuration.split()[0]]
         process, info = start_stack(base, *extra, "--timeout", "200", limit=STARTUP_LIMIT)
         try:
-            _until_every_worker_serves(info)
+            until_every_worker_serves(info, limit=STARTUP_LIMIT)
             yield info
         finally:
             stop(process)
             _drop_schemas()
-
-
-def _until_every_worker_serves(info: dict[str, Any]) -> None:
-    deadline = time.monotonic() + STARTUP_LIMIT
-    with make_client(trust=[Path(info["ca"])], hosts=info["hosts"]) as client:
-        for label, urls in info["services"].items():
-            count = info["workers"][label]
-            while count > 1:
-                answer = client.get(f"{urls[0]}/health")
-                if answer.headers.get("MedMij-Stack-Workers") == f"{count}/{count}":
-                    break
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"{label}: not every worker serves")
-                time.sleep(0.2)
 
 
 def run(configuration: str, args: argparse.Namespace) -> list[str]:
