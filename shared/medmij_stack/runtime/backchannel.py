@@ -50,7 +50,7 @@ import httpx
 from starlette.requests import Request
 
 from medmij_stack.runtime.config import NodeSettings
-from medmij_stack.runtime.net import make_async_client, make_client
+from medmij_stack.runtime.net import KEEPALIVE_EXPIRY, make_async_client, make_client
 from medmij_stack.runtime.tls import PeerRefused, check_hostnames
 
 __all__ = [
@@ -94,10 +94,17 @@ def node_client(settings: NodeSettings, *, timeout: float = 10.0) -> httpx.Clien
     )
 
 
-def node_async_client(settings: NodeSettings, *, timeout: float = 10.0) -> httpx.AsyncClient:
-    """The ``asyncio`` twin of :func:`node_client`."""
+def node_async_client(
+    settings: NodeSettings, *, timeout: float = 10.0, keepalive_expiry: float = KEEPALIVE_EXPIRY
+) -> httpx.AsyncClient:
+    """The ``asyncio`` twin of :func:`node_client` (``keepalive_expiry``: see
+    :func:`~medmij_stack.runtime.net.make_async_client`)."""
     return make_async_client(
-        trust=settings.trust, cert=settings.identity, hosts=settings.hosts, timeout=timeout
+        trust=settings.trust,
+        cert=settings.identity,
+        hosts=settings.hosts,
+        timeout=timeout,
+        keepalive_expiry=keepalive_expiry,
     )
 
 
@@ -173,11 +180,15 @@ def require_whitelisted(url: str, whitelist: Whitelist) -> None:
         raise NotAsked(refused.reason) from None
 
 
-def _body(json: object | None, form: Mapping[str, str] | None) -> dict[str, Any]:
-    if json is not None and form is not None:
-        raise ValueError("a question is sent as JSON or as a form, not both")
+def _body(
+    json: object | None, form: Mapping[str, str] | None, content: bytes | None = None
+) -> dict[str, Any]:
+    if sum(part is not None for part in (json, form, content)) > 1:
+        raise ValueError("a question is sent as JSON, as a form or as bytes: one, not both")
     if json is not None:
         return {"json": json}
+    if content is not None:
+        return {"content": content}
     return {} if form is None else {"data": dict(form)}
 
 
@@ -218,15 +229,17 @@ async def post_async(
     *,
     json: object | None = None,
     form: Mapping[str, str] | None = None,
+    content: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     whitelist: Whitelist | None = None,
     expect: Collection[int] = (200,),
 ) -> Answer:
-    """The ``asyncio`` twin of :func:`post`."""
+    """The ``asyncio`` twin of :func:`post`; ``content``: a body already encoded (give its
+    Content-Type in ``headers``)."""
     if whitelist is not None:
         require_whitelisted(url, whitelist)
     try:
-        response = await client.post(url, headers=dict(headers or {}), **_body(json, form))
+        response = await client.post(url, headers=dict(headers or {}), **_body(json, form, content))
     except httpx.TimeoutException as exc:
         raise TimedOut(exc) from exc
     except httpx.HTTPError as exc:

@@ -128,6 +128,9 @@ class _MappedAsyncBackend(httpcore.AnyIOBackend):
         return _PooledAnyIOStream(stream._stream)
 
 
+SERVER_KEEPALIVE = 5.0
+"""Seconds our servers (uvicorn's default ``timeout_keep_alive``) keep an idle connection."""
+
 KEEPALIVE_EXPIRY = 2.0
 """Seconds an idle pooled connection is reused. Our servers (uvicorn) close an idle
 connection after 5 s; with httpx's default of 5 s on this side too, a request sent on a
@@ -136,11 +139,11 @@ one retrieval in 60–90 in a simulation). Dropping idle connections well before
 does removes that race."""
 
 
-def _pool_options(limits: httpx.Limits) -> dict[str, Any]:
+def _pool_options(limits: httpx.Limits, keepalive_expiry: float) -> dict[str, Any]:
     return {
         "max_connections": limits.max_connections,
         "max_keepalive_connections": limits.max_keepalive_connections,
-        "keepalive_expiry": KEEPALIVE_EXPIRY,
+        "keepalive_expiry": keepalive_expiry,
         "http1": True,
         "http2": False,
     }
@@ -153,12 +156,16 @@ class _MappedHTTPTransport(httpx.HTTPTransport):
         if not isinstance(getattr(self, "_pool", None), httpcore.ConnectionPool):
             raise RuntimeError("this httpx version builds its transport differently; adapt net.py")
         self._pool = httpcore.ConnectionPool(
-            ssl_context=context, network_backend=_MappedBackend(hosts), **_pool_options(limits)
+            ssl_context=context,
+            network_backend=_MappedBackend(hosts),
+            **_pool_options(limits, KEEPALIVE_EXPIRY),
         )
 
 
 class _MappedAsyncHTTPTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, context: ssl.SSLContext, hosts: Mapping[str, str]) -> None:
+    def __init__(
+        self, context: ssl.SSLContext, hosts: Mapping[str, str], keepalive_expiry: float
+    ) -> None:
         limits = httpx.Limits()
         super().__init__(verify=context, trust_env=False, limits=limits)
         if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
@@ -166,7 +173,7 @@ class _MappedAsyncHTTPTransport(httpx.AsyncHTTPTransport):
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=context,
             network_backend=_MappedAsyncBackend(hosts),
-            **_pool_options(limits),
+            **_pool_options(limits, keepalive_expiry),
         )
 
 
@@ -205,11 +212,19 @@ def make_async_client(
     cert: LeafFiles | None = None,
     hosts: Mapping[str, str] | None = None,
     timeout: float = 10.0,
+    keepalive_expiry: float = KEEPALIVE_EXPIRY,
 ) -> httpx.AsyncClient:
-    """The ``asyncio``/``trio`` twin of :func:`make_client`, with the same guarantees."""
+    """The ``asyncio``/``trio`` twin of :func:`make_client`, with the same guarantees.
+
+    ``keepalive_expiry``: seconds an idle pooled connection is reused; keep it well below the
+    servers' 5 s (:data:`KEEPALIVE_EXPIRY`)."""
+    if not 0 < keepalive_expiry <= SERVER_KEEPALIVE - 1.0:
+        raise ValueError(
+            f"keepalive_expiry must stay a second below the servers' {SERVER_KEEPALIVE} s"
+        )
     context = _context(trust, cert)
     return httpx.AsyncClient(
-        transport=_MappedAsyncHTTPTransport(context, _normalise_hosts(hosts)),
+        transport=_MappedAsyncHTTPTransport(context, _normalise_hosts(hosts), keepalive_expiry),
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
         trust_env=False,
