@@ -9,22 +9,30 @@ without naming the person.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
-from medmij_stack.protocol.ketenlog import EventType, Record, RequestInfo
+from medmij_stack.protocol.ketenlog import (
+    ErrorInfo,
+    EventType,
+    Record,
+    RequestInfo,
+    ResponseInfo,
+)
 from medmij_stack.protocol.persons import TestPerson
 from medmij_stack.zorgaanbieder.dataset import Dataset
 from medmij_stack.zorgaanbieder.eventlog import ResourceKetenlog
-from medmij_stack.zorgaanbieder.store.tables import Base
+from medmij_stack.zorgaanbieder.store.tables import Base, KetenlogRow
 
 from . import tiny
 from .conftest import PGO, Running, Start
@@ -181,6 +189,49 @@ def test_the_queue_keeps_what_the_database_refused_and_writes_it_later(tmp_path:
         assert ketenlog.records() == [record, record]
     finally:
         ketenlog.close()
+
+
+def test_each_stored_text_is_its_record_in_compact_json(tmp_path: Path) -> None:
+    """The writer encodes a request shared by an answer's two records once; every stored
+    text is still exactly its own record's JSON, which the delivery sends as it is."""
+    request = RequestInfo(id="r-1", method="GET", uri="/fhir/Patient", server_id="dva.example")
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    records = [
+        Record.now(
+            EventType.RECEIVE_RESOURCE_REQUEST,
+            location="dva.example",
+            session_id=None,
+            trace_id="t",
+            request=request,
+            at=at,
+        ),
+        Record.now(
+            EventType.SEND_RESOURCE_ERROR_RESPONSE,
+            location="dva.example",
+            session_id=None,
+            trace_id="t",
+            request=request,
+            response=ResponseInfo(id="r-1", status=401),
+            error=ErrorInfo(code="invalid_token", request_id="r-1", status=401),
+            at=at,
+        ),
+        Record.now(
+            EventType.RECEIVE_RESOURCE_REQUEST, location="é.example", session_id=None, trace_id="u"
+        ),
+    ]
+    ketenlog = ResourceKetenlog(f"sqlite:///{tmp_path / 'log.sqlite3'}")
+    ketenlog.open()
+    try:
+        ketenlog.write(records)
+        with ketenlog.engine.connect() as connection:
+            stored = list(connection.scalars(select(KetenlogRow.record).order_by(KetenlogRow.id)))
+    finally:
+        ketenlog.close()
+    compact = [
+        json.dumps(record.to_json(), separators=(",", ":"), ensure_ascii=False)
+        for record in records
+    ]
+    assert stored == compact
 
 
 def test_a_full_queue_drops_the_oldest_and_counts_them() -> None:

@@ -48,20 +48,43 @@ __all__ = ["ResourceKetenlog"]
 log = logging.getLogger(__name__)
 
 _MIGRATIONS = Path(__file__).resolve().parent / "store" / "migrations"
+_TABLE = KetenlogRow.metadata.tables[KetenlogRow.__tablename__]
 
 
 # json.dumps(separators=(",", ":"), ensure_ascii=False), without a new encoder per record.
 _compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-def _row(record: Record) -> dict[str, object]:
-    return {
-        "type": record.event.type.value,
-        "occurred_at": record.event.datetime,
-        "trace_id": record.event.trace_id,
-        "request_id": record.request.id if record.request else None,
-        "record": _compact(record.to_json()),
-    }
+def _rows(records: Sequence[Record]) -> list[dict[str, object]]:
+    """The table rows of ``records``; each row's ``record`` is ``_compact(record.to_json())``.
+
+    The two records of one answer share their request (``observation``), the largest part of
+    each: its JSON is made once per request, not once per record."""
+    requests: dict[int, str] = {}  # id() of a request → its JSON; ``records`` holds them all
+    rows: list[dict[str, object]] = []
+    for record in records:
+        parts = ['{"event":', _compact(record.event.to_json())]
+        request = record.request
+        if request is not None:
+            text = requests.get(id(request))
+            if text is None:
+                text = requests[id(request)] = _compact(request.to_json())
+            parts += [',"request":', text]
+        if record.response is not None:
+            parts += [',"response":', _compact(record.response.to_json())]
+        if record.error is not None:
+            parts += [',"error":', _compact(record.error.to_json())]
+        parts.append("}")
+        rows.append(
+            {
+                "type": record.event.type.value,
+                "occurred_at": record.event.datetime,
+                "trace_id": record.event.trace_id,
+                "request_id": request.id if request else None,
+                "record": "".join(parts),
+            }
+        )
+    return rows
 
 
 class ResourceKetenlog:
@@ -126,7 +149,8 @@ class ResourceKetenlog:
         if not records:
             return
         with self.engine.connect().execution_options(**WRITE) as connection, connection.begin():
-            connection.execute(insert(KetenlogRow), [_row(record) for record in records])
+            # One executemany of plain rows on the table (Core, no ORM objects).
+            connection.execute(insert(_TABLE), _rows(records))
 
     async def flush(self) -> int:
         """Write what is queued now; on failure it stays queued. Returns how many were written."""
