@@ -53,6 +53,7 @@ class FakeCollector:
 
     held: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     posts: list[list[int]] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
     down: bool = False
     status: int | None = None  # answer every batch with this status instead
     refuse: set[int] = field(default_factory=set)  # sequences refused as invalid
@@ -65,6 +66,7 @@ class FakeCollector:
             raise httpx.ConnectError("connection refused", request=request)
         assert request.url.path == DELIVERY_PATH
         assert request.headers["content-type"] == "application/json"
+        self.bodies.append(request.content)
         entries = json.loads(request.content)["records"]
         self.posts.append([e["sequence"] for e in entries])
         if self.status is not None:
@@ -378,6 +380,23 @@ async def test_a_stored_text_that_is_no_record_is_skipped_without_sending_it(
     assert collector.sequences() == [1, 2, 4]
     assert all(3 not in post for post in collector.posts)
     assert [s.sequence for s in sending.status.recent_skips] == [3]
+
+
+async def test_a_stored_text_is_sent_as_it_is_not_encoded_again(cursor_path: Path) -> None:
+    outbox, collector = ListOutbox(), FakeCollector()
+    texts = [
+        json.dumps(document(1), ensure_ascii=False, indent=1),  # spaces and new lines
+        json.dumps(dict(reversed(document(2).items())), separators=(",", ":")),  # another order
+    ]
+    outbox.records += [OutboxRecord(1, texts[0]), OutboxRecord(2, texts[1])]
+    sending = deliverer(outbox, cursor_path, collector)
+    async with collector.client() as client:
+        assert await sending.step(client) is Outcome.DELIVERED
+    entries = [
+        f'{{"sender":"{SENDER}","sequence":{n},"record":{text}}}' for n, text in enumerate(texts, 1)
+    ]
+    assert collector.bodies == [('{"records":[' + ",".join(entries) + "]}").encode()]
+    assert collector.sequences() == [1, 2]
 
 
 async def test_a_collector_off_the_whitelist_is_not_asked(cursor_path: Path) -> None:
