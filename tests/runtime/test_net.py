@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import ssl
@@ -203,7 +204,6 @@ def test_pooled_connections_are_dropped_before_our_servers_close_them(dev_pki: D
 async def test_a_pooled_connection_the_server_closed_is_not_used_again(dev_pki: DevPKI) -> None:
     # The pool asks each idle connection whether its socket turned readable (the server's
     # close) before reusing it; our stream answers that from the socket it keeps.
-    import asyncio
 
     files = dev_pki.leaf("za.localhost")
     context = server_context(
@@ -244,3 +244,88 @@ async def test_a_pooled_connection_the_server_closed_is_not_used_again(dev_pki: 
         assert (await client.get(f"https://za.localhost:{port}/")).text == "ok"
         close_now.set()
     assert connections == 2
+
+
+async def _dropping_server(
+    dev_pki: DevPKI,
+) -> tuple[asyncio.Server, list[str]]:
+    """A server that answers the first request of every connection and then closes the
+    connection as the next request arrives, without answering it: a kept-alive connection
+    the server drops just as a request goes out on it."""
+    files = dev_pki.leaf("za.localhost")
+    context = server_context(
+        files.cert, files.key, trust=[dev_pki.trust_bundle()], client_certs="optional"
+    )
+    answered: list[str] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            (
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            ),
+            0,
+        )
+        await reader.readexactly(length)
+        answered.append(head.split(b" ", 1)[0].decode())
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            await reader.readuntil(b"\r\n\r\n")  # the next request: dropped unanswered
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
+    return server, answered
+
+
+async def test_a_get_on_a_connection_the_server_dropped_is_sent_again(dev_pki: DevPKI) -> None:
+    server, answered = await _dropping_server(dev_pki)
+    port = server.sockets[0].getsockname()[1]
+    async with (
+        server,
+        make_async_client(
+            trust=[dev_pki.trust_bundle()], hosts={"za.localhost": "127.0.0.1"}, timeout=5.0
+        ) as client,
+    ):
+        for _ in range(3):
+            response = await client.get(f"https://za.localhost:{port}/")
+            assert response.text == "ok"
+    assert answered == ["GET", "GET", "GET"]  # each on a new connection after the drop
+
+
+async def test_a_post_on_a_connection_the_server_dropped_is_not_sent_twice(
+    dev_pki: DevPKI,
+) -> None:
+    # A token exchange must never be sent twice: the server may have spent the code.
+    server, answered = await _dropping_server(dev_pki)
+    port = server.sockets[0].getsockname()[1]
+    async with (
+        server,
+        make_async_client(
+            trust=[dev_pki.trust_bundle()], hosts={"za.localhost": "127.0.0.1"}, timeout=5.0
+        ) as client,
+    ):
+        assert (await client.post(f"https://za.localhost:{port}/", content=b"a=1")).text == "ok"
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.post(f"https://za.localhost:{port}/", content=b"a=2")
+    assert answered == ["POST"]
+
+
+def test_the_blocking_client_sends_a_get_again_too(dev_pki: DevPKI) -> None:
+    async def scenario() -> list[str]:
+        server, answered = await _dropping_server(dev_pki)
+        port = server.sockets[0].getsockname()[1]
+
+        def fetch_twice() -> list[str]:
+            with make_client(
+                trust=[dev_pki.trust_bundle()], hosts={"za.localhost": "127.0.0.1"}, timeout=5.0
+            ) as client:
+                return [client.get(f"https://za.localhost:{port}/").text for _ in range(2)]
+
+        async with server:
+            assert await asyncio.to_thread(fetch_twice) == ["ok", "ok"]
+        return answered
+
+    assert asyncio.run(scenario()) == ["GET", "GET"]

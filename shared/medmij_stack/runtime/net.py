@@ -139,6 +139,24 @@ one retrieval in 60–90 in a simulation). Dropping idle connections well before
 does removes that race."""
 
 
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+_STALE_RETRIES = 2
+"""How often an idempotent request is sent again after a kept-alive connection turned out
+closed: the pool may hold more than one connection the server dropped at the same moment."""
+
+
+def _stale_connection(request: httpx.Request, exc: httpx.RemoteProtocolError) -> bool:
+    """Whether ``exc`` is the server closing a kept-alive connection before any answer.
+
+    Dropping idle connections early (:data:`KEEPALIVE_EXPIRY`) narrows this race; a server
+    under load, restarting, or closing for its own reasons can still close a connection as
+    a request goes out on it. Nothing of an answer was read then, so for a method without
+    side effects sending it again is what browsers and urllib3 do. A token exchange or any
+    other POST is never sent twice: the server may have acted on it.
+    """
+    return request.method in _IDEMPOTENT and "without sending a response" in str(exc)
+
+
 def _pool_options(limits: httpx.Limits, keepalive_expiry: float) -> dict[str, Any]:
     return {
         "max_connections": limits.max_connections,
@@ -161,6 +179,15 @@ class _MappedHTTPTransport(httpx.HTTPTransport):
             **_pool_options(limits, KEEPALIVE_EXPIRY),
         )
 
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for retry in range(_STALE_RETRIES + 1):
+            try:
+                return super().handle_request(request)
+            except httpx.RemoteProtocolError as exc:
+                if retry == _STALE_RETRIES or not _stale_connection(request, exc):
+                    raise
+        raise AssertionError("unreachable")  # the loop returns or raises
+
 
 class _MappedAsyncHTTPTransport(httpx.AsyncHTTPTransport):
     def __init__(
@@ -175,6 +202,15 @@ class _MappedAsyncHTTPTransport(httpx.AsyncHTTPTransport):
             network_backend=_MappedAsyncBackend(hosts),
             **_pool_options(limits, keepalive_expiry),
         )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        for retry in range(_STALE_RETRIES + 1):
+            try:
+                return await super().handle_async_request(request)
+            except httpx.RemoteProtocolError as exc:
+                if retry == _STALE_RETRIES or not _stale_connection(request, exc):
+                    raise
+        raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def _context(trust: Sequence[Path], cert: LeafFiles | None) -> ssl.SSLContext:
