@@ -193,6 +193,25 @@ def test_medmij_up_refuses_a_simulation_world_outside_development(tmp_path: Path
     assert not (tmp_path / "stack.json").exists()
 
 
+def test_medmij_up_refuses_a_data_dir_a_simulation_moved_ahead(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from medmij_stack.wiring.cli import app
+
+    advance_to(tmp_path, datetime.now(UTC) + timedelta(days=400))
+    outcome = CliRunner().invoke(app, ["up", "--free-ports", "--data-dir", str(tmp_path)])
+    assert outcome.exit_code == 2
+    said = " ".join(outcome.output.split())  # the console wraps long lines
+    assert "was used by `medmij simulate`" in said
+    assert "Use a fresh --data-dir" in said
+    assert not (tmp_path / "stack.json").exists()
+
+    (tmp_path / "virtual-clock.json").write_text("{not json", "utf-8")
+    outcome = CliRunner().invoke(app, ["up", "--free-ports", "--data-dir", str(tmp_path)])
+    assert outcome.exit_code == 2
+    assert "cannot be read" in " ".join(outcome.output.split())
+
+
 def test_every_shipped_scenario_fits_its_world() -> None:
     assert {"baseline", "realistic", "kantar-2022"} <= set(scenario_names())
     for name in scenario_names():

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from medmij_stack.runtime.clock import CLOCK_FILE, ClockError, read_offset
 from medmij_stack.runtime.devpki import ensure_dev_pki
 from medmij_stack.runtime.lists.state import ListStateError
 from medmij_stack.runtime.net import make_client
@@ -129,6 +130,28 @@ def _refuse_busy_ports(world: World) -> None:
     raise typer.Exit(1)
 
 
+def _refuse_a_simulation_data_dir(world: World, data_dir: Path) -> None:
+    """Stop before starting a world on real time in a data dir a simulation moved ahead:
+    its lists, tokens and records are dated by the virtual clock, and the nodes would
+    refuse lists from the future (or the Stelselnode a Tijdstempel going back)."""
+    if world.world.simulation:
+        return
+    try:
+        offset = read_offset(data_dir)
+    except ClockError as exc:
+        err.print(f"{exc}; is {data_dir} a simulation's data dir?", markup=False)
+        raise typer.Exit(2) from exc
+    if offset.total_seconds() <= 0:
+        return
+    err.print(
+        f"{data_dir} was used by `medmij simulate`: its clock runs {offset.days} days ahead "
+        f"({data_dir / CLOCK_FILE}), and this world runs on real time. Use a fresh "
+        "--data-dir (or remove that directory).",
+        markup=False,
+    )
+    raise typer.Exit(2)
+
+
 def _role(role: str) -> Role:
     try:
         return Role("stelselnode" if role == "lists" else role)
@@ -166,6 +189,7 @@ def up(
     world, nictiz = _served_world(world, nictiz)
     _refuse_busy_ports(world)
     data_dir = data_dir.resolve()
+    _refuse_a_simulation_data_dir(world, data_dir)
     certs = certs.resolve()
     with console.status("Making the dev PKI…"):
         pki = prepare_pki(world, certs)
