@@ -21,6 +21,7 @@ from rich.markup import escape
 from medmij_stack.runtime.clock import CLOCK_FILE, ClockError, read_offset
 from medmij_stack.runtime.devpki import ensure_dev_pki
 from medmij_stack.runtime.lists.state import ListStateError
+from medmij_stack.runtime.metrics import count_across_processes, process_ended
 from medmij_stack.runtime.net import make_client
 from medmij_stack.stelselnode.publisher import StateError
 from medmij_stack.zorgaanbieder.sources.nictiz import NictizError
@@ -390,9 +391,13 @@ def serve(
             )
         )
 
+    # /metrics of any worker answers the role's totals: every worker counts in files of
+    # its own in this directory (runtime.metrics), emptied at every start of the role.
+    counts = "-".join(p for p in (chosen.value, instance, replica and str(replica)) if p)
+    count_across_processes(data_dir.resolve() / "metrics" / counts)
     for url in urls:
         console.print(f"{chosen.value}: {url}, {count} workers")
-    raise typer.Exit(run_workers(count, work, sockets))
+    raise typer.Exit(run_workers(count, work, sockets, ended=process_ended))
 
 
 def _serve_proxy(world: World, dva: str | None, address: str) -> None:

@@ -125,8 +125,10 @@ def run_workers(
     sockets: Mapping[int, socket.socket],
     *,
     grace: float = 10.0,
+    ended: Callable[[int], None] = lambda pid: None,
 ) -> int:
-    """Run ``count`` workers until SIGINT/SIGTERM or until one stops; the exit code."""
+    """Run ``count`` workers until SIGINT/SIGTERM or until one stops; the exit code.
+    ``ended(pid)`` runs in the parent for each worker that has ended."""
     children: dict[int, int] = {}  # pid → worker index
     stopping = False
     # Shared with every worker (anonymous shared memory survives fork): how many serve.
@@ -177,6 +179,7 @@ def run_workers(
                 _await_serving(starting, everyone, 0.1)
                 continue
             gone = children.pop(pid, -1)
+            ended(pid)
             if gone >= 0 and not stopping and not failed:
                 failed = True
                 log.error(

@@ -41,7 +41,7 @@ from medmij_stack.protocol.ketenlog import (
     ResponseInfo,
 )
 from medmij_stack.runtime.asgi_tls import ASGIApp, Message, Receive, Scope, Send, admitted_hostnames
-from medmij_stack.runtime.metrics import LATENCY_BUCKETS, METRICS_PATH
+from medmij_stack.runtime.metrics import LATENCY_BUCKETS, METRICS_PATH, counted_in
 
 from .endpoints import ServedEndpoint
 from .eventlog import ResourceKetenlog
@@ -81,19 +81,19 @@ class ResourceMetrics:
             "medmij_resource_requests",
             "Resource requests answered, by zorgaanbieder, gegevensdienst and HTTP status.",
             ["zorgaanbieder", "gegevensdienst", "status"],
-            registry=self.registry,
+            registry=counted_in(self.registry),
         )
         self.latency = Histogram(
             "medmij_resource_request_duration_seconds",
             "Time from a resource request's arrival to the end of its answer.",
             ["gegevensdienst", "outcome"],
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            registry=counted_in(self.registry),
         )
         self.ketenlog_dropped = Counter(
             "medmij_resource_ketenlog_dropped_records",
             "Ketenlog records dropped because the write queue was full.",
-            registry=self.registry,
+            registry=counted_in(self.registry),
         )
         # The labelled children, found once: ``labels()`` takes a lock and builds a key on
         # every call. Bounded by the endpoints served times the statuses answered.

@@ -8,6 +8,16 @@ node and has no node certificate), and the answer is the Prometheus text format
 (https://prometheus.io/docs/instrumenting/exposition_formats/). :class:`MeasuredRequests`
 counts and times the requests of the endpoints a service names (:class:`RequestMetrics`).
 
+A role that runs several worker processes (``medmij serve --workers N``) counts in
+prometheus_client's multiprocess mode (:func:`count_across_processes`, called by the parent
+before it forks): each worker writes its counters to files of its own in one directory per
+role, and ``/metrics`` in any worker answers their sum (``MultiProcessCollector``), so a scrape
+gives the role's totals whichever worker answers. Process-memory metrics then register in no
+registry (:func:`counted_in`; the files are where they are read from), while collectors that
+count from a database at scrape time stay in the app's registry, read once by the answering
+worker, not once per worker. With one process (tests, one worker) nothing changes: every app
+keeps its own registry.
+
 What is exposed is counts and timings only: labels name steps, reasons, zorgaanbieders,
 gegevensdiensten, nodes, endpoints and status codes, never a person (no BSN, no person id, no
 session, no trace, no token), so a scrape reveals nothing about anyone.
@@ -15,8 +25,11 @@ session, no trace, no token), so a scrape reveals nothing about anyone.
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -24,6 +37,8 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    multiprocess,
+    values,
 )
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,7 +51,10 @@ __all__ = [
     "METRICS_PATH",
     "MeasuredRequests",
     "RequestMetrics",
+    "count_across_processes",
+    "counted_in",
     "metrics_route",
+    "process_ended",
 ]
 
 METRICS_PATH = "/metrics"
@@ -49,13 +67,53 @@ EXEMPT_PATHS = ("/health", METRICS_PATH)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
+_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def count_across_processes(directory: Path) -> None:
+    """Count every metric made from now on in files under ``directory``, emptied first.
+
+    For a parent about to fork the workers of one role: they inherit the setting, and
+    prometheus_client keeps a file per process (it notices the fork by the pid). The value
+    class is chosen when prometheus_client is imported, from the environment variable; the
+    parent imported it long before, so it is set here as well.
+    """
+    shutil.rmtree(directory, ignore_errors=True)  # a previous run's counts are not this run's
+    directory.mkdir(parents=True)
+    os.environ[_MULTIPROC_ENV] = str(directory)
+    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+
+
+def process_ended(pid: int) -> None:
+    """Bookkeeping when a worker has ended (drops its live-gauge files; its counts stay)."""
+    directory = os.environ.get(_MULTIPROC_ENV)
+    if directory:
+        multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+
+
+def counted_in(registry: CollectorRegistry) -> CollectorRegistry | None:
+    """Where a process-memory metric registers: the app's ``registry``, or none when counting
+    across processes (``/metrics`` reads the files then; two apps of one process must not
+    give the same metric name then, as their counts would share one value in the file)."""
+    return None if os.environ.get(_MULTIPROC_ENV) else registry
+
+
 def metrics_route(registry: CollectorRegistry) -> Callable[[Request], Response]:
     """A Starlette endpoint answering ``GET /metrics`` from ``registry`` (for apps that route
-    it themselves, behind their gate's exempt paths). Synchronous on purpose: Starlette runs
+    it themselves, behind their gate's exempt paths), plus, when counting across processes,
+    the summed counts of every worker of the role. Synchronous on purpose: Starlette runs
     it in a worker thread, so a collector that reads a database never blocks the loop."""
+    shared: CollectorRegistry | None = None
+    directory = os.environ.get(_MULTIPROC_ENV)
+    if directory:
+        shared = CollectorRegistry()
+        multiprocess.MultiProcessCollector(shared, directory)  # type: ignore[no-untyped-call]
 
     def metrics(request: Request) -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        body = generate_latest(registry)
+        if shared is not None:
+            body += generate_latest(shared)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return metrics
 
@@ -77,14 +135,14 @@ class RequestMetrics:
             f"{prefix}_requests",
             "Requests answered, by endpoint and HTTP status.",
             ["endpoint", "status"],
-            registry=registry,
+            registry=counted_in(registry),
         )
         self.latency = Histogram(
             f"{prefix}_request_duration_seconds",
             "Time from a request's arrival to the end of its answer.",
             ["endpoint"],
             buckets=LATENCY_BUCKETS,
-            registry=registry,
+            registry=counted_in(registry),
         )
 
 
