@@ -4,16 +4,17 @@ The simulation world runs as role processes of the test (:mod:`medmij_stack.wiri
 the ``medmij serve`` command lines ``medmij up`` uses, which itself would stop the world
 when a role dies). A small population retrieves at the zorgaanbieders that hold their data;
 once a few attempts of the wave have ended, the resource server (in a second run, the
-authorisation server) is killed and started again with its own command line on its own data,
-while the others go on. Then:
+authorisation server, in a third the PGO) is killed and started again with its own command
+line on its own data, while the others go on. Then:
 
 * nothing the killed service had stored is gone (every row of its ketenlog and records),
   nor anything stored elsewhere before the kill (consents, tokens, funnel events);
 * the figures from the PGO's stores, and ``medmij report``'s, equal the ground truth, and
   attempt by attempt the store agrees with it;
 * every attempt that overlapped the outage ended as the patient saw it end (a DVA page that
-  would not load, the DVA's answer on the redirect URI, or the PGO's page), and the ones the
-  outage broke are failures with that reason.
+  would not load, the DVA's answer on the redirect URI, or the PGO's page; a PGO that would
+  not answer, after which the restarted PGO ends the attempt by where it stood), and the ones
+  the outage broke are failures with that reason.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ pytestmark = pytest.mark.e2e
 
 USERS = 8  # two attempts each: one wave of 16
 CONCURRENCY = 4
+PGO = "pgo.localhost"
+# A PGO that is down lets no attempt end (the people reload its login page until it is
+# back), so it is started again after a fixed outage, as a supervisor's restart delay.
+PGO_OUTAGE_SECONDS = 3.0
 SCENARIO = """
 [scenario]
 only_known = true
@@ -60,6 +65,7 @@ consent_deny = 0.1
 """
 
 # What each store must keep: (file under the data dir, table, which rows), by primary key.
+# (Not the PGO's health records: a later retrieval from the same source replaces them.)
 # A token that has expired (and has no live refresh token) is the housekeeping's to purge,
 # at any start among other times: only the live ones must survive.
 LIVE_TOKEN = (
@@ -73,6 +79,8 @@ KEPT = (
     ("authserver-{dva}/authserver.sqlite3", "tokens", LIVE_TOKEN),
     ("pgo/pgo.sqlite3", "consents", "1"),
     ("pgo/pgo.sqlite3", "funnel_events", "1"),
+    ("pgo/pgo.sqlite3", "ketenlog", "1"),
+    ("pgo/pgo.sqlite3", "attempts", "1"),
 )
 
 
@@ -126,6 +134,17 @@ def _patient_saw(attempt: TruthAttempt) -> str | None:
     """The ending the person saw: where they closed the tab, the DVA's answer on the
     redirect URI, else the heading of the PGO's page."""
     seen = attempt.observed
+    if seen.pgo_unreachable:
+        # The PGO's page would not load: the person closed the tab. The restarted PGO ends
+        # the attempt by where it stood, which the DVA's token records tell.
+        back = seen.callback_code or seen.callback_error is not None
+        if back and seen.token_answer == "issued":
+            return FailureReason.CLIENT_ERROR.value  # the retrieval was cut off
+        if back and seen.token_answer == "refused":
+            return FailureReason.TOKEN_ERROR.value
+        if back or seen.dva_pages:
+            return FailureReason.DIGID_CANCELLED.value  # never back at the PGO
+        return FailureReason.ABANDONED_AT_SEARCH.value
     if seen.stuck_at in ("authorize", "digid", "consent", "cancellation"):
         return FailureReason.DIGID_CANCELLED.value  # gave up at a DVA page that did not load
     if seen.abandoned_at is not None:
@@ -142,12 +161,12 @@ def _patient_saw(attempt: TruthAttempt) -> str | None:
     return seen.page_ending
 
 
-@pytest.mark.parametrize("role", ["zorgaanbieder", "authserver"])
+@pytest.mark.parametrize("role", ["zorgaanbieder", "authserver", "pgo"])
 def test_a_service_killed_mid_wave_loses_nothing_and_the_figures_agree(
     killable: KillableStack, tmp_path: Path, role: str
 ) -> None:
     dva = killable.world.ours()[0].id
-    label = f"{role}:{dva}"
+    label = f"pgo:{PGO}" if role == "pgo" else f"{role}:{dva}"
     before: dict[str, set[tuple[object, ...]]] = {}
     mid_wave: list[bool] = []
 
@@ -158,6 +177,9 @@ def test_a_service_killed_mid_wave_loses_nothing_and_the_figures_agree(
         mid_wave.append(wave.done < wave.size)
         before.update(await asyncio.to_thread(_keys, killable.data_dir, dva, live=True))
         down = await asyncio.to_thread(killable.kill, label)
+        if role == "pgo":
+            await asyncio.sleep(PGO_OUTAGE_SECONDS)
+            return [Fault(label, down, await killable.restart(label))]
         # Down until attempts that started after the kill have ended: at most CONCURRENCY
         # were under way at the kill, so of the next 2 × CONCURRENCY to end, some began
         # while it was down and went through the DigiD step (the beschikbaarheidstoets

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from medmij_stack.pgo.settings import CALLBACK_PATH
 from medmij_stack.pgo.situations import Situation
 from medmij_stack.protocol.funnel import FailureReason
-from medmij_stack.wiring.truth import Basis, Fault, Observed, dva_answer, judge, observed_disagrees
+from medmij_stack.wiring.truth import (
+    Basis,
+    Fault,
+    Observed,
+    dva_answer,
+    flow_of,
+    judge,
+    observe_unreachable,
+    observed_disagrees,
+)
 
 OK = "succes"
 RESOURCE = FailureReason.RESOURCE_ERROR.value
@@ -90,3 +101,26 @@ def test_a_dva_page_that_would_not_load_during_a_fault_is_giving_up_there() -> N
     # Outside a fault a page that does not load is no ending: the run reports it as an error.
     assert judge((OK, RESOURCE), stuck) == (None, Basis.NONE)
     assert judge((OK, RESOURCE), Observed(stuck_at="search"), faulty=True) == (None, Basis.NONE)
+
+
+def test_a_pgo_that_stopped_answering_ends_the_attempt_by_where_it_stood() -> None:
+    # The PGO was killed: the person saw the browser's "cannot reach" page and left. The
+    # restarted PGO ends the attempt by its stage, which the browser and the DVA tell.
+    callback = f"https://pgo.localhost{CALLBACK_PATH}?code=x&state=y"
+    authorize = "https://dva.localhost/oauth/authorize?X-Correlation-ID=flow-1"
+    at_search = observe_unreachable("authorize", ["https://pgo.localhost/zorgaanbieders"])
+    back = observe_unreachable("callback", [authorize, callback])
+    assert flow_of([authorize, callback]) == "flow-1"
+    assert back.callback_code
+    assert back.dva_pages
+    cases = {
+        at_search: FailureReason.ABANDONED_AT_SEARCH,
+        observe_unreachable("callback", [authorize]): FailureReason.DIGID_CANCELLED,
+        back: FailureReason.DIGID_CANCELLED,  # the PGO never asked for the token
+        replace(back, token_answer="refused"): FailureReason.TOKEN_ERROR,
+        replace(back, token_answer="issued"): FailureReason.CLIENT_ERROR,  # cut off
+    }
+    for seen, reason in cases.items():
+        assert judge((OK,), seen, faulty=True)[0] == reason.value
+    # Not during a fault it is a page the script could not get past: no ending.
+    assert judge((OK, RESOURCE), at_search) == (None, Basis.NONE)

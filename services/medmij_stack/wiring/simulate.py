@@ -81,11 +81,15 @@ from .patient import (
     AtConsent,
     AtDigid,
     AtLanding,
+    AttemptResult,
     Behaviour,
     PatientError,
     PgoAccount,
+    PgoUnreachable,
+    ScriptedPatient,
     StackError,
     StackInfo,
+    Step,
 )
 from .patient.browsers import Browsers
 from .roles import pgo_data_dir
@@ -96,8 +100,10 @@ from .truth import (
     FlowRecords,
     Observed,
     ending_of,
+    flow_of,
     judge,
     observe,
+    observe_unreachable,
     observed_disagrees,
     read_flow_records,
 )
@@ -363,8 +369,20 @@ async def run_attempt(
         patient = browser.patient
         first = len(patient.timings)  # a kept browser holds its earlier attempts' steps too
         try:
-            await patient.log_in()
-            result = await patient.fetch(planned.zorgaanbieder, planned.behaviour)
+            result = await _log_in_and_fetch(patient, planned)
+        except PgoUnreachable as exc:
+            # The PGO went down with the attempt under way: the person saw the browser's
+            # "cannot reach" page and closed the tab (truth.py: ``pgo_unreachable``).
+            observed = observe_unreachable(exc.step.value if exc.step else None, exc.visited)
+            return dataclasses.replace(
+                base,
+                error=str(exc),
+                observed=observed,
+                flow_id=flow_of(exc.visited),
+                timings=tuple((t.step.value, t.seconds) for t in exc.timings[first:]),
+                started_at=began,
+                ended_at=datetime.now(UTC),
+            )
         except PatientError as exc:
             return dataclasses.replace(
                 base,
@@ -404,6 +422,27 @@ async def run_attempt(
     )
 
 
+# How long a person keeps reloading a PGO that does not answer before they go (a PGO
+# restarted by its supervisor is back well within it).
+_RELOAD_SECONDS = 300.0
+
+
+async def _log_in_and_fetch(patient: ScriptedPatient, planned: PlannedAttempt) -> AttemptResult:
+    """Log in and fetch; while the PGO does not answer at the login or the search page, the
+    person reloads and starts again (logging in again if their session is gone). Before a
+    zorgaanbieder is chosen nothing is half-done: the PGO hands the session's open search
+    back, so a reload is the same attempt."""
+    deadline = time.monotonic() + _RELOAD_SECONDS
+    while True:
+        try:
+            await patient.log_in()
+            return await patient.fetch(planned.zorgaanbieder, planned.behaviour)
+        except PgoUnreachable as exc:
+            if exc.step not in (Step.LOGIN, Step.SEARCH) or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(1.0)
+
+
 def settle(
     attempt: TruthAttempt, records: Mapping[str, FlowRecords], faults: Sequence[Fault] = ()
 ) -> TruthAttempt:
@@ -416,6 +455,12 @@ def settle(
         return attempt
     found = records.get(attempt.flow_id or "")
     observed = attempt.observed.with_records(found) if found else attempt.observed
+    if observed.pgo_unreachable and not any(
+        f.service.startswith("pgo:") and f.overlaps(attempt.started_at, attempt.ended_at)
+        for f in faults
+    ):
+        # The PGO was up, only slow or at fault: a page the script could not get past.
+        observed = dataclasses.replace(observed, pgo_unreachable=False)
     ending, basis = judge(attempt.expected, observed, faulty=faulty)
     outcome, reason = ending_of(ending)
     if attempt.error is not None and outcome is None:

@@ -25,6 +25,20 @@ While a service the run killed was down (:class:`Fault`), the resource server's 
 no witness (a SIGKILL loses the records still queued in memory): an attempt overlapping the
 outage ends as the patient saw it end (browser, callback, token answer, page).
 
+A PGO the run killed (service ``pgo:<hostname>``) is not there to show a page: the person
+whose browser lost it mid-attempt saw the browser's "cannot reach" page and closed the tab
+(``pgo_unreachable``; at the login or the search page they reload until it answers, the same
+attempt). The attempt then ends as the restarted PGO must end it, read from where the browser
+stopped and the DVA's token records, which survive the PGO:
+
+* before the DVA (choosing at the search): ``afgehaakt-bij-zoeken``;
+* at the DVA's pages, or back on the redirect URI while the DVA has no token request of the
+  flow: the PGO never took the answer, the person did not come back: ``niet-teruggekeerd``
+  (``digid-geannuleerd``);
+* on the redirect URI after the PGO exchanged the code: a token refusal is ``token-fout``;
+  an issued token means the retrieval was cut off by the kill: ``onderbroken``
+  (``client-fout``), as the restarted PGO's sweep ends a retrieval nobody runs.
+
 The PGO's own claim (its outcome view) is kept beside the truth, never mixed into it.
 """
 
@@ -58,8 +72,10 @@ __all__ = [
     "Observed",
     "dva_answer",
     "ending_of",
+    "flow_of",
     "judge",
     "observe",
+    "observe_unreachable",
     "read_flow_records",
 ]
 
@@ -111,6 +127,7 @@ class Observed:
     resource_errors: tuple[int, ...] = ()  # and the statuses of its error answers
     token_answer: str | None = None  # the DVA's token answer: "issued", "refused" or None (none)
     stuck_at: str | None = None  # the patient's step where a page would not load
+    pgo_unreachable: bool = False  # there, the PGO itself did not answer
 
     @property
     def page_ending(self) -> str | None:
@@ -144,6 +161,7 @@ class Observed:
             "resource_server": {"ok": self.resource_ok, "errors": list(self.resource_errors)},
             "token": self.token_answer,
             "stuck_at": self.stuck_at,
+            "pgo_unreachable": self.pgo_unreachable,
         }
 
 
@@ -153,24 +171,44 @@ _BY_TITLE = {situation.message.title: situation for situation in Situation}
 def observe(result: AttemptResult) -> Observed:
     """The browser's side of an attempt: where it stopped, the redirect URI it was sent to,
     the DVA's pages it opened and the heading of the last page."""
-    callback = next(
-        (url for url in reversed(result.visited) if urlsplit(url).path == CALLBACK_PATH), None
+    return replace(
+        _from_urls(result.visited),
+        abandoned_at=result.abandoned.value if result.abandoned else None,
+        without_dva=result.without_dva,
+        page_title=result.message.title if result.message else None,
     )
+
+
+def _from_urls(visited: Sequence[str]) -> Observed:
+    """The DVA's pages among the browser's URLs, and the last redirect URI's answer."""
+    callback = next((url for url in reversed(visited) if urlsplit(url).path == CALLBACK_PATH), None)
     query = parse_qs(urlsplit(callback).query) if callback else {}
     dva_pages: list[str] = []
-    for url in result.visited:
+    for url in visited:
         path = urlsplit(url).path
         if _is_dva_screen(path) and (not dva_pages or dva_pages[-1] != _screen(path)):
             dva_pages.append(_screen(path))
     return Observed(
-        abandoned_at=result.abandoned.value if result.abandoned else None,
         dva_pages=tuple(dva_pages),
         callback_error=_first(query, "error"),
         callback_description=_first(query, "error_description"),
         callback_code=bool(query.get("code")),
-        without_dva=result.without_dva,
-        page_title=result.message.title if result.message else None,
     )
+
+
+def observe_unreachable(step: str | None, visited: Sequence[str]) -> Observed:
+    """The browser's side of an attempt the PGO stopped answering at ``step``: the DVA's
+    pages it opened and the redirect URI it was sent to (``visited``: the attempt's URLs)."""
+    return replace(_from_urls(visited), stuck_at=step, pgo_unreachable=True)
+
+
+def flow_of(visited: Sequence[str]) -> str | None:
+    """The flow's id, from the authorization request the browser was sent to."""
+    for url in visited:
+        found = parse_qs(urlsplit(url).query).get("X-Correlation-ID")
+        if found:
+            return found[0]
+    return None
 
 
 def _first(query: Mapping[str, list[str]], name: str) -> str | None:
@@ -211,7 +249,22 @@ def dva_answer(error: str, description: str | None) -> FailureReason:
 _AT_THE_DVA = ("authorize", "digid", "consent", "cancellation")
 
 
+def _pgo_lost(observed: Observed) -> tuple[str, Basis]:
+    """How the restarted PGO ends an attempt it stopped answering (see the module's
+    docstring)."""
+    back = observed.callback_code or observed.callback_error is not None
+    if back and observed.token_answer == "issued":
+        return FailureReason.CLIENT_ERROR.value, Basis.AUTHSERVER
+    if back and observed.token_answer == "refused":
+        return FailureReason.TOKEN_ERROR.value, Basis.AUTHSERVER
+    if back or observed.dva_pages:
+        return FailureReason.DIGID_CANCELLED.value, Basis.BROWSER
+    return FailureReason.ABANDONED_AT_SEARCH.value, Basis.BROWSER
+
+
 def _observed_ending(observed: Observed, *, faulty: bool) -> tuple[str | None, Basis]:
+    if faulty and observed.pgo_unreachable:
+        return _pgo_lost(observed)
     if faulty and observed.stuck_at in _AT_THE_DVA:
         # A DVA page would not load while a service was down: the person gave up there and
         # never came back to the PGO, which must end the attempt as niet-teruggekeerd.

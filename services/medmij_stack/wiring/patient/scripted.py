@@ -105,6 +105,16 @@ class LoginFailed(PatientError):
     """The PGO refused the user name and password (or locked the account)."""
 
 
+class PgoUnreachable(PatientError):
+    """The PGO did not answer (refused the connection, or dropped it mid-answer): the
+    person saw the browser's "cannot reach this site" page. ``visited`` holds the attempt's
+    URLs up to there (the authorization request names the flow)."""
+
+    def __init__(self, step: Step | None, message: str, *, visited: Sequence[str]) -> None:
+        super().__init__(step, message)
+        self.visited = tuple(visited)
+
+
 @dataclass(frozen=True)
 class _Arrival:
     """Where following redirects ended: a page, or the PGO's redirect URI (not yet opened)."""
@@ -262,9 +272,14 @@ class ScriptedPatient:
         try:
             return await self.client.request(method, url, content=content, headers=headers)
         except httpx.HTTPError as exc:
-            raise self._error(
-                PatientError, f"{method} {url} failed: {type(exc).__name__} {exc}".strip()
-            ) from exc
+            said = f"{method} {url} failed: {type(exc).__name__} {exc}".strip()
+            if isinstance(exc, httpx.TransportError) and self._is_pgo(url):
+                unreachable = PgoUnreachable(
+                    self._step_now, said, visited=self._visited[self._visited_start :]
+                )
+                unreachable.timings = tuple(self._timings)
+                raise unreachable from exc
+            raise self._error(PatientError, said) from exc
 
     def _is_pgo(self, url: str) -> bool:
         parts = urlsplit(url)
