@@ -16,8 +16,8 @@ from tests.e2e.conftest import RunningStack, start_stack
 @pytest.fixture(scope="session")
 def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     # Health may take up to start_stack's own limit (90 s): the machine is shared.
-    # One worker per role: /metrics counts per worker process, and test_metrics compares
-    # exact counts before and after a demo.
-    running = start_stack(tmp_path_factory.mktemp("stack"), "--timeout", "85", "--workers", "1")
+    # Each role's default workers: /metrics answers a role's totals from any of its workers
+    # (test_metrics compares exact counts).
+    running = start_stack(tmp_path_factory.mktemp("stack"), "--timeout", "85")
     yield running
     running.stop()

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
+from medmij_stack.authserver import paths
 from medmij_stack.wiring.cli import app
+from medmij_stack.wiring.runner import WORKERS_HEADER
 from tests.e2e.conftest import RunningStack
 from tests.e2e.flow import stack_client
 
@@ -121,3 +125,47 @@ def test_a_demo_shows_in_every_service_s_counters(running_stack: RunningStack) -
         assert demo["person"]["gebruikersnaam"] not in text
         for found in demo["zorgaanbieders"]:
             assert found["flow_id"] not in text
+
+
+def _all_workers_serve(client: httpx.Client, url: str) -> int:
+    """Wait (bounded) until /health says every worker of the role serves; how many."""
+    for _ in range(300):
+        served, _, asked = client.get(f"{url}/health").headers[WORKERS_HEADER].partition("/")
+        if served == asked:
+            return int(asked)
+        time.sleep(0.2)
+    pytest.fail(f"not every worker of {url} serves")
+
+
+def _counted(text: str, name: str, **labels: str) -> float:
+    """The sum of ``name`` over the samples that carry ``labels`` (whatever else they carry)."""
+    wanted = set(labels.items())
+    return sum(v for (n, ls), v in samples(text).items() if n == name and wanted <= ls)
+
+
+def test_every_worker_answers_the_role_s_totals(running_stack: RunningStack) -> None:
+    """The authorisation server runs two workers by default: requests over fresh connections
+    land on both, and a scrape over a fresh connection, whichever worker answers it, counts
+    all of them."""
+    front, back = next(
+        u[:2]
+        for label, u in running_stack.info["services"].items()
+        if label.startswith("authserver:")
+    )
+    with stack_client(running_stack) as client:
+        assert _all_workers_serve(client, back) > 1
+        before = client.get(f"{back}/metrics").text
+    requests = 24
+    for _ in range(requests):  # a client per request: a fresh connection, a worker each
+        with stack_client(running_stack) as client:
+            # No parameters: refused by the endpoint, and counted as a refusal.
+            assert client.get(f"{front}{paths.AUTHORIZE}").status_code >= 400
+    name = "medmij_authserver_requests_total"
+    for _ in range(6):
+        with stack_client(running_stack) as client:
+            after = client.get(f"{back}/metrics").text
+        assert (
+            _counted(after, name, endpoint="authorize")
+            - _counted(before, name, endpoint="authorize")
+            == requests
+        )

@@ -393,7 +393,8 @@ def serve(
 
     # /metrics of any worker answers the role's totals: every worker counts in files of
     # its own in this directory (runtime.metrics), emptied at every start of the role.
-    counts = "-".join(p for p in (chosen.value, instance, replica and str(replica)) if p)
+    replica_part = None if replica is None else f"replica{replica}"
+    counts = "-".join(p for p in (chosen.value, instance, replica_part) if p)
     count_across_processes(data_dir.resolve() / "metrics" / counts)
     for url in urls:
         console.print(f"{chosen.value}: {url}, {count} workers")
