@@ -11,6 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from medmij_stack.protocol.lists import ListKind, Zorgaanbiederslijst, parse_list
 from medmij_stack.runtime.net import make_client
 
 
@@ -35,6 +38,26 @@ def start_stack(
             raise SystemExit(f"medmij up did not start; see {base / 'up.log'}")
         time.sleep(0.1)
     return process, json.loads(stack_file.read_text("utf-8"))
+
+
+def zal_when_healthy(info: dict[str, Any], *, limit: float = 180.0) -> Zorgaanbiederslijst:
+    """Wait until every node answers /health with 200 (its lists loaded), then the ZAL."""
+    with make_client(trust=[Path(info["ca"])], hosts=info["hosts"]) as anonymous:
+        deadline = time.monotonic() + limit
+        urls = [u for us in info["services"].values() for u in us]
+        while True:
+            try:
+                if all(anonymous.get(f"{u}/health").status_code == 200 for u in urls):
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("the stack did not become healthy")
+            time.sleep(0.2)
+        answer = anonymous.get(info["lists"]["zal"])
+    zal = parse_list(ListKind.ZAL, answer.content, development=info["development"])
+    assert isinstance(zal, Zorgaanbiederslijst)
+    return zal
 
 
 def until_every_worker_serves(info: dict[str, Any], *, limit: float = 240.0) -> None:

@@ -44,12 +44,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from running_stack import start_stack, stop, until_every_worker_serves
+from running_stack import start_stack, stop, until_every_worker_serves, zal_when_healthy
 from token_exchange import Person, percentile
 
 from medmij_stack.protocol import catalogue
 from medmij_stack.protocol.headers import new_id
-from medmij_stack.protocol.lists import ListKind, Zorgaanbiederslijst, parse_list
 from medmij_stack.runtime.devpki import LeafFiles
 from medmij_stack.runtime.net import make_client
 from medmij_stack.wiring.world import load_world
@@ -184,13 +183,7 @@ def run(configuration: str, args: argparse.Namespace) -> list[str]:
         bsn = next(
             p["bsn"] for p in info["digid_test_persons"] if ZORGAANBIEDER in p["zorgaanbieders"]
         )
-        with make_client(trust=[ca], hosts=hosts) as anonymous:
-            zal = parse_list(
-                ListKind.ZAL,
-                anonymous.get(info["lists"]["zal"]).content,
-                development=info["development"],
-            )
-        assert isinstance(zal, Zorgaanbiederslijst)
+        zal = zal_when_healthy(info)
         entry = zal.get(ZORGAANBIEDER)
         assert entry is not None
         dienst = entry.gegevensdienst("63")

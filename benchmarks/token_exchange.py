@@ -38,10 +38,9 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 from lxml import html
-from running_stack import start_stack, stop
+from running_stack import start_stack, stop, zal_when_healthy
 
 from medmij_stack.protocol.headers import new_id
-from medmij_stack.protocol.lists import ListKind, Zorgaanbiederslijst, parse_list
 from medmij_stack.runtime.devpki import LeafFiles
 from medmij_stack.runtime.net import make_client
 
@@ -128,21 +127,7 @@ def run(info: dict[str, Any], args: argparse.Namespace) -> int:
     redirect_uri = info["pgo"] + "/medmij/terug"
     bsn = next(p["bsn"] for p in info["digid_test_persons"] if ZORGAANBIEDER in p["zorgaanbieders"])
 
-    with make_client(trust=[ca], hosts=hosts) as anonymous:
-        deadline = time.monotonic() + STARTUP_LIMIT
-        while True:  # every node healthy: lists loaded everywhere
-            urls = [u for us in info["services"].values() for u in us]
-            try:
-                if all(anonymous.get(f"{u}/health").status_code == 200 for u in urls):
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the stack did not become healthy")
-            time.sleep(0.2)
-        zal = parse_list(ListKind.ZAL, anonymous.get(info["lists"]["zal"]).content,
-                         development=info["development"])  # fmt: skip
-    assert isinstance(zal, Zorgaanbiederslijst)
+    zal = zal_when_healthy(info, limit=STARTUP_LIMIT)
     entry = zal.get(ZORGAANBIEDER)
     assert entry is not None
     dienst = entry.gegevensdienst("48")

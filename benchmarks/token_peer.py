@@ -55,11 +55,10 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 from lxml import html
-from running_stack import start_stack, stop
+from running_stack import start_stack, stop, zal_when_healthy
 from token_exchange import ZORGAANBIEDER, Person
 
 from medmij_stack.protocol.headers import new_id
-from medmij_stack.protocol.lists import ListKind, Zorgaanbiederslijst, parse_list
 from medmij_stack.runtime.net import make_client
 
 NODE = Path(__file__).resolve().parent / "node"
@@ -147,26 +146,6 @@ def load(target: Target, info: dict[str, Any], codes: list[str], connections: in
 
 
 # --- our side: the stack and its codes --------------------------------------------------------
-
-
-def wait_healthy(info: dict[str, Any]) -> Zorgaanbiederslijst:
-    ca, hosts = Path(info["ca"]), info["hosts"]
-    with make_client(trust=[ca], hosts=hosts) as anonymous:
-        deadline = time.monotonic() + STARTUP_LIMIT
-        while True:  # every node healthy: lists loaded everywhere
-            urls = [u for us in info["services"].values() for u in us]
-            try:
-                if all(anonymous.get(f"{u}/health").status_code == 200 for u in urls):
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the stack did not become healthy")
-            time.sleep(0.2)
-        zal = parse_list(ListKind.ZAL, anonymous.get(info["lists"]["zal"]).content,
-                         development=info["development"])  # fmt: skip
-    assert isinstance(zal, Zorgaanbiederslijst)
-    return zal
 
 
 class Visitor(Person):
@@ -310,7 +289,7 @@ def main() -> int:
 
 
 def run(info: dict[str, Any], certs: Path, args: argparse.Namespace) -> int:
-    zal = wait_healthy(info)
+    zal = zal_when_healthy(info, limit=STARTUP_LIMIT)
     entry = zal.get(ZORGAANBIEDER)
     assert entry is not None
     dienst = entry.gegevensdienst("48")
