@@ -58,6 +58,9 @@ class KillableStack:
         share its sockets): no shutdown handler runs, nothing queued in memory is written."""
         proc = self.role(label)
         tree = [proc.process.pid, *_descendants(proc.process.pid)]
+        # The outage begins at the signal, not once every worker is reaped: an attempt that
+        # meets the dead role while the workers are still being waited for overlaps it.
+        down = datetime.now(UTC)
         for pid in tree:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -65,7 +68,7 @@ class KillableStack:
         deadline = time.monotonic() + 30
         while any(_alive(pid) for pid in tree[1:]) and time.monotonic() < deadline:
             time.sleep(0.05)
-        return datetime.now(UTC)
+        return down
 
     async def restart(self, label: str, *, timeout: float = 120.0) -> datetime:
         """Start the role again with the same command line; return when it is healthy."""
