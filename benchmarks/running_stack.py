@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from medmij_stack.protocol.lists import ListKind, Zorgaanbiederslijst, parse_list
+from medmij_stack.protocol.lists import Gegevensdienst, ListKind, Zorgaanbiederslijst, parse_list
 from medmij_stack.runtime.net import make_client
 
 
@@ -58,6 +58,20 @@ def zal_when_healthy(info: dict[str, Any], *, limit: float = 180.0) -> Zorgaanbi
     zal = parse_list(ListKind.ZAL, answer.content, development=info["development"])
     assert isinstance(zal, Zorgaanbiederslijst)
     return zal
+
+
+def dienst_when_healthy(
+    info: dict[str, Any], zorgaanbieder: str, dienst_id: str, *, limit: float = 180.0
+) -> Gegevensdienst:
+    """Once the stack is healthy, the ZAL's gegevensdienst ``dienst_id`` of ``zorgaanbieder``,
+    with the authorization and token endpoints every benchmark flow needs."""
+    entry = zal_when_healthy(info, limit=limit).get(zorgaanbieder)
+    assert entry is not None
+    dienst = entry.gegevensdienst(dienst_id)
+    assert dienst is not None
+    assert dienst.authorization_endpoint is not None
+    assert dienst.token_endpoint is not None
+    return dienst
 
 
 def until_every_worker_serves(info: dict[str, Any], *, limit: float = 240.0) -> None:

@@ -44,7 +44,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from running_stack import start_stack, stop, until_every_worker_serves, zal_when_healthy
+from running_stack import dienst_when_healthy, start_stack, stop, until_every_worker_serves
 from token_exchange import Person, percentile
 
 from medmij_stack.protocol import catalogue
@@ -183,13 +183,7 @@ def run(configuration: str, args: argparse.Namespace) -> list[str]:
         bsn = next(
             p["bsn"] for p in info["digid_test_persons"] if ZORGAANBIEDER in p["zorgaanbieders"]
         )
-        zal = zal_when_healthy(info)
-        entry = zal.get(ZORGAANBIEDER)
-        assert entry is not None
-        dienst = entry.gegevensdienst("63")
-        assert dienst is not None
-        assert dienst.authorization_endpoint is not None
-        assert dienst.token_endpoint is not None
+        dienst = dienst_when_healthy(info, ZORGAANBIEDER, "63")
         token_url = dienst.token_endpoint
         resource = dienst.systeemrollen[0].resource_endpoint
 

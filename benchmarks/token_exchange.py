@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 from lxml import html
-from running_stack import start_stack, stop, zal_when_healthy
+from running_stack import dienst_when_healthy, start_stack, stop
 
 from medmij_stack.protocol.headers import new_id
 from medmij_stack.runtime.devpki import LeafFiles
@@ -127,13 +127,7 @@ def run(info: dict[str, Any], args: argparse.Namespace) -> int:
     redirect_uri = info["pgo"] + "/medmij/terug"
     bsn = next(p["bsn"] for p in info["digid_test_persons"] if ZORGAANBIEDER in p["zorgaanbieders"])
 
-    zal = zal_when_healthy(info, limit=STARTUP_LIMIT)
-    entry = zal.get(ZORGAANBIEDER)
-    assert entry is not None
-    dienst = entry.gegevensdienst("48")
-    assert dienst is not None
-    assert dienst.authorization_endpoint is not None
-    assert dienst.token_endpoint is not None
+    dienst = dienst_when_healthy(info, ZORGAANBIEDER, "48", limit=STARTUP_LIMIT)
     token_url = dienst.token_endpoint
 
     per_mode = args.exchanges + args.warmup

@@ -55,7 +55,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 from lxml import html
-from running_stack import start_stack, stop, zal_when_healthy
+from running_stack import dienst_when_healthy, start_stack, stop
 from token_exchange import ZORGAANBIEDER, Person
 
 from medmij_stack.protocol.headers import new_id
@@ -289,13 +289,7 @@ def main() -> int:
 
 
 def run(info: dict[str, Any], certs: Path, args: argparse.Namespace) -> int:
-    zal = zal_when_healthy(info, limit=STARTUP_LIMIT)
-    entry = zal.get(ZORGAANBIEDER)
-    assert entry is not None
-    dienst = entry.gegevensdienst("48")
-    assert dienst is not None
-    assert dienst.authorization_endpoint is not None
-    assert dienst.token_endpoint is not None
+    dienst = dienst_when_healthy(info, ZORGAANBIEDER, "48", limit=STARTUP_LIMIT)
     ours = our_target(info, dienst.token_endpoint)
 
     needed = args.warmup + len(LEVELS) * args.exchanges
