@@ -9,9 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
+
+from typer.testing import CliRunner
 
 from medmij_stack.runtime.threaded_server import listening_socket
+from medmij_stack.wiring.cli import app
 from medmij_stack.wiring.proxy import RoundRobin, serve_proxy
+from medmij_stack.wiring.roles import proxy_routes
+from medmij_stack.wiring.world import load_world
 
 
 async def _replica(name: bytes) -> asyncio.Server:
@@ -96,3 +102,34 @@ def test_round_robin_starts_each_turn_at_the_next_replica() -> None:
     turns = RoundRobin([("h", 1), ("h", 2), ("h", 3)])
     assert [turns.order()[0][1] for _ in range(4)] == [1, 2, 3, 1]
     assert turns.order() == [("h", 2), ("h", 3), ("h", 1)]
+
+
+SCALE_OUT_WORLD = Path(__file__).resolve().parents[2] / (
+    "services/medmij_stack/wiring/worlds/scale-out.toml"
+)
+
+
+def test_the_proxy_routes_each_node_port_to_its_replicas() -> None:
+    world = load_world(SCALE_OUT_WORLD)
+    (dva,) = world.ours()
+    assert dva.front is not None
+    assert dva.resource is not None
+    # One machine: the replicas where the world's host map puts the node.
+    routes = proxy_routes(world, dva.id)
+    assert routes[dva.front.port] == [("127.0.0.1", port) for port in dva.front.replicas]
+    # Containers: each replica at the host the template names (docker-compose.scale-out.yml).
+    named = proxy_routes(world, dva.id, "{role}-{replica}")
+    assert named[dva.front.port] == [
+        ("authserver-0", dva.front.replicas[0]),
+        ("authserver-1", dva.front.replicas[1]),
+    ]
+    assert [host for host, _ in named[dva.resource.port]] == ["zorgaanbieder-0", "zorgaanbieder-1"]
+
+
+def test_a_replica_host_template_of_other_names_is_refused() -> None:
+    result = CliRunner().invoke(
+        app,
+        ["serve", "proxy", "--world", str(SCALE_OUT_WORLD), "--replica-host", "{node}-{replica}"],
+    )
+    assert result.exit_code == 2
+    assert "{role} and {replica}" in result.output

@@ -36,7 +36,7 @@ from .roles import (
     instance_workers,
     listener_urls,
     listeners_for,
-    proxied_nodes,
+    proxy_routes,
 )
 from .runner import serve_listeners
 from .up import (
@@ -303,6 +303,15 @@ def serve(
             "(behind `medmij serve proxy`).",
         ),
     ] = None,
+    replica_host: Annotated[
+        str | None,
+        typer.Option(
+            "--replica-host",
+            help="For `serve proxy`: the host of each replica, a template of {role} and "
+            "{replica}, e.g. {role}-{replica} for containers named authserver-0, … "
+            "(default: the world's host map, one machine).",
+        ),
+    ] = None,
 ) -> None:
     """Run one role of the world (what docker-compose runs per container)."""
     chosen = _role(role)
@@ -317,8 +326,11 @@ def serve(
     world, nictiz = _served_world(_world(world_file), nictiz)
     address = listen or world.world.listen
     if chosen is Role.PROXY:
-        _serve_proxy(world, dva, address)
+        _serve_proxy(world, dva, address, replica_host)
         return
+    if replica_host is not None:
+        err.print("--replica-host is for proxy only", markup=False)
+        raise typer.Exit(2)
     if workers is not None and workers > 1 and chosen in SINGLE_WORKER:
         err.print(f"{chosen.value} runs one worker: {SINGLE_WORKER[chosen]}.", markup=False)
         raise typer.Exit(2)
@@ -401,24 +413,22 @@ def serve(
     raise typer.Exit(run_workers(count, work, sockets, ended=process_ended))
 
 
-def _serve_proxy(world: World, dva: str | None, address: str) -> None:
+def _serve_proxy(world: World, dva: str | None, address: str, replica_host: str | None) -> None:
     """`medmij serve proxy --dva ID`: the DVA's replicated nodes, round robin (wiring.proxy)."""
     try:
-        nodes = proxied_nodes(world, dva)
+        routes = proxy_routes(world, dva, replica_host)
     except WorldError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    if not nodes:
+    except (KeyError, IndexError, ValueError) as exc:  # a template naming something else
+        err.print(f"--replica-host {replica_host!r}: use {{role}} and {{replica}}", markup=False)
+        raise typer.Exit(2) from exc
+    if not routes:
         err.print("[red]No node of this DVA has replicas: there is nothing to proxy.[/red]")
         raise typer.Exit(2)
-    hosts = world.hosts()
-    routes = {
-        node.port: [(hosts.get(node.hostname, node.hostname), port) for port in node.replicas]
-        for node in nodes
-    }
-    for node in nodes:
-        ports = ", ".join(str(port) for port in node.replicas)
-        console.print(f"proxy: {node.url()} to the replicas on ports {ports}")
+    for port, replicas in routes.items():
+        upstreams = ", ".join(f"{host}:{replica}" for host, replica in replicas)
+        console.print(f"proxy: port {port} to the replicas at {upstreams}")
     asyncio.run(serve_proxy(routes, listen=address))
 
 
@@ -433,6 +443,10 @@ def health(
     dva: Annotated[str | None, typer.Option(help="Which DVA (id).")] = None,
     pgo: Annotated[str | None, typer.Option(help="Which PGO (hostname).")] = None,
     system_dns: Annotated[bool, typer.Option("--system-dns", help="Resolve with DNS.")] = False,
+    replica: Annotated[
+        int | None,
+        typer.Option("--replica", min=0, help="Check replica N of a replicated node, on its port."),
+    ] = None,
 ) -> None:
     """Check every node of one role over HTTPS (exit 0 when all are healthy)."""
     chosen = _role(role)
@@ -449,7 +463,9 @@ def health(
             if not world.ours():
                 raise WorldError("this world runs no DVA of its own")
             instance = world.ours()[0].id
-        urls = listener_urls(world, RoleInstance(chosen, instance))
+        if replica is not None and chosen not in (Role.AUTHSERVER, Role.ZORGAANBIEDER):
+            raise WorldError("--replica is for authserver and zorgaanbieder only")
+        urls = listener_urls(world, RoleInstance(chosen, instance, replica))
     except WorldError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc

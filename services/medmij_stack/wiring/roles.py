@@ -41,6 +41,7 @@ __all__ = [
     "listeners_for",
     "pgo_data_dir",
     "proxied_nodes",
+    "proxy_routes",
     "replica_endpoint",
     "role_instances",
     "zorgaanbieder_settings",
@@ -160,6 +161,33 @@ def at_replica(listeners: list[Listener], replica: int | None) -> list[Listener]
 def proxied_nodes(world: World, dva_id: str | None) -> list[Endpoint]:
     """The nodes of a DVA of ours that its proxy listens for: those with replicas."""
     return [node for node in _dva(world, dva_id).nodes if node.replicas]
+
+
+def proxy_routes(
+    world: World, dva_id: str | None, replica_host: str | None = None
+) -> dict[int, list[tuple[str, int]]]:
+    """What the DVA's proxy passes on: per port it listens on, each replica's host and port.
+
+    The replicas run where the world's host map puts the node (one machine: `medmij up`),
+    or, with ``replica_host``, at the host that template names for each replica:
+    ``{role}`` and ``{replica}`` are the replica's role and number, so ``{role}-{replica}``
+    reaches the containers ``authserver-0``, ``zorgaanbieder-1``, … (docker-compose).
+    """
+    dva = _dva(world, dva_id)
+    hosts = world.hosts()
+    routes: dict[int, list[tuple[str, int]]] = {}
+    for node in proxied_nodes(world, dva_id):
+        role = Role.ZORGAANBIEDER if node is dva.resource else Role.AUTHSERVER
+        routes[node.port] = [
+            (
+                hosts.get(node.hostname, node.hostname)
+                if replica_host is None
+                else replica_host.format(role=role.value, replica=index),
+                port,
+            )
+            for index, port in enumerate(node.replicas)
+        ]
+    return routes
 
 
 def instance_workers(world: World, instance: RoleInstance, asked: int | None = None) -> int:
