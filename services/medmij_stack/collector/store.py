@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Insert, func, insert, select, tuple_
+from sqlalchemy import Insert, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -113,17 +113,25 @@ class CollectorStore:
     ) -> dict[tuple[str, int], str]:
         held: dict[tuple[str, int], str] = {}
         table = DeliveredRecord
-        for start in range(0, len(keys), _LOOKUP_CHUNK):
-            chunk = keys[start : start + _LOOKUP_CHUNK]
-            query = select(table.sender, table.sequence, table.record).where(
-                tuple_(table.sender, table.sequence).in_(chunk)
-            )
-            for sender, sequence, text in session.execute(query):
-                held[(sender, sequence)] = text
+        by_sender: dict[str, list[int]] = {}
+        for sender, sequence in keys:
+            by_sender.setdefault(sender, []).append(sequence)
+        # One sender at a time, so that the lookup is a search of the (sender, sequence)
+        # index: SQLite answers a row-value IN over both columns with a scan of the whole
+        # table, which made every delivery slower as the collector filled (quadratic).
+        for sender, sequences in by_sender.items():
+            for start in range(0, len(sequences), _LOOKUP_CHUNK):
+                chunk = sequences[start : start + _LOOKUP_CHUNK]
+                query = select(table.sequence, table.record).where(
+                    table.sender == sender, table.sequence.in_(chunk)
+                )
+                for sequence, text in session.execute(query):
+                    held[(sender, sequence)] = text
         return held
 
-    def _insert(self, session: Session, rows: list[dict[str, Any]]) -> int:
-        """Insert ``rows`` except those whose delivery id is held; how many were inserted."""
+    def _insert(self, session: Session, rows: list[dict[str, Any]]) -> set[tuple[str, int]] | None:
+        """Insert ``rows`` except those whose delivery id is held; the ids inserted, or None
+        where the database cannot skip held ids (then every row was inserted)."""
         table = Base.metadata.tables[DeliveredRecord.__tablename__]
         name = self.engine.dialect.name
         statement: Insert
@@ -139,10 +147,28 @@ class CollectorStore:
             # Elsewhere a concurrent duplicate fails the transaction (a 500), and the sender
             # sends again.
             session.connection().execute(insert(table), rows)
-            return len(rows)
-        # RETURNING gives the rows really inserted: a concurrent delivery may have stored some.
-        inserted = session.connection().execute(statement.returning(table.c.id), rows)
-        return len(inserted.all())
+            return None
+        # RETURNING gives the rows really inserted: the others were held already (delivered
+        # before, or by a concurrent delivery).
+        inserted = session.connection().execute(
+            statement.returning(table.c.sender, table.c.sequence), rows
+        )
+        return {(str(sender), int(sequence)) for sender, sequence in inserted}
+
+    @staticmethod
+    def _row(entry: Entry, received_at: datetime) -> dict[str, Any]:
+        event = entry.record.event
+        return {
+            "sender": entry.sender,
+            "sequence": entry.sequence,
+            "received_at": received_at,
+            "type": event.type.value,
+            "occurred_at": event.datetime,
+            "location": event.location.lower(),
+            "session_id": event.session_id,
+            "trace_id": event.trace_id,
+            "record": entry.document,
+        }
 
     def deliver(self, entries: Sequence[Entry], received_at: datetime) -> Stored:
         """Store the batch's new records; :class:`Conflict` (nothing stored) when an id is held
@@ -150,39 +176,30 @@ class CollectorStore:
         if not entries:
             return Stored(0, 0)
         keys = [(e.sender, e.sequence) for e in entries]
+        skips_held = self.engine.dialect.name in ("sqlite", "postgresql")
         with self._writing() as session:
-            before = self._held(session, keys)
-            for index, entry in enumerate(entries):
-                text = before.get((entry.sender, entry.sequence))
-                if text is not None and text != entry.document:
-                    raise Conflict(index, entry.sender, entry.sequence)
-            new = [e for e in entries if (e.sender, e.sequence) not in before]
-            if not new:
-                return Stored(stored=0, duplicates=len(entries))
-            stored = self._insert(
-                session,
-                [
-                    {
-                        "sender": e.sender,
-                        "sequence": e.sequence,
-                        "received_at": received_at,
-                        "type": e.record.event.type.value,
-                        "occurred_at": e.record.event.datetime,
-                        "location": e.record.event.location.lower(),
-                        "session_id": e.record.event.session_id,
-                        "trace_id": e.record.event.trace_id,
-                        "record": e.document,
-                    }
-                    for e in new
-                ],
-            )
-            if stored < len(new):
-                # Another delivery stored some of these ids in the meantime: the same records?
-                after = self._held(session, [(e.sender, e.sequence) for e in new])
+            if skips_held:
+                # Insert first and look up only the ids that were not inserted: a batch of
+                # new records (nearly every batch) costs one statement, no lookup.
+                inserted = self._insert(session, [self._row(e, received_at) for e in entries])
+                assert inserted is not None
+                held_keys = [key for key in keys if key not in inserted]
+            else:
+                before = self._held(session, keys)
+                new = [e for e in entries if (e.sender, e.sequence) not in before]
+                if new:
+                    self._insert(session, [self._row(e, received_at) for e in new])
+                inserted = {(e.sender, e.sequence) for e in new}
+                held_keys = list(before)
+            if held_keys:
+                # Held before, or stored by a concurrent delivery meanwhile: the same records?
+                # A different one refuses the batch, and the transaction stores nothing.
+                held = self._held(session, held_keys)
                 for index, entry in enumerate(entries):
-                    if after.get((entry.sender, entry.sequence), entry.document) != entry.document:
+                    key = (entry.sender, entry.sequence)
+                    if key not in inserted and held.get(key, entry.document) != entry.document:
                         raise Conflict(index, entry.sender, entry.sequence)
-        return Stored(stored=stored, duplicates=len(entries) - stored)
+        return Stored(stored=len(inserted), duplicates=len(entries) - len(inserted))
 
     def records(
         self,
