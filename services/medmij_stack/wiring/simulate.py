@@ -76,6 +76,7 @@ from .clock import advance_to, read_offset
 from .completion import CompletionFigures
 from .completion import from_events as completion_from_events
 from .completion import from_truth as completion_from_truth
+from .funnel_reading import FunnelReader
 from .patient import (
     Abandon,
     AtConsent,
@@ -821,12 +822,14 @@ def _first_month(data_dir: Path, start: Month | None) -> Month:
     return start
 
 
-async def _wait_swept(world: World, data_dir: Path, months: Sequence[Month]) -> None:
+async def _wait_swept(funnel: FunnelReader, months: Sequence[Month]) -> None:
     """Until the PGOs' sweep has ended every attempt of these months (or a minute passed)."""
     deadline = time.monotonic() + _SWEEP_WAIT_SECONDS
     period = Period(months[0], months[-1])
     while time.monotonic() < deadline:
-        events = await asyncio.to_thread(store_events, world, data_dir)
+        # Only rows not read before, only flows that reach into these months: the wait
+        # stays as short at month twelve as at month one.
+        events = await asyncio.to_thread(funnel.since, months[0].start(DUTCH_TIME))
         if not any(a.unfinished for a in fold_attempts(events) if a.month in period):
             return
         await asyncio.sleep(0.5)
@@ -890,6 +893,7 @@ async def simulate_on(
 
     # A person's PGO session lasts from their first attempt of a month to their last.
     browsers = Browsers()
+    funnel = FunnelReader.of(world, data_dir)
 
     async def one(planned: PlannedAttempt) -> TruthAttempt:
         async with limit:
@@ -923,7 +927,7 @@ async def simulate_on(
                     faults += await hook
             await browsers.close()
             advance_to(data_dir, month.start(DUTCH_TIME) + _MONTH_CLOSE)
-            await _wait_swept(world, data_dir, (month,))
+            await _wait_swept(funnel, (month,))
     seconds = time.perf_counter() - began
     await asyncio.sleep(_RECORDS_WAIT_SECONDS)
     records = await asyncio.to_thread(read_flow_records, world, data_dir)
