@@ -21,6 +21,7 @@ import httpx
 import pytest
 import respx
 
+from medmij_stack.pgo import fhir_validation
 from medmij_stack.pgo.follow_up_reads import PHARMACEUTICAL_PRODUCT
 from medmij_stack.pgo.retrieval import QueryResult, ServiceResult, retrieve_service
 from medmij_stack.protocol import catalogue
@@ -679,6 +680,87 @@ async def test_an_answer_of_another_format_or_version_is_invalid_content(
     result = await run(mock, dva)
     patient = only(result, "Patient")
     assert (patient.failure, patient.detail) == (FailureReason.INVALID_CONTENT, detail)
+
+
+# -- answers read before ------------------------------------------------------------------
+
+
+def _counting_validations(monkeypatch: pytest.MonkeyPatch, marker: str) -> list[str]:
+    """The model validations of bodies that carry ``marker``, as they happen."""
+    built: list[str] = []
+    validate = fhir_validation._validate
+
+    def counted(data: dict[str, Any], release: fhir_validation.FhirRelease) -> None:
+        if marker in json.dumps(data):
+            built.append(str(data.get("resourceType")))
+        validate(data, release)
+
+    monkeypatch.setattr(fhir_validation, "_validate", counted)
+    return built
+
+
+async def test_the_same_valid_answer_again_is_read_without_building_its_models(
+    mock: Any, dva: FakeDva, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = str(uuid.uuid4())
+    problem = condition(1) | {"code": {"text": marker}}
+    dva.answer("Condition", searchset((problem, "match")))
+    built = _counting_validations(monkeypatch, marker)
+
+    first = await run(mock, dva)
+    again = await run(mock, dva)
+
+    assert built == ["Bundle"]  # the second, identical answer: no models built
+    assert only(first, "Problem").resources == only(again, "Problem").resources == (problem,)
+    assert first.failure is None
+    assert again.failure is None
+
+
+async def test_a_known_valid_answer_is_still_checked_against_its_query(
+    mock: Any, dva: FakeDva
+) -> None:
+    # The same bytes to two searches: valid FHIR, but only the Condition search may
+    # match a Condition, whichever of the two was read first.
+    marker = str(uuid.uuid4())
+    conditions = searchset((condition(1) | {"code": {"text": marker}}, "match"))
+    dva.answer("Condition", conditions)
+    dva.answer("Patient", conditions)
+    for _ in range(2):
+        result = await run(mock, dva)
+        assert only(result, "Problem").failure is None
+        patient = only(result, "Patient")
+        assert (patient.failure, patient.detail) == (
+            FailureReason.INVALID_CONTENT,
+            "Bundle.entry[0] is a Condition, which this search cannot match (expected Patient)",
+        )
+
+
+async def test_an_invalid_answer_is_refused_again_with_the_same_reason(
+    mock: Any, dva: FakeDva
+) -> None:
+    broken = PATIENT | {"birthDate": "gisteren-middag", "id": str(uuid.uuid4())}
+    dva.answer("Patient", searchset((broken, "match")))
+    details = []
+    for _ in range(2):
+        patient = only(await run(mock, dva), "Patient")
+        assert patient.failure is FailureReason.INVALID_CONTENT
+        details.append(patient.detail)
+    assert details[0] == details[1]
+    assert details[0] is not None
+    assert "birthDate" in details[0]
+
+
+def test_valid_bodies_keep_the_newest_and_tell_the_releases_apart() -> None:
+    bodies = fhir_validation.ValidBodies(size=2)
+    one, two, three = (fhir_validation.ValidBodies.key(b, "STU3") for b in (b"1", b"2", b"3"))
+    bodies.add(one)
+    bodies.add(two)
+    assert bodies.known(one)  # now the newest
+    bodies.add(three)
+    assert bodies.known(one)
+    assert bodies.known(three)
+    assert not bodies.known(two)
+    assert not bodies.known(fhir_validation.ValidBodies.key(b"1", "R4"))
 
 
 # -- Vaccinaties: the product reads -------------------------------------------------------

@@ -19,12 +19,20 @@ Readings taken:
   validated but are not health data, so they are not returned.
 * Error messages name where the problem is and what rule it broke, never the value:
   they end up in logs and on screens, and the value may be a person's data.
+* Validity depends on nothing but the bytes and the release, so :class:`ValidBodies`
+  remembers the digests of bodies already read as valid: the same answer again (a person
+  fetching again gets the same bytes) is parsed with the plain parser and its models are
+  not built a second time. Every check that depends on the request (types, search modes,
+  the id read) still runs on every answer, and a body never read as valid is read in full.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from functools import cache
 from typing import Any, Literal
@@ -34,8 +42,10 @@ from pydantic import ValidationError
 __all__ = [
     "FhirContentError",
     "FhirRelease",
+    "ValidBodies",
     "outcome_text",
     "parse_json",
+    "parse_valid",
     "read_resource",
     "read_searchset",
 ]
@@ -82,6 +92,46 @@ def parse_json(body: bytes) -> dict[str, Any]:
         raise FhirContentError("not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise FhirContentError(f"not a FHIR resource: the JSON is a {type(data).__name__}")
+    return data
+
+
+class ValidBodies:
+    """Digests of answer bodies read as valid FHIR JSON of a release, the newest ``size``.
+
+    A hit means: these exact bytes parsed strictly to one JSON object and passed the
+    release's models before. Only successes are kept, so an invalid body is always read
+    (and refused) in full. Thread-safe: large answers are read in worker threads.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._seen: OrderedDict[tuple[bytes, FhirRelease], None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(body: bytes, release: FhirRelease) -> tuple[bytes, FhirRelease]:
+        return hashlib.sha256(body).digest(), release
+
+    def known(self, key: tuple[bytes, FhirRelease]) -> bool:
+        with self._lock:
+            if key not in self._seen:
+                return False
+            self._seen.move_to_end(key)
+            return True
+
+    def add(self, key: tuple[bytes, FhirRelease]) -> None:
+        with self._lock:
+            self._seen[key] = None
+            self._seen.move_to_end(key)
+            while len(self._seen) > self._size:
+                self._seen.popitem(last=False)
+
+
+def parse_valid(body: bytes) -> dict[str, Any]:
+    """The JSON object of a body :class:`ValidBodies` knows: it parsed strictly before,
+    so the plain parser (no per-object checks) gives the same object."""
+    data = json.loads(body.decode("utf-8"))
+    assert isinstance(data, dict)
     return data
 
 
@@ -142,15 +192,22 @@ def _validate(data: dict[str, Any], release: FhirRelease) -> None:
 
 
 def read_resource(
-    data: dict[str, Any], release: FhirRelease, resource_type: str, resource_id: str
+    data: dict[str, Any],
+    release: FhirRelease,
+    resource_type: str,
+    resource_id: str,
+    *,
+    valid: bool = False,
 ) -> dict[str, Any]:
-    """``data`` as the answer to a read of ``resource_type/resource_id``; validated."""
+    """``data`` as the answer to a read of ``resource_type/resource_id``; validated unless
+    ``valid`` (its body is known valid FHIR of ``release``: :class:`ValidBodies`)."""
     found = data.get("resourceType")
     if found != resource_type:
         raise FhirContentError(f"the answer is a {found or 'JSON object'}, not a {resource_type}")
     if data.get("id") != resource_id:
         raise FhirContentError(f"the {resource_type} answered has another id than the one read")
-    _validate(data, release)
+    if not valid:
+        _validate(data, release)
     return data
 
 
@@ -175,12 +232,15 @@ def read_searchset(
     *,
     matches: str,
     includes: Collection[str] = (),
+    valid: bool = False,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The resources of a searchset Bundle, validated, and its ``next`` link (or None).
 
     ``matches`` is the searched resource type, ``includes`` the types its ``_include``s
     reach. Raises FhirContentError for anything else than a valid searchset of
-    ``release`` holding those types.
+    ``release`` holding those types. ``valid``: the body is known valid FHIR of
+    ``release`` (:class:`ValidBodies`), so the models are not built again; the checks
+    against the search still run.
     """
     kind = data.get("resourceType")
     if kind == _OUTCOME:
@@ -189,8 +249,9 @@ def read_searchset(
         raise FhirContentError(f"the answer is a {kind or 'JSON object'}, not a Bundle")
     if data.get("type") != "searchset":
         raise FhirContentError(f"the Bundle is of type {data.get('type')!r}, not 'searchset'")
-    _known_entry_types(data, release)
-    _validate(data, release)
+    if not valid:
+        _known_entry_types(data, release)
+        _validate(data, release)
     resources: list[dict[str, Any]] = []
     for index, entry in enumerate(data.get("entry") or []):
         resource = entry.get("resource")

@@ -193,7 +193,10 @@ class _MappedAsyncHTTPTransport(httpx.AsyncHTTPTransport):
     def __init__(
         self, context: ssl.SSLContext, hosts: Mapping[str, str], keepalive_expiry: float
     ) -> None:
-        limits = httpx.Limits()
+        # Every connection may stay for reuse (httpx keeps 20): a PGO with eight retrievals
+        # in flight, four requests each, closed a dozen after each wave and shook hands
+        # anew (mutual TLS) for the next; idle ones still go after ``keepalive_expiry``.
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
         super().__init__(verify=context, trust_env=False, limits=limits)
         if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
             raise RuntimeError("this httpx version builds its transport differently; adapt net.py")
