@@ -20,8 +20,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from medmij_stack.protocol.funnel import Clock, FunnelEvent
@@ -44,10 +45,12 @@ def _compact(document: object) -> str:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
-# Both are written as one multi-row INSERT (SQLAlchemy's ORM bulk insert), not as ORM
-# objects: a retrieval writes some sixty ketenlog records at once, and the unit of work's
-# bookkeeping per object cost more than the rows themselves. The ids still follow the
-# order given, which the ketenlog's delivery to the collector reads by.
+# Both are written as one executemany INSERT of plain rows on the table (Core), not as ORM
+# objects nor through the ORM's bulk path: a retrieval writes some sixty ketenlog records
+# at once, and the ORM's bookkeeping per row cost more than the rows themselves. The ids
+# still follow the order given, which the ketenlog's delivery to the collector reads by.
+_FUNNEL = cast(Table, FunnelEntry.__table__)
+_KETENLOG = cast(Table, KetenlogEntry.__table__)
 
 
 def add_funnel(session: Session, events: Sequence[FunnelEvent]) -> None:
@@ -62,7 +65,7 @@ def add_funnel(session: Session, events: Sequence[FunnelEvent]) -> None:
         for event in events
     ]
     if rows:
-        session.execute(insert(FunnelEntry), rows)
+        session.execute(insert(_FUNNEL), rows)
 
 
 def add_ketenlog(session: Session, records: Sequence[Record]) -> None:
@@ -78,7 +81,7 @@ def add_ketenlog(session: Session, records: Sequence[Record]) -> None:
         for record in records
     ]
     if rows:
-        session.execute(insert(KetenlogEntry), rows)
+        session.execute(insert(_KETENLOG), rows)
 
 
 @dataclass

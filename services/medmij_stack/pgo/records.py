@@ -19,9 +19,9 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from medmij_stack.protocol.funnel import Clock, FailureReason
@@ -112,6 +112,24 @@ def _distinct(resources: Iterable[dict[str, Any]]) -> int:
     return len({(r.get("resourceType"), r.get("id")) for r in resources})
 
 
+_OUTCOMES = cast(Table, QueryOutcome.__table__)
+_RECORDS = cast(Table, Record.__table__)
+_SOURCES = cast(Table, Source.__table__)
+_SERVICES = cast(Table, AttemptService.__table__)
+
+
+def _set_service(session: Session, flow_id: str, gegevensdienst: str, **values: Any) -> None:
+    """Update a gegevensdienst's row of the attempt, or add it (every attempt has one per
+    granted service already; a row missing is added, as the ORM's get-or-add did)."""
+    service = _SERVICES.c
+    where = (service.flow_id == flow_id, service.gegevensdienst == gegevensdienst)
+    updated = session.execute(update(_SERVICES).where(*where).values(values))
+    if updated.rowcount == 0:  # type: ignore[attr-defined]
+        session.execute(
+            insert(_SERVICES).values(flow_id=flow_id, gegevensdienst=gegevensdienst, **values)
+        )
+
+
 class RecordStore:
     def __init__(self, db: Database, clock: Clock, *, staged_max_age: timedelta) -> None:
         self._db = db
@@ -138,29 +156,31 @@ class RecordStore:
         kept with the attempt for a retry and the source stays as it was.
         """
         now = self._clock()
-        # Rows go in as multi-row INSERTs (ORM bulk insert): a retrieval stores a hundred
-        # resources and thirty outcomes at once, too many for the unit of work per object.
+        # Plain Core statements on the tables: a retrieval stores a hundred resources and
+        # thirty outcomes at once, and neither the ORM's unit of work nor its bulk path
+        # (which maps every row through the entity) adds anything to rows written once.
         outcomes = [
             _outcome_row(flow_id, gegevensdienst, answer, keep=failure is not None)
             for answer in answers
         ]
         with self._db.transaction() as session:
             if outcomes:
-                session.execute(insert(QueryOutcome), outcomes)
+                session.execute(insert(_OUTCOMES), outcomes)
             count = None
             if failure is None:
                 count = self._replace(
                     session, flow_id, account_id, zorgaanbieder, gegevensdienst, answers, now
                 )
-            service = session.get(AttemptService, (flow_id, gegevensdienst))
-            if service is None:
-                service = AttemptService(flow_id=flow_id, gegevensdienst=gegevensdienst, status="")
-                session.add(service)
-            service.status = "gelukt" if failure is None else "mislukt"
-            service.reason = None if failure is None else failure[0].value
-            service.detail = None if failure is None else failure[1][:2000]
-            service.record_count = count
-            service.ended_at = now
+            _set_service(
+                session,
+                flow_id,
+                gegevensdienst,
+                status="gelukt" if failure is None else "mislukt",
+                reason=None if failure is None else failure[0].value,
+                detail=None if failure is None else failure[1][:2000],
+                record_count=count,
+                ended_at=now,
+            )
             add_ketenlog(session, records)
             return count
 
@@ -175,10 +195,10 @@ class RecordStore:
         now: datetime,
     ) -> int:
         session.execute(
-            delete(Record).where(
-                Record.account_id == account_id,
-                Record.zorgaanbieder == zorgaanbieder,
-                Record.gegevensdienst == gegevensdienst,
+            delete(_RECORDS).where(
+                _RECORDS.c.account_id == account_id,
+                _RECORDS.c.zorgaanbieder == zorgaanbieder,
+                _RECORDS.c.gegevensdienst == gegevensdienst,
             )
         )
         every = [r for answer in answers for r in answer.resources]
@@ -198,24 +218,28 @@ class RecordStore:
             for resource in answer.resources
         ]
         if rows:
-            session.execute(insert(Record), rows)
+            session.execute(insert(_RECORDS), rows)
         count = _distinct(every)
-        source = session.get(Source, (account_id, zorgaanbieder, gegevensdienst))
-        if source is None:
-            session.add(
-                Source(
+        values = {"retrieved_at": now, "flow_id": flow_id, "record_count": count}
+        source = _SOURCES.c
+        replaced = session.execute(
+            update(_SOURCES)
+            .where(
+                source.account_id == account_id,
+                source.zorgaanbieder == zorgaanbieder,
+                source.gegevensdienst == gegevensdienst,
+            )
+            .values(values)
+        )
+        if replaced.rowcount == 0:  # type: ignore[attr-defined]
+            session.execute(
+                insert(_SOURCES).values(
                     account_id=account_id,
                     zorgaanbieder=zorgaanbieder,
                     gegevensdienst=gegevensdienst,
-                    retrieved_at=now,
-                    flow_id=flow_id,
-                    record_count=count,
+                    **values,
                 )
             )
-        else:
-            source.retrieved_at = now
-            source.flow_id = flow_id
-            source.record_count = count
         return count
 
     def mark_service(
@@ -226,18 +250,15 @@ class RecordStore:
         reason: FailureReason | None,
         detail: str | None,
     ) -> None:
+        values: dict[str, Any] = {
+            "status": status,
+            "reason": None if reason is None else reason.value,
+            "detail": detail,
+        }
+        if status in ("gelukt", "mislukt"):
+            values["ended_at"] = self._clock()
         with self._db.transaction() as session:
-            service = session.get(AttemptService, (flow_id, gegevensdienst))
-            if service is None:
-                service = AttemptService(
-                    flow_id=flow_id, gegevensdienst=gegevensdienst, status=status
-                )
-                session.add(service)
-            service.status = status
-            service.reason = None if reason is None else reason.value
-            service.detail = detail
-            if status in ("gelukt", "mislukt"):
-                service.ended_at = self._clock()
+            _set_service(session, flow_id, gegevensdienst, **values)
 
     # --- retries ---------------------------------------------------------------------------
 
