@@ -10,14 +10,14 @@ from sqlalchemy import select
 
 from medmij_stack.pgo.accounts import Accounts
 from medmij_stack.pgo.db import Database
-from medmij_stack.pgo.passwords import DEMO
+from medmij_stack.pgo.passwords import DEMO, SIMULATED, ScryptParameters
 from medmij_stack.pgo.settings import DemoAccount
 from medmij_stack.pgo.tables import Account, WebSession
 
-from .harness import FakeClock, Person, PgoWorld, form_with, text
+from .harness import FakeClock, Person, PgoWorld, form_with, settings, text
 
 
-def _accounts(tmp_path: Path, clock: FakeClock) -> Accounts:
+def _accounts(tmp_path: Path, clock: FakeClock, **costs: ScryptParameters) -> Accounts:
     return Accounts(
         Database(f"sqlite:///{tmp_path / 'pgo.sqlite3'}"),
         clock,
@@ -25,6 +25,7 @@ def _accounts(tmp_path: Path, clock: FakeClock) -> Accounts:
         lock=timedelta(seconds=60),
         lock_max=timedelta(seconds=600),
         cost=DEMO,
+        **costs,
     )
 
 
@@ -74,6 +75,35 @@ def test_demo_accounts_are_made_once(tmp_path: Path) -> None:
     found = accounts.log_in("anna.test", "medmij-demo").account
     assert found is not None
     assert found.naam == "Anna Test"
+    assert found.password_hash.startswith("scrypt$14$")  # passwords.DEMO
+
+
+def test_a_simulation_worlds_persons_are_made_together_at_the_simulated_cost(
+    tmp_path: Path,
+) -> None:
+    accounts = _accounts(tmp_path, FakeClock(), demo_cost=SIMULATED)
+    accounts.sign_up("bestaat.al", "een lang wachtwoord", "een lang wachtwoord")
+    persons = [
+        DemoAccount(gebruikersnaam=f"Persoon.{n}", wachtwoord="medmij-demo", naam=f"Persoon {n}")
+        for n in range(1200)  # more names than one query asks about
+    ]
+    demo = (*persons, DemoAccount(gebruikersnaam="bestaat.al", wachtwoord="medmij-demo", naam="Al"))
+    assert accounts.ensure_demo(demo) == 1200
+    assert accounts.ensure_demo(demo) == 0
+    found = accounts.log_in("persoon.1199", "medmij-demo").account
+    assert found is not None
+    assert found.naam == "Persoon 1199"
+    assert found.password_hash.startswith("scrypt$10$")
+    # The existing account kept its own password and cost.
+    kept = accounts.log_in("bestaat.al", "een lang wachtwoord").account
+    assert kept is not None
+    assert kept.password_hash.startswith("scrypt$14$")
+
+
+def test_only_a_development_world_has_simulated_accounts(tmp_path: Path) -> None:
+    assert settings(tmp_path, simulated_accounts=True).simulated_accounts
+    with pytest.raises(ValueError, match="simulated_accounts needs development"):
+        settings(tmp_path, simulated_accounts=True, development=False)
 
 
 async def test_the_session_cookie_is_host_only_secure_httponly_and_lax(pw: PgoWorld) -> None:

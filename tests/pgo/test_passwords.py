@@ -7,6 +7,7 @@ import pytest
 from medmij_stack.pgo.passwords import (
     DEMO,
     MAX_PASSWORD_LENGTH,
+    SIMULATED,
     ScryptParameters,
     hash_password,
     needs_rehash,
@@ -36,6 +37,7 @@ def test_every_hash_has_its_own_salt_and_its_parameters() -> None:
         "argon2$whatever",
         "scrypt$14$8$1$!!!$!!!",
         "scrypt$30$8$1$AAAA$AAAA",  # would cost far more than any hash of ours
+        "scrypt$9$8$1$AAAA$AAAA",  # cheaper than any hash of ours, a simulated person's too
         "scrypt$14$8",
     ],
 )
@@ -51,3 +53,12 @@ def test_overlong_passwords_are_refused_before_hashing() -> None:
 
 def test_the_default_cost_is_owasps_minimum() -> None:
     assert ScryptParameters(17, 8, 1).maxmem > 128 * 8 * 2**17
+
+
+def test_a_simulated_persons_hash_is_the_cheapest_that_verifies() -> None:
+    stored = hash_password("medmij-demo", SIMULATED)
+    assert stored.split("$")[:4] == ["scrypt", "10", "8", "1"]
+    assert verify_password("medmij-demo", stored)
+    assert not verify_password("medmij-dem0", stored)
+    cheaper = ScryptParameters(SIMULATED.log2_n - 1, SIMULATED.r, SIMULATED.p)
+    assert not verify_password("medmij-demo", hash_password("medmij-demo", cheaper))

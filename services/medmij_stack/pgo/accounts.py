@@ -34,6 +34,7 @@ __all__ = ["Accounts", "Lockout", "LoginResult", "SignupProblem", "normalise"]
 
 _NAME = re.compile(r"[a-z0-9._-]{3,64}")
 MIN_PASSWORD = 10
+_NAMES_PER_QUERY = 500  # well below SQLite's limit of bound parameters
 _DUMMY_HASH = passwords.hash_password("niemand-heeft-dit-wachtwoord", passwords.DEMO)
 
 
@@ -72,6 +73,7 @@ class Accounts:
         lock: timedelta,
         lock_max: timedelta,
         cost: passwords.ScryptParameters = passwords.DEFAULT,
+        demo_cost: passwords.ScryptParameters = passwords.DEMO,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -79,6 +81,7 @@ class Accounts:
         self._lock = lock
         self._lock_max = lock_max
         self._cost = cost
+        self._demo_cost = demo_cost
 
     # --- sign up ---------------------------------------------------------------------
 
@@ -130,14 +133,17 @@ class Accounts:
             ]
         return created
 
-    def _create(self, name: str, naam: str | None, password_hash: str) -> Account | None:
-        account = Account(
+    def _account(self, name: str, naam: str | None, password_hash: str) -> Account:
+        return Account(
             id=str(uuid.uuid4()),
             gebruikersnaam=name,
             naam=naam,
             password_hash=password_hash,
             created_at=self._clock(),
         )
+
+    def _create(self, name: str, naam: str | None, password_hash: str) -> Account | None:
+        account = self._account(name, naam, password_hash)
         try:
             with self._db.transaction() as session:
                 session.add(account)
@@ -146,18 +152,36 @@ class Accounts:
         return account
 
     def ensure_demo(self, demo: tuple[DemoAccount, ...]) -> int:
-        """Make the demo accounts that do not exist yet; how many were made."""
-        made = 0
+        """Make the demo accounts that do not exist yet; how many were made.
+
+        A simulation world has thousands: the existing names are read in a few queries and
+        the new accounts written in one transaction (one account per transaction, each a
+        commit of its own, took longer than their hashing)."""
+        wanted: dict[str, DemoAccount] = {}
         for entry in demo:
-            name = normalise(entry.gebruikersnaam)
+            wanted.setdefault(normalise(entry.gebruikersnaam), entry)
+        names = list(wanted)
+        existing: set[str] = set()
+        with self._db.transaction() as session:
+            for start in range(0, len(names), _NAMES_PER_QUERY):
+                chosen = names[start : start + _NAMES_PER_QUERY]
+                found = select(Account.gebruikersnaam).where(Account.gebruikersnaam.in_(chosen))
+                existing.update(session.scalars(found))
+        # The password is published in stack.json: the cheaper hash loses nothing.
+        new = [
+            (name, entry.naam, passwords.hash_password(entry.wachtwoord, self._demo_cost))
+            for name, entry in wanted.items()
+            if name not in existing
+        ]
+        if not new:
+            return 0
+        try:
             with self._db.transaction() as session:
-                exists = session.scalar(select(Account.id).where(Account.gebruikersnaam == name))
-            if exists is None:
-                # The password is published in stack.json: the cheaper hash loses nothing.
-                hashed = passwords.hash_password(entry.wachtwoord, passwords.DEMO)
-                if self._create(name, entry.naam, hashed) is not None:
-                    made += 1
-        return made
+                session.add_all(self._account(*made) for made in new)
+            return len(new)
+        except IntegrityError:
+            # Another worker made some of them meanwhile: one at a time, keeping theirs.
+            return sum(1 for made in new if self._create(*made) is not None)
 
     def get(self, account_id: str) -> Account | None:
         with self._db.transaction() as session:

@@ -9,7 +9,11 @@ says when a stored hash was made with other parameters than today's.
 One hash costs about a second of CPU and 128 MiB here, so at most ``_CONCURRENT`` run at
 once: a burst of logins waits instead of exhausting memory. Accounts of a local world's
 demo (whose passwords are published in ``stack.json``) are hashed with :data:`DEMO`, which
-protects nothing less, since the password is public anyway.
+protects nothing less, since the password is public anyway. The synthetic persons of a
+simulation world (``simulation = true``, which must also be a development world) log in
+for every attempt, thousands of them: their accounts get :data:`SIMULATED`, the cheapest
+cost :func:`verify_password` accepts, which only a PGO whose settings say
+``simulated_accounts`` (with ``development``) ever uses.
 
 Stored form: ``scrypt$<log2 N>$<r>$<p>$<salt, base64>$<hash, base64>``.
 """
@@ -27,6 +31,7 @@ __all__ = [
     "DEFAULT",
     "DEMO",
     "MAX_PASSWORD_LENGTH",
+    "SIMULATED",
     "ScryptParameters",
     "hash_password",
     "needs_rehash",
@@ -56,6 +61,10 @@ class ScryptParameters:
 
 DEFAULT = ScryptParameters(log2_n=17, r=8, p=1)
 DEMO = ScryptParameters(log2_n=14, r=8, p=1)
+# The synthetic persons of a simulation world: published passwords of made-up people in a
+# development world, so the hash guards nothing; 2^10 (1 MiB) costs about 3 ms of CPU per
+# login here against 58 ms at DEMO. The lowest log2 N that _parse accepts.
+SIMULATED = ScryptParameters(log2_n=10, r=8, p=1)
 
 
 def _b64(data: bytes) -> str:
@@ -103,8 +112,13 @@ def _parse(stored: str) -> tuple[ScryptParameters, bytes, bytes] | None:
         key = base64.b64decode(parts[5], validate=True)
     except ValueError:
         return None
-    # Refuse parameters no hash of ours ever had: a tampered row must not cost a fortune.
-    if not (10 <= parameters.log2_n <= 20 and 1 <= parameters.r <= 32 and 1 <= parameters.p <= 4):
+    # Refuse parameters no hash of ours ever had: a tampered row must not cost a fortune
+    # (nor be cheaper than a simulated person's).
+    if not (
+        SIMULATED.log2_n <= parameters.log2_n <= 20
+        and 1 <= parameters.r <= 32
+        and 1 <= parameters.p <= 4
+    ):
         return None
     return parameters, salt, key
 

@@ -81,6 +81,7 @@ class Pgo:
             lock=timedelta(seconds=settings.login_lock_seconds),
             lock_max=timedelta(seconds=settings.login_lock_max_seconds),
             cost=passwords.ScryptParameters(settings.password_cost, 8, 1),
+            demo_cost=passwords.SIMULATED if settings.simulated_accounts else passwords.DEMO,
         )
         self.attempts = AttemptStore(self.db, clock, pgo=settings.hostname)
         self.records = RecordStore(

@@ -8,9 +8,10 @@ Whitelist) is never copied into settings: the pages read the node's current list
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from medmij_stack.runtime.config import NodeSettings
@@ -47,6 +48,12 @@ class PgoSettings(NodeSettings):
     )
     demo_accounts: tuple[DemoAccount, ...] = Field(
         default=(), description="Accounts made at start-up when missing (local worlds only)"
+    )
+    simulated_accounts: bool = Field(
+        default=False,
+        description="The demo accounts are a simulation world's synthetic persons: hashed "
+        "at passwords.SIMULATED, the cheapest cost, instead of passwords.DEMO (development "
+        "worlds only)",
     )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file in data_dir"
@@ -112,6 +119,14 @@ class PgoSettings(NodeSettings):
         if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
             raise ValueError(f"must be an https URL without query or fragment, not {url!r}")
         return url.rstrip("/")
+
+    @model_validator(mode="after")
+    def _simulated_only_in_development(self) -> Self:
+        # The cheapest hash is for made-up persons with published passwords: a world that
+        # could hold real people never gets it.
+        if self.simulated_accounts and not self.development:
+            raise ValueError("simulated_accounts needs development = true")
+        return self
 
     @property
     def redirect_uri(self) -> str:

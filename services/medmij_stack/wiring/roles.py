@@ -360,9 +360,14 @@ def listeners_for(
         simulated: dict[str, object] = {}
         if world.world.simulation:
             # The background job (sweeps, refreshes) runs often, so that jumps of the clock
-            # are seen soon, and demo accounts get the cheapest password hash allowed
-            # (thousands of them).
-            simulated = {"background_interval_seconds": 1.0, "password_cost": 14}
+            # are seen soon; new accounts get the cheapest cost a PGO's settings allow, and
+            # the demo accounts, the synthetic persons who log in for every attempt
+            # (thousands of them), passwords.SIMULATED.
+            simulated = {
+                "background_interval_seconds": 1.0,
+                "password_cost": 14,
+                "simulated_accounts": True,
+            }
         settings = PgoSettings(
             naam=pgo.naam,
             public_url=pgo.endpoint.url(),
