@@ -7,16 +7,19 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
 from medmij_stack.authserver import paths
+from medmij_stack.protocol.lists import ListKind, Zorgaanbiederslijst, parse_list
+from medmij_stack.runtime.devpki import LeafFiles
 from medmij_stack.wiring.cli import app
 from medmij_stack.wiring.runner import WORKERS_HEADER
 from tests.e2e.conftest import RunningStack
-from tests.e2e.flow import stack_client
+from tests.e2e.flow import ZORGAANBIEDER, stack_client
 
 pytestmark = pytest.mark.e2e
 
@@ -169,3 +172,45 @@ def test_every_worker_answers_the_role_s_totals(running_stack: RunningStack) -> 
             - _counted(before, name, endpoint="authorize")
             == requests
         )
+
+
+def _resource_endpoint(stack: RunningStack, dienst: str) -> str:
+    """The hospital's FHIR base for ``dienst``, as the ZAL publishes it."""
+    with stack_client(stack) as client:
+        response = client.get(stack.info["lists"]["zal"])
+    zal = parse_list(ListKind.ZAL, response.content, development=stack.info["development"])
+    assert isinstance(zal, Zorgaanbiederslijst)
+    entry = zal.get(ZORGAANBIEDER)
+    assert entry is not None
+    found = entry.gegevensdienst(dienst)
+    assert found is not None
+    return found.systeemrollen[0].resource_endpoint
+
+
+def test_every_resource_server_worker_answers_the_role_s_totals(
+    running_stack: RunningStack,
+) -> None:
+    """The resource server runs two workers by default too: requests over fresh connections
+    land on both, and a scrape of either counts every one of them, by its labels."""
+    (resource,) = next(
+        u
+        for label, u in running_stack.info["services"].items()
+        if label.startswith("zorgaanbieder:")
+    )
+    endpoint = _resource_endpoint(running_stack, "63")
+    info = running_stack.info["pgo_client_cert"]
+    pgo = LeafFiles(cert=Path(info["cert"]), key=Path(info["key"]))
+    with stack_client(running_stack) as client:
+        assert _all_workers_serve(client, resource) > 1
+        before = client.get(f"{resource}/metrics").text
+    requests = 24
+    for _ in range(requests):  # a client per request: a fresh connection, a worker each
+        with stack_client(running_stack, pgo) as client:
+            # The PGO's certificate without a bearer token: refused, and counted as such.
+            assert client.get(f"{endpoint}/Immunization").status_code == 401
+    name = "medmij_resource_requests_total"
+    labels = {"zorgaanbieder": ZORGAANBIEDER, "gegevensdienst": "63", "status": "401"}
+    for _ in range(6):  # fresh connections: scrapes answered by either worker
+        with stack_client(running_stack) as client:
+            after = client.get(f"{resource}/metrics").text
+        assert _counted(after, name, **labels) - _counted(before, name, **labels) == requests
