@@ -174,7 +174,7 @@ class Running:
 
     @property
     def framework(self) -> Any:
-        """The FastAPI app inside the middleware (tracing → gate → observation → front)."""
+        """The FastAPI app behind the front (zorgaanbieder.front.ResourceFront)."""
         app = self.app
         while not hasattr(app, "state"):
             app = app.app

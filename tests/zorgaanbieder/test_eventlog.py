@@ -286,3 +286,93 @@ def test_the_migrations_build_exactly_the_store_models(tmp_path: Path) -> None:
         assert "ketenlog" in inspect(ketenlog.engine).get_table_names()
     finally:
         ketenlog.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "error_code"), [(200, None), (401, "invalid_token"), (500, "other")]
+)
+def test_an_answers_two_records_are_those_of_the_record_classes(
+    tmp_path: Path, status: int, error_code: str | None
+) -> None:
+    """The hot path (``add_answer``) writes, without the record classes, exactly the rows and
+    JSON texts that the two ``Record`` objects of the answer give."""
+    received = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+    answered = datetime(2026, 1, 2, 3, 4, 5, 654321, tzinfo=UTC)
+    request = RequestInfo(
+        id="0b7c2f3e-4d5a-4e6f-8a9b-0c1d2e3f4a5b",
+        method="GET",
+        uri="/ziekenhuis/48/fhir/Condition",
+        client_id="pgo.example",
+        server_id="dva.é.example",
+        provider_id="ziekenhuis@medmij",
+        service_id=48,
+    )
+    trace = "5f0e1d2c-3b4a-4c5d-9e8f-7a6b5c4d3e2f"
+    last_type = (
+        EventType.SEND_RESOURCE_RESPONSE
+        if error_code is None
+        else EventType.SEND_RESOURCE_ERROR_RESPONSE
+    )
+    expected = [
+        Record.now(
+            EventType.RECEIVE_RESOURCE_REQUEST,
+            location="dva.é.example",
+            session_id=None,
+            trace_id=trace,
+            request=request,
+            at=received,
+        ),
+        Record.now(
+            last_type,
+            location="dva.é.example",
+            session_id=None,
+            trace_id=trace,
+            request=request,
+            response=ResponseInfo(id=request.id, status=status),
+            error=None
+            if error_code is None
+            else ErrorInfo(code=error_code, request_id=request.id, status=status),
+            at=answered,
+        ),
+    ]
+    by_classes = ResourceKetenlog(f"sqlite:///{tmp_path / 'classes.sqlite3'}")
+    hot_path = ResourceKetenlog(f"sqlite:///{tmp_path / 'hot.sqlite3'}")
+    by_classes.add(expected)
+    hot_path.add_answer(
+        location="dva.é.example",
+        trace_id=trace,
+        request=request.to_json(),
+        received=received,
+        answered=answered,
+        status=status,
+        error_code=error_code,
+    )
+    stored = []
+    for ketenlog in (by_classes, hot_path):
+        ketenlog.open()
+        try:
+            assert asyncio.run(ketenlog.flush()) == 2
+            assert ketenlog.records() == expected
+            with ketenlog.engine.connect() as connection:
+                stored.append(
+                    [
+                        tuple(row)
+                        for row in connection.execute(
+                            select(
+                                KetenlogRow.type,
+                                KetenlogRow.occurred_at,
+                                KetenlogRow.trace_id,
+                                KetenlogRow.request_id,
+                                KetenlogRow.record,
+                            ).order_by(KetenlogRow.id)
+                        )
+                    ]
+                )
+        finally:
+            ketenlog.close()
+    assert stored[0] == stored[1]
+    compact = [
+        json.dumps(record.to_json(), separators=(",", ":"), ensure_ascii=False)
+        for record in expected
+    ]
+    assert [row[4] for row in stored[1]] == compact

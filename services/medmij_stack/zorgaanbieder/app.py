@@ -5,7 +5,9 @@ a refusal is a FHIR OperationOutcome, the error format of this endpoint. Behind 
 gate: the FHIR bases of every zorgaanbieder and gegevensdienst served here
 (:mod:`zorgaanbieder.fhir_api`) and the beschikbaarheidstoets for this DVA's
 authorisation server (:mod:`zorgaanbieder.availability`). Every answer carries the
-request's MedMij-Request-ID and X-Correlation-ID (:mod:`zorgaanbieder.tracing`).
+request's MedMij-Request-ID and X-Correlation-ID (:mod:`zorgaanbieder.tracing`). The gate, the
+ids, the ketenlog and metrics and the FHIR GETs are one ASGI layer before the app
+(:mod:`zorgaanbieder.front`).
 
 Before serving, the lifespan opens the store, removes whatever an earlier run left there
 that this one does not serve, and loads what it does (:mod:`zorgaanbieder.provisioning`);
@@ -30,7 +32,7 @@ from starlette.responses import Response
 from medmij_stack.protocol.dva_contract import AVAILABILITY_PATH, REVOCATION_PATH
 from medmij_stack.protocol.fhir import FhirFormat
 from medmij_stack.protocol.funnel import Clock, system_clock
-from medmij_stack.runtime.asgi_tls import ASGIApp, ClientCertificateGate, Scope
+from medmij_stack.runtime.asgi_tls import ASGIApp, Scope
 from medmij_stack.runtime.backchannel import node_async_client
 from medmij_stack.runtime.metrics import EXEMPT_PATHS, METRICS_PATH, metrics_route
 from medmij_stack.runtime.node import ListSubscription
@@ -44,14 +46,13 @@ from .errors import FhirError, MethodNotAllowed, NotFound, ServerFailure
 from .eventlog import ResourceKetenlog
 from .fhir_api import FhirApi, error_response
 from .fhir_xml import FhirXmlError, XmlFragments
-from .front import FhirFront
+from .front import ResourceFront
 from .introspection import Introspector
-from .observation import Observation, ResourceMetrics, endpoints_where
+from .observation import Recorder, ResourceMetrics, endpoints_where
 from .records import Records
 from .rendering import Renderer, operation_outcome
 from .revocations import RevocationNotices, SharedRevocations
 from .settings import ZorgaanbiederSettings
-from .tracing import TracingMiddleware
 
 __all__ = ["ResourceServer", "create_app", "operation_outcome"]
 
@@ -294,18 +295,21 @@ def create_app(
         )
 
     app.add_route(METRICS_PATH, metrics_route(metrics.registry), methods=["GET"])
-    # Ketenlog and metrics of every resource request (zorgaanbieder.observation), whether
-    # the FHIR front (zorgaanbieder.front) or the app answers it; /metrics answers a
-    # scraper without a node certificate (medmij_stack.runtime.metrics).
-    observed = Observation(
-        FhirFront(app, api),
+    # The request ids, the Whitelist gate, the ketenlog and metrics of every resource
+    # request and the FHIR GETs, in one pure-ASGI front (zorgaanbieder.front) before the
+    # app; /metrics answers a scraper without a node certificate (medmij_stack.runtime.metrics).
+    recorder = Recorder(
         ketenlog=ketenlog,
         metrics=metrics,
         hostname=settings.hostname,
         where=endpoints_where(server.endpoints),
         clock=clock,
     )
-    gate = ClientCertificateGate(
-        observed, whitelist=subscription.whitelist, refuse=_refuse, exempt_paths=EXEMPT_PATHS
+    return ResourceFront(
+        app,
+        api,
+        whitelist=subscription.whitelist,
+        refuse=_refuse,
+        exempt_paths=EXEMPT_PATHS,
+        recorder=recorder,
     )
-    return TracingMiddleware(gate)

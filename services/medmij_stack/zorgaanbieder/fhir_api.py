@@ -22,8 +22,9 @@ from __future__ import annotations
 import functools
 import re
 import string
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 from urllib.parse import quote_from_bytes, unquote
 
 from starlette.concurrency import run_in_threadpool
@@ -45,7 +46,7 @@ from .records import Records
 from .rendering import FhirResource, Renderer, outcome_body
 from .store import SearchError, SearchPlan, plan_search
 
-__all__ = ["FhirApi", "error_response"]
+__all__ = ["Answer", "Asked", "FhirApi", "error_answer", "error_response"]
 
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _LASTN = "$lastn"
@@ -85,15 +86,75 @@ _planned = functools.lru_cache(maxsize=1024)(_plan_search)
 _PLANNED_QUERY_BYTES = 1024
 
 
-def error_response(error: FhirError, fmt: FhirFormat, fhir_version: FhirVersion | None) -> Response:
+class Answer(NamedTuple):
+    """What an interaction answers: status, body, media type and any further header fields
+    (``WWW-Authenticate``, ``Retry-After``), sent as a Starlette ``Response`` would."""
+
+    status: int
+    body: bytes
+    media_type: str
+    headers: Mapping[str, str]
+
+
+_NO_HEADERS: Mapping[str, str] = {}
+
+
+def error_answer(error: FhirError, fmt: FhirFormat, fhir_version: FhirVersion | None) -> Answer:
     """A refusal: status, OperationOutcome in the negotiated format, WWW-Authenticate."""
     media = content_type(fmt, fhir_version) if fhir_version else "application/fhir+json"
+    return Answer(error.status, outcome_body(error, fmt), media, error.headers())
+
+
+def as_response(answer: Answer) -> Response:
     return Response(
-        outcome_body(error, fmt),
-        status_code=error.status,
-        headers=error.headers(),
-        media_type=media,
+        answer.body,
+        status_code=answer.status,
+        headers=dict(answer.headers) or None,
+        media_type=answer.media_type,
     )
+
+
+def error_response(error: FhirError, fmt: FhirFormat, fhir_version: FhirVersion | None) -> Response:
+    """:func:`error_answer` as a Starlette response."""
+    return as_response(error_answer(error, fmt, fhir_version))
+
+
+_ACCEPT = b"accept"
+_AUTHORIZATION = b"authorization"
+_PREFER = b"prefer"
+
+
+@dataclass(slots=True)
+class Asked:
+    """What the handlers read of a request: the path's parameters, the query string, the
+    connection's TLS extension (in ``scope``) and three header fields, each found in one
+    pass over the raw headers (names are lower case in ASGI), as Starlette's ``Headers``
+    finds them: ``accept`` the first field, the others every field."""
+
+    scope: Any
+    path_params: Mapping[str, str]
+    accept: str | None
+    authorization: list[str]
+    prefer: list[str]
+
+    @classmethod
+    def of(cls, scope: Any, path_params: Mapping[str, str]) -> Asked:
+        accept: str | None = None
+        authorization: list[str] = []
+        prefer: list[str] = []
+        for name, value in scope["headers"]:
+            if name == _AUTHORIZATION:
+                authorization.append(value.decode("latin-1"))
+            elif name == _ACCEPT:
+                if accept is None:
+                    accept = value.decode("latin-1")
+            elif name == _PREFER:
+                prefer.append(value.decode("latin-1"))
+        return cls(scope, path_params, accept, authorization, prefer)
+
+    @classmethod
+    def of_request(cls, request: Request) -> Asked:
+        return cls.of(request.scope, request.path_params)
 
 
 @dataclass(frozen=True)
@@ -145,6 +206,15 @@ def _parse_query(raw_query: bytes) -> _Query:
     return _Query(raw_query, tuple(pairs), format_param, tuple(parts))
 
 
+# A PGO repeats its queries: the reading of a short query string is kept (a _Query is
+# immutable; a refused one raises anew each time).
+_parsed = functools.lru_cache(maxsize=1024)(_parse_query)
+
+
+def _query_of(raw_query: bytes) -> _Query:
+    return _parsed(raw_query) if len(raw_query) <= _PLANNED_QUERY_BYTES else _parse_query(raw_query)
+
+
 class FhirApi:
     """The request handlers; :meth:`routes` mounts them."""
 
@@ -174,31 +244,31 @@ class FhirApi:
 
     async def _answer(
         self,
-        request: Request,
+        asked: Asked,
         work: Callable[[ServedEndpoint, FhirFormat, _Query], Awaitable[bytes]],
-    ) -> Response:
+    ) -> Answer:
         try:
             endpoint = self.endpoints.find(
-                request.path_params["zorgaanbieder"], request.path_params["gegevensdienst"]
+                asked.path_params["zorgaanbieder"], asked.path_params["gegevensdienst"]
             )
         except NotFound as missing:
-            return error_response(missing, FhirFormat.JSON, None)
+            return error_answer(missing, FhirFormat.JSON, None)
         fmt = FhirFormat.JSON
         try:
-            query = _parse_query(request.scope.get("query_string", b""))
-            fmt = _negotiate(request.headers.get("accept"), query.format, endpoint.fhir_version)
+            query = _query_of(asked.scope.get("query_string", b""))
+            fmt = _negotiate(asked.accept, query.format, endpoint.fhir_version)
             body = await work(endpoint, fmt, query)
         except FhirXmlError as unwritable:
             # Data the base FHIR model rejects (a source's fault) still gets a clear answer.
             failure = ServerFailure(f"this answer has no FHIR XML form ({unwritable}); ask JSON")
-            return error_response(failure, fmt, endpoint.fhir_version)
+            return error_answer(failure, fmt, endpoint.fhir_version)
         except FhirError as error:
-            return error_response(error, fmt, endpoint.fhir_version)
-        return Response(body, media_type=content_type(fmt, endpoint.fhir_version))
+            return error_answer(error, fmt, endpoint.fhir_version)
+        return Answer(200, body, content_type(fmt, endpoint.fhir_version), _NO_HEADERS)
 
-    async def _authorise(self, request: Request, endpoint: ServedEndpoint) -> Access:
-        token = bearer_token(request.headers.getlist("authorization"))
-        thumbprint = _thumbprint(peer_certificate_der(request.scope))
+    async def _authorise(self, asked: Asked, endpoint: ServedEndpoint) -> Access:
+        token = bearer_token(asked.authorization)
+        thumbprint = _thumbprint(peer_certificate_der(asked.scope))
         access = await self._access().resolve(endpoint.key, token, thumbprint)
         await endpoint.behaviour.apply()
         if not endpoint.zorgaanbieder.deelt:
@@ -206,9 +276,20 @@ class FhirApi:
             return Access(access.endpoint, None)
         return access
 
-    # --- interactions ------------------------------------------------------------------
+    # --- the routes (the app's way in; zorgaanbieder.front calls the answers directly) ---
 
     async def metadata(self, request: Request) -> Response:
+        return as_response(await self.metadata_answer(Asked.of_request(request)))
+
+    async def search(self, request: Request) -> Response:
+        return as_response(await self.search_answer(Asked.of_request(request)))
+
+    async def read(self, request: Request) -> Response:
+        return as_response(await self.read_answer(Asked.of_request(request)))
+
+    # --- interactions ------------------------------------------------------------------
+
+    async def metadata_answer(self, asked: Asked) -> Answer:
         async def work(endpoint: ServedEndpoint, fmt: FhirFormat, query: _Query) -> bytes:
             key = (endpoint.key, None, "metadata", b"", fmt)
             cached = self.answers.get(key)
@@ -219,30 +300,30 @@ class FhirApi:
                 self.answers.put(key, cached)
             return cached
 
-        return await self._answer(request, work)
+        return await self._answer(asked, work)
 
-    async def search(self, request: Request) -> Response:
-        resource_type = request.path_params["resource_type"]
+    async def search_answer(self, asked: Asked) -> Answer:
+        resource_type = asked.path_params["resource_type"]
 
         async def work(endpoint: ServedEndpoint, fmt: FhirFormat, query: _Query) -> bytes:
-            return await self._search(request, endpoint, fmt, query, resource_type, False)
+            return await self._search(asked, endpoint, fmt, query, resource_type, False)
 
-        return await self._answer(request, work)
+        return await self._answer(asked, work)
 
-    async def read(self, request: Request) -> Response:
-        resource_type = request.path_params["resource_type"]
-        resource_id = request.path_params["resource_id"]
+    async def read_answer(self, asked: Asked) -> Answer:
+        resource_type = asked.path_params["resource_type"]
+        resource_id = asked.path_params["resource_id"]
 
         async def work(endpoint: ServedEndpoint, fmt: FhirFormat, query: _Query) -> bytes:
             if resource_id == _LASTN:
-                return await self._search(request, endpoint, fmt, query, resource_type, True)
-            return await self._read(request, endpoint, fmt, resource_type, resource_id)
+                return await self._search(asked, endpoint, fmt, query, resource_type, True)
+            return await self._read(asked, endpoint, fmt, resource_type, resource_id)
 
-        return await self._answer(request, work)
+        return await self._answer(asked, work)
 
     async def _search(
         self,
-        request: Request,
+        asked: Asked,
         endpoint: ServedEndpoint,
         fmt: FhirFormat,
         query: _Query,
@@ -257,18 +338,19 @@ class FhirApi:
             )
         if lastn and resource_type not in capabilities.lastn:
             raise NotFound(f"{_LASTN} is not defined on {resource_type} at this endpoint")
-        access = await self._authorise(request, endpoint)
-        plan = self._plan(request, endpoint, fmt, query, resource_type, lastn)
+        access = await self._authorise(asked, endpoint)
+        plan = self._plan(asked, endpoint, fmt, query, resource_type, lastn)
         if plan.ignored:
             # Left out under lenient handling: the self link (and the cache key) then show
             # exactly the parameters the answer used.
             query = query.without(plan.ignored)
-        echoed = quote_from_bytes(query.raw, safe=_QUERY_SAFE)
-        self_url = f"{endpoint.base}/{plan.path}" + (f"?{echoed}" if echoed else "")
 
         def render(
             matches: Sequence[FhirResource] = (), includes: Sequence[FhirResource] = ()
         ) -> bytes:
+            # Made only when an answer is rendered, not for one from the cache.
+            echoed = quote_from_bytes(query.raw, safe=_QUERY_SAFE)
+            self_url = f"{endpoint.base}/{plan.path}" + (f"?{echoed}" if echoed else "")
             return self.renderer.searchset(
                 scope=endpoint.key,
                 fhir_version=plan.fhir_version,
@@ -294,7 +376,7 @@ class FhirApi:
 
     @staticmethod
     def _plan(
-        request: Request,
+        asked: Asked,
         endpoint: ServedEndpoint,
         fmt: FhirFormat,
         query: _Query,
@@ -310,12 +392,12 @@ class FhirApi:
             query.params,
             lastn,
             fmt,
-            lenient_handling(request.headers.getlist("prefer")),
+            lenient_handling(asked.prefer),
         )
 
     async def _read(
         self,
-        request: Request,
+        asked: Asked,
         endpoint: ServedEndpoint,
         fmt: FhirFormat,
         resource_type: str,
@@ -325,7 +407,7 @@ class FhirApi:
             raise NotFound(f"no {resource_type[:64]} resources at this endpoint")
         if not _ID.fullmatch(resource_id):
             raise NotFound(f"{resource_type}/{resource_id[:64]} is not a resource id")
-        access = await self._authorise(request, endpoint)
+        access = await self._authorise(asked, endpoint)
         missing = NotFound(f"{resource_type}/{resource_id} is not known here")
         if access.patient_id is None:
             raise missing

@@ -1,13 +1,13 @@
 """What the resource server records of every resource request: ketenlog records and metrics.
 
-An ASGI middleware around the FHIR front (:mod:`zorgaanbieder.front`) and the FastAPI app
-behind it, behind the Whitelist gate and inside
-:class:`zorgaanbieder.tracing.TracingMiddleware` (whose MedMij-Request-ID and X-Correlation-ID
-it reads): what it records comes from MedMij nodes only; a connection the gate refuses (no
-node certificate, or a node not on the Whitelist) is no participant's request and is left
-to the server log. The app's own error answers (404, 401 of a bad token, 500 of a failure)
-pass through it and are recorded. Per request it queues ``receive_resource_request`` and then
-``send_resource_response`` or ``send_resource_error_response`` on the
+The front (:class:`zorgaanbieder.front.ResourceFront`) calls :class:`Recorder` once a request
+has been answered, after its Whitelist gate and with the request's MedMij-Request-ID and
+X-Correlation-ID (:mod:`zorgaanbieder.tracing`): what it records comes from MedMij nodes only;
+a connection the gate refuses (no node certificate, or a node not on the Whitelist) is no
+participant's request and is left to the server log. The app's own error answers (404, 401
+of a bad token, 500 of a failure) are recorded. Per request it queues
+``receive_resource_request`` and then ``send_resource_response`` or
+``send_resource_error_response`` on the
 :class:`zorgaanbieder.eventlog.ResourceKetenlog` (never waiting for the database), and counts
 the request and its time in the Prometheus metrics (:class:`ResourceMetrics`). ``/health``,
 ``/metrics`` and the beschikbaarheidstoets (the authorisation server's question, not a
@@ -23,7 +23,6 @@ status only.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -32,22 +31,13 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from medmij_stack.protocol.dva_contract import AVAILABILITY_PATH
 from medmij_stack.protocol.funnel import Clock, system_clock
-from medmij_stack.protocol.ketenlog import (
-    ErrorInfo,
-    Event,
-    EventType,
-    Record,
-    RequestInfo,
-    ResponseInfo,
-)
-from medmij_stack.runtime.asgi_tls import ASGIApp, Message, Receive, Scope, Send, admitted_hostnames
+from medmij_stack.protocol.headers import Tracing
 from medmij_stack.runtime.metrics import LATENCY_BUCKETS, METRICS_PATH, counted_in
 
 from .endpoints import ServedEndpoint
 from .eventlog import ResourceKetenlog
-from .tracing import tracing_of
 
-__all__ = ["Observation", "ResourceMetrics", "Where", "endpoints_where"]
+__all__ = ["Recorder", "ResourceMetrics", "Where", "endpoints_where"]
 
 _NOT_RESOURCE = frozenset({"/health", METRICS_PATH, AVAILABILITY_PATH})
 _ERROR_CODE = re.compile(r'error="([^"]*)"')
@@ -122,12 +112,11 @@ class ResourceMetrics:
         timer.observe(seconds)
 
 
-class Observation:
-    """The ASGI wrapper described in the module docstring."""
+class Recorder:
+    """What is recorded of one answered resource request (see the module docstring)."""
 
     def __init__(
         self,
-        app: ASGIApp,
         *,
         ketenlog: ResourceKetenlog,
         metrics: ResourceMetrics,
@@ -135,7 +124,6 @@ class Observation:
         where: Where,
         clock: Clock = system_clock,
     ) -> None:
-        self.app = app
         # The ketenlog's time of day (virtual in a simulation world,
         # medmij_stack.runtime.clock); the latency is measured on the monotonic clock.
         self.clock = clock
@@ -144,86 +132,57 @@ class Observation:
         self.hostname = hostname
         self.where = where
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or path in _NOT_RESOURCE:
-            await self.app(scope, receive, send)
-            return
-        arrived = self.clock()
-        started = time.perf_counter()
-        answer: dict[str, object] = {}
+    @staticmethod
+    def observed(path: str) -> bool:
+        """Whether a request for ``path`` is a resource request, recorded here."""
+        return path not in _NOT_RESOURCE
 
-        async def watch(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                answer["status"] = int(message["status"])
-                for name, value in message.get("headers", ()):
-                    if name.lower() == b"www-authenticate":
-                        answer["challenge"] = value.decode("latin-1")
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watch)
-        finally:
-            self._observe(scope, path, arrived, time.perf_counter() - started, answer)
-
-    def _observe(
+    def record(
         self,
-        scope: Scope,
+        *,
+        tracing: Tracing,
+        peers: frozenset[str],
+        method: str,
         path: str,
         arrived: datetime,
         seconds: float,
-        answer: dict[str, object],
+        status: int | None,
+        challenge: str | None,
     ) -> None:
-        status = answer.get("status")
-        code = status if isinstance(status, int) else 500  # no answer started: a failure
+        """Count the request and queue its two ketenlog records. ``status`` None: no answer
+        was started (a failure, counted as 500); ``challenge`` the answer's
+        WWW-Authenticate, whose ``error`` is the error record's code."""
+        code = 500 if status is None else status
         found = self.where(path)
         zorgaanbieder, dienst = found if found is not None else (None, None)
         success = 200 <= code < 300
         self.metrics.count(zorgaanbieder, dienst, code, success, seconds)
-        tracing = tracing_of(scope)
-        if tracing is None:  # outside TracingMiddleware: nothing to tie the records to
-            return
-        peers = admitted_hostnames(scope)
-        request = RequestInfo(
-            id=tracing.request_id,
-            method=str(scope.get("method", "")) or None,
-            uri=path,
-            client_id=min(peers) if peers else None,  # the first in sorted order
-            server_id=self.hostname,
-            provider_id=zorgaanbieder,
-            service_id=int(dienst) if dienst is not None and dienst.isdigit() else None,
+        # RequestInfo.to_json() of the request, its None members left out, in its order.
+        request: dict[str, str | int] = {"id": tracing.request_id}
+        if method:
+            request["method"] = method
+        request["uri"] = path
+        if peers:
+            request["client_id"] = min(peers)  # the first in sorted order
+        request["server_id"] = self.hostname
+        if zorgaanbieder is not None:
+            request["provider_id"] = zorgaanbieder
+        if dienst is not None and dienst.isdigit():
+            request["service_id"] = int(dienst)
+        error_code = None
+        if not success:
+            matched = _ERROR_CODE.search(challenge) if challenge is not None else None
+            error_code = matched.group(1) if matched else "other"
+        ketenlog = self.ketenlog
+        before = ketenlog.dropped
+        ketenlog.add_answer(
+            location=self.hostname,
+            trace_id=tracing.correlation_id,
+            request=request,
+            received=arrived,
+            answered=self.clock(),
+            status=code,
+            error_code=error_code,
         )
-
-        def record(
-            kind: EventType,
-            at: datetime,
-            response: ResponseInfo | None = None,
-            error: ErrorInfo | None = None,
-        ) -> Record:
-            event = Event(kind, self.hostname, at, None, tracing.correlation_id)
-            return Record(event, request, response, error)
-
-        answered = self.clock()
-        if success:
-            last = record(
-                EventType.SEND_RESOURCE_RESPONSE,
-                answered,
-                response=ResponseInfo(id=tracing.request_id, status=code),
-            )
-        else:
-            challenge = answer.get("challenge")
-            matched = _ERROR_CODE.search(challenge) if isinstance(challenge, str) else None
-            last = record(
-                EventType.SEND_RESOURCE_ERROR_RESPONSE,
-                answered,
-                response=ResponseInfo(id=tracing.request_id, status=code),
-                error=ErrorInfo(
-                    code=matched.group(1) if matched else "other",
-                    request_id=tracing.request_id,
-                    status=code,
-                ),
-            )
-        before = self.ketenlog.dropped
-        self.ketenlog.add([record(EventType.RECEIVE_RESOURCE_REQUEST, arrived), last])
-        if self.ketenlog.dropped > before:
-            self.metrics.ketenlog_dropped.inc(self.ketenlog.dropped - before)
+        if ketenlog.dropped > before:
+            self.metrics.ketenlog_dropped.inc(ketenlog.dropped - before)

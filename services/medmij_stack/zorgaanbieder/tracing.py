@@ -6,7 +6,8 @@ the PGO can tie an answer, and an error above all, to its request in the ketenlo
 :func:`medmij_stack.protocol.headers.lenient_from`, a missing or malformed id costs the person
 nothing: the answer then carries a fresh one, and the problem is logged.
 
-This wraps the whole app, the Whitelist gate included, so that a refusal carries the ids too.
+The front (:class:`zorgaanbieder.front.ResourceFront`) puts them on every answer, a refusal
+by the Whitelist gate included.
 It also says how long the server took, as ``Server-Timing: app;dur=<ms>`` (W3C Server
 Timing): measurement (docs/architecture.md#performance-budgets, "server time") then needs no
 access to the server.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 
 from starlette.datastructures import Headers
 
@@ -26,9 +28,9 @@ from medmij_stack.protocol.headers import (
     Tracing,
     lenient_from,
 )
-from medmij_stack.runtime.asgi_tls import ASGIApp, Message, Receive, Scope, Send
+from medmij_stack.runtime.asgi_tls import Scope
 
-__all__ = ["TracingMiddleware", "tracing_of"]
+__all__ = ["id_fields", "timing_field", "tracing_for", "tracing_of", "with_ids"]
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +41,10 @@ def tracing_of(scope: Scope) -> Tracing | None:
     return found if isinstance(found, Tracing) else None
 
 
-_REQUEST_ID = MEDMIJ_REQUEST_ID.lower().encode("latin-1")
-_CORRELATION_ID = X_CORRELATION_ID.lower().encode("latin-1")
-_SERVER_TIMING = b"server-timing"
-_SET_HERE = frozenset({_REQUEST_ID, _CORRELATION_ID, _SERVER_TIMING})
+REQUEST_ID = MEDMIJ_REQUEST_ID.lower().encode("latin-1")
+CORRELATION_ID = X_CORRELATION_ID.lower().encode("latin-1")
+SERVER_TIMING = b"server-timing"
+SET_HERE = frozenset({REQUEST_ID, CORRELATION_ID, SERVER_TIMING})
 
 
 def _ids_sent(scope: Scope) -> Tracing | None:
@@ -51,9 +53,9 @@ def _ids_sent(scope: Scope) -> Tracing | None:
     case-insensitive lookups. None when anything is missing or off: the lenient way decides."""
     request_id = correlation_id = None
     for name, value in scope["headers"]:
-        if name == _REQUEST_ID:
+        if name == REQUEST_ID:
             request_id = value if request_id is None else request_id
-        elif name == _CORRELATION_ID:
+        elif name == CORRELATION_ID:
             correlation_id = value if correlation_id is None else correlation_id
     if request_id is None or correlation_id is None:
         return None
@@ -63,39 +65,39 @@ def _ids_sent(scope: Scope) -> Tracing | None:
         return None
 
 
-class TracingMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+def tracing_for(scope: Scope) -> Tracing:
+    """The ids of a request: as sent when both are there and valid, else what
+    :func:`lenient_from` makes of them (a fresh id for a missing or malformed one, the
+    problem logged)."""
+    tracing = _ids_sent(scope)
+    if tracing is None:
+        tracing, problems = lenient_from(Headers(scope=scope), {})
+        if problems:
+            log.debug("%s %s: %s", scope.get("method"), scope.get("path"), "; ".join(problems))
+    return tracing
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        tracing = _ids_sent(scope)
-        if tracing is None:
-            tracing, problems = lenient_from(Headers(scope=scope), {})
-            if problems:
-                log.debug("%s %s: %s", scope.get("method"), scope.get("path"), "; ".join(problems))
-        scope.setdefault("state", {})["medmij_tracing"] = tracing
-        ours = [
-            (_REQUEST_ID, tracing.request_id.encode("latin-1")),
-            (_CORRELATION_ID, tracing.correlation_id.encode("latin-1")),
-        ]
 
-        async def send_with_ids(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                # Ours replace any the app set (as Starlette's MutableHeaders would).
-                elapsed = (time.perf_counter() - started) * 1000
-                message["headers"] = [
-                    *(
-                        field
-                        for field in message.get("headers", ())
-                        if field[0].lower() not in _SET_HERE
-                    ),
-                    *ours,
-                    (_SERVER_TIMING, f"app;dur={elapsed:.2f}".encode("latin-1")),
-                ]
-            await send(message)
+def id_fields(tracing: Tracing) -> list[tuple[bytes, bytes]]:
+    """The answer's MedMij-Request-ID and X-Correlation-ID header fields."""
+    return [
+        (REQUEST_ID, tracing.request_id.encode("latin-1")),
+        (CORRELATION_ID, tracing.correlation_id.encode("latin-1")),
+    ]
 
-        await self.app(scope, receive, send_with_ids)
+
+def timing_field(started: float) -> tuple[bytes, bytes]:
+    """``Server-Timing: app;dur=<ms>`` since ``started`` (``time.perf_counter``)."""
+    elapsed = (time.perf_counter() - started) * 1000
+    return (SERVER_TIMING, f"app;dur={elapsed:.2f}".encode("latin-1"))
+
+
+def with_ids(
+    headers: Iterable[tuple[bytes, bytes]], tracing: Tracing, started: float
+) -> list[tuple[bytes, bytes]]:
+    """An answer's header fields with ours: any the app set of these names are replaced (as
+    Starlette's MutableHeaders would)."""
+    return [
+        *(field for field in headers if field[0].lower() not in SET_HERE),
+        *id_fields(tracing),
+        timing_field(started),
+    ]
