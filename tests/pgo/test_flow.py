@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from medmij_stack.protocol.funnel import Device, FunnelStep, Initiator, Outcome
 from medmij_stack.protocol.ketenlog import EventType
 
-from .harness import PGO_URL, ZIEKENHUIS, Person, PgoWorld, text
+from .harness import PGO_URL, ZIEKENHUIS, Person, PgoWorld, running_pgo, text
 
 
 async def test_a_whole_attempt_fetches_and_stores_every_granted_gegevensdienst(
@@ -142,6 +143,32 @@ async def test_a_retrieval_cut_off_by_a_restart_ends_as_interrupted(
     assert pw.funnel(flow_id)[-1].reason is FailureReason.CLIENT_ERROR  # ended as onderbroken
     page = await person.client.get(f"/ophalen/{flow_id}")
     assert "Het ophalen is onderbroken" in text(page)
+
+
+async def test_attempts_a_killed_process_left_under_way_end_as_interrupted_at_start(
+    pw: PgoWorld, person: Person, tmp_path: Path
+) -> None:
+    from sqlalchemy import update
+
+    from medmij_stack.pgo.tables import Attempt
+    from medmij_stack.protocol.funnel import FailureReason
+
+    left: dict[str, str] = {}
+    for stage in ("terug", "ophalen", "bij-dva"):
+        chosen = await person.choose("ggdtest@medmij")
+        flow_id = chosen.headers["location"].split("X-Correlation-ID=")[1].split("&")[0]
+        with pw.pgo.db.transaction() as session:  # as a SIGKILLed process left it
+            session.execute(update(Attempt).where(Attempt.flow_id == flow_id).values(stage=stage))
+        left[stage] = flow_id
+    # The same data started again: no quarter of an hour of the sweep's, at once.
+    async with running_pgo(tmp_path) as again:
+        for stage in ("terug", "ophalen"):
+            ended = again.pgo.attempts.get(left[stage])
+            assert ended is not None
+            assert (ended.stage, ended.situation) == ("klaar", "onderbroken")
+            assert again.funnel(left[stage])[-1].reason is FailureReason.CLIENT_ERROR
+        # An attempt at the DVA may still come back: the sweep ends it in its own time.
+        assert again.pgo.attempts.get(left["bij-dva"]).stage == "bij-dva"  # type: ignore[union-attr]
 
 
 async def test_an_attempt_left_fetching_by_a_crash_is_swept(pw: PgoWorld, person: Person) -> None:

@@ -436,6 +436,15 @@ class AttemptStore:
 
     # --- the sweeps -----------------------------------------------------------------------
 
+    def in_stages(self, stages: Sequence[Stage]) -> list[str]:
+        """The attempts now in any of ``stages``."""
+        with self._db.read() as session:
+            return list(
+                session.scalars(
+                    select(Attempt.flow_id).where(Attempt.stage.in_([s.value for s in stages]))
+                )
+            )
+
     def stale(self, stage: Stage, before: datetime) -> list[str]:
         with self._db.read() as session:
             return list(

@@ -157,6 +157,9 @@ class Pgo:
         )
         if made:
             log.info("made %d demo account(s)", made)
+        interrupted = await self.verzamelen.end_interrupted()
+        if interrupted:
+            log.warning("ended %d attempt(s) the previous process left under way", len(interrupted))
         async with self.lists.lifespan(app):
             self._job = asyncio.create_task(self._background(), name="pgo-background")
             try:

@@ -624,6 +624,25 @@ class Verzamelen:
                     )
         await self._db(self.sessions.purge)
 
+    async def end_interrupted(self) -> list[str]:
+        """At start, before any request: end the attempts a previous process left at the
+        callback or fetching (killed, or crashed, before its shutdown could end them). Their
+        work lived in that process only (the PGO runs one worker, roles.SINGLE_WORKER), so
+        none of it goes on: ``onderbroken`` at once, not after the sweep's quarter of an
+        hour, so that a person who comes back after the restart reads the ending, never a
+        "bezig" page that cannot end."""
+        ended = []
+        for flow_id in await self._db(self.attempts.in_stages, (Stage.TERUG, Stage.OPHALEN)):
+            if await self._db(
+                self.attempts.end,
+                flow_id,
+                Situation.ONDERBROKEN,
+                detail="the PGO restarted while it was under way",
+                only_from=(Stage.TERUG, Stage.OPHALEN),
+            ):
+                ended.append(flow_id)
+        return ended
+
     def busy(self, flow_id: str) -> bool:
         return self.runs.busy(flow_id)
 
