@@ -17,6 +17,7 @@ from medmij_stack.wiring.truth import (
     judge,
     observe_unreachable,
     observed_disagrees,
+    return_visit_disagrees,
 )
 
 OK = "succes"
@@ -124,3 +125,35 @@ def test_a_pgo_that_stopped_answering_ends_the_attempt_by_where_it_stood() -> No
         assert judge((OK,), seen, faulty=True)[0] == reason.value
     # Not during a fault it is a page the script could not get past: no ending.
     assert judge((OK, RESOURCE), at_search) == (None, Basis.NONE)
+
+
+def test_coming_back_to_the_attempt_s_page_decides_what_the_rules_cannot_tell() -> None:
+    # The token was issued and the PGO's page never reached the browser: by the rules a
+    # retrieval the kill cut off. The person comes back to the attempt's outcome page.
+    authorize = "https://dva.localhost/oauth/authorize?X-Correlation-ID=flow-1"
+    callback = f"https://pgo.localhost{CALLBACK_PATH}?code=x&state=y"
+    lost = replace(observe_unreachable("callback", [authorize, callback]), token_answer="issued")
+    finished = replace(lost, returned_title=PAGE_SAYS_SUCCESS, resource_ok=3)
+    assert judge((OK,), finished, faulty=True) == (OK, Basis.RETURN_VISIT)
+    assert return_visit_disagrees(finished) is None
+    cut_off = replace(lost, returned_title=Situation.ONDERBROKEN.message.title)
+    assert judge((OK,), cut_off, faulty=True) == (
+        FailureReason.CLIENT_ERROR.value,
+        Basis.RETURN_VISIT,
+    )
+    # A page that shows no ending yet (still at the DVA) tells nothing: the rules decide.
+    waiting = replace(lost, returned_title="Je bent nog niet klaar bij de zorgaanbieder")
+    assert waiting.returned_ending is None
+    assert judge((OK,), waiting, faulty=True) == (
+        FailureReason.CLIENT_ERROR.value,
+        Basis.AUTHSERVER,
+    )
+    # A success the DVA's records do not bear out is reported, not believed.
+    assert return_visit_disagrees(replace(finished, token_answer=None))
+    assert return_visit_disagrees(replace(finished, resource_ok=0))
+    assert return_visit_disagrees(replace(finished, resource_errors=(500,)))
+    assert flow_of(["https://pgo.localhost/ophalen/flow-2"]) == "flow-2"
+    assert finished.to_json()["return_visit"] == {
+        "page_title": PAGE_SAYS_SUCCESS,
+        "page_ending": OK,
+    }

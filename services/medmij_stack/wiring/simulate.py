@@ -33,7 +33,8 @@ simulator's and are reported apart.
 Faults: ``simulate_on(during_wave=…)`` runs a hook beside every wave, which may kill a
 service and start it again (:mod:`medmij_stack.wiring.killable`) and returns the
 :class:`~medmij_stack.wiring.truth.Fault`; an attempt that overlapped the outage ends as the
-patient saw it end.
+patient saw it end. A person whose PGO stopped answering mid-attempt comes back once it
+answers again and reads that attempt's outcome page (:meth:`ScriptedPatient.look_back`).
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ from .patient import (
     PatientError,
     PgoAccount,
     PgoUnreachable,
+    ReturnVisit,
     ScriptedPatient,
     StackError,
     StackInfo,
@@ -107,6 +109,7 @@ from .truth import (
     observe_unreachable,
     observed_disagrees,
     read_flow_records,
+    return_visit_disagrees,
 )
 from .world import World, WorldError, load_world, save_world
 
@@ -373,14 +376,24 @@ async def run_attempt(
             result = await _log_in_and_fetch(patient, planned)
         except PgoUnreachable as exc:
             # The PGO went down with the attempt under way: the person saw the browser's
-            # "cannot reach" page and closed the tab (truth.py: ``pgo_unreachable``).
+            # "cannot reach" page (truth.py: ``pgo_unreachable``). Once it answers again
+            # they come back to see how that attempt went (truth.py: ``return-visit``).
             observed = observe_unreachable(exc.step.value if exc.step else None, exc.visited)
+            flow_id = flow_of(exc.visited)
+            visit = None if flow_id is None else await _come_back(patient, flow_id)
+            claimed = visit is not None and visit.ended
+            if visit is not None:
+                observed = dataclasses.replace(observed, returned_title=visit.message.title)
             return dataclasses.replace(
                 base,
                 error=str(exc),
                 observed=observed,
-                flow_id=flow_of(exc.visited),
-                timings=tuple((t.step.value, t.seconds) for t in exc.timings[first:]),
+                flow_id=flow_id,
+                seen=visit.source if visit is not None and claimed else "none",
+                claimed_outcome=visit.outcome if visit is not None else None,
+                claimed_reason=visit.reason if visit is not None else None,
+                claimed_situation=visit.situation if visit is not None else None,
+                timings=tuple((t.step.value, t.seconds) for t in patient.timings[first:]),
                 started_at=began,
                 ended_at=datetime.now(UTC),
             )
@@ -444,6 +457,22 @@ async def _log_in_and_fetch(patient: ScriptedPatient, planned: PlannedAttempt) -
         await asyncio.sleep(1.0)
 
 
+async def _come_back(patient: ScriptedPatient, flow_id: str) -> ReturnVisit | None:
+    """The person whose page broke off reloads the PGO until it answers again (as at its
+    login page), then reads attempt ``flow_id``'s outcome page; None when it did not come
+    back in time, or the page could not be read (the truth then rests on the rules)."""
+    deadline = time.monotonic() + _RELOAD_SECONDS
+    while True:
+        await asyncio.sleep(1.0)
+        try:
+            return await patient.look_back(flow_id)
+        except PgoUnreachable:
+            if time.monotonic() > deadline:
+                return None
+        except PatientError:
+            return None
+
+
 def settle(
     attempt: TruthAttempt, records: Mapping[str, FlowRecords], faults: Sequence[Fault] = ()
 ) -> TruthAttempt:
@@ -489,6 +518,10 @@ def attempt_mismatches(truth: Sequence[TruthAttempt], events: Sequence[FunnelEve
         who = f"user {attempt.user} at {attempt.zorgaanbieder} (flow {attempt.flow_id})"
         if not attempt.faulty:
             disagreement = observed_disagrees(attempt.expected, attempt.observed)
+            if disagreement:
+                problems.append(f"{who}: {disagreement}")
+        if attempt.basis is Basis.RETURN_VISIT:
+            disagreement = return_visit_disagrees(attempt.observed)
             if disagreement:
                 problems.append(f"{who}: {disagreement}")
         if attempt.seen != "none" and attempt.claimed_ending is None:

@@ -37,7 +37,18 @@ stopped and the DVA's token records, which survive the PGO:
   (``digid-geannuleerd``);
 * on the redirect URI after the PGO exchanged the code: a token refusal is ``token-fout``;
   an issued token means the retrieval was cut off by the kill: ``onderbroken``
-  (``client-fout``), as the restarted PGO's sweep ends a retrieval nobody runs.
+  (``client-fout``), as the restarted PGO ends at its start a retrieval nobody runs.
+
+Those rules cannot tell a retrieval the kill cut off from one the PGO finished and stored
+an instant before it died, its page lost on the way to the browser: nothing outside the PGO
+tells the two apart. So the person does what a person does and comes back: once the PGO
+answers again they open it (still logged in, or logging in again) and read the attempt's
+outcome page (``return-visit``). What that page shows the person is how the attempt ended
+for them: the retrieval that finished is a success, one the restart cut off is the
+failure the page names (``onderbroken``). A page that shows no ending yet (the attempt was
+still at the DVA) tells nothing, and the rules above decide. A success read there is
+still held against the DVA's records (:func:`return_visit_disagrees`): the token was issued
+and the resource server answered, without errors.
 
 The PGO's own claim (its outcome view) is kept beside the truth, never mixed into it.
 """
@@ -77,6 +88,7 @@ __all__ = [
     "observe",
     "observe_unreachable",
     "read_flow_records",
+    "return_visit_disagrees",
 ]
 
 SUCCESS = Outcome.SUCCESS.value
@@ -91,6 +103,7 @@ class Basis(StrEnum):
     AUTHSERVER = "authserver"
     RESOURCE_SERVER = "resource-server"
     PAGE = "page"
+    RETURN_VISIT = "return-visit"  # the attempt's page read again after a PGO came back
     NONE = "none"  # nothing to go on: the patient got stuck
 
 
@@ -128,15 +141,19 @@ class Observed:
     token_answer: str | None = None  # the DVA's token answer: "issued", "refused" or None (none)
     stuck_at: str | None = None  # the patient's step where a page would not load
     pgo_unreachable: bool = False  # there, the PGO itself did not answer
+    # Coming back after that: the heading of the attempt's outcome page (None: no visit).
+    returned_title: str | None = None
 
     @property
     def page_ending(self) -> str | None:
         """The ending the page's heading stands for (every situation has its own heading)."""
-        situation = _BY_TITLE.get(self.page_title or "")
-        if situation is None:
-            return None
-        reason = situation.reason
-        return SUCCESS if reason is None else reason.value
+        return _ending_of_title(self.page_title)
+
+    @property
+    def returned_ending(self) -> str | None:
+        """The ending the outcome page showed on coming back (None: no visit, or the page
+        showed no ending yet)."""
+        return _ending_of_title(self.returned_title)
 
     def with_records(self, records: FlowRecords) -> Observed:
         return replace(
@@ -162,10 +179,22 @@ class Observed:
             "token": self.token_answer,
             "stuck_at": self.stuck_at,
             "pgo_unreachable": self.pgo_unreachable,
+            "return_visit": None
+            if self.returned_title is None
+            else {"page_title": self.returned_title, "page_ending": self.returned_ending},
         }
 
 
 _BY_TITLE = {situation.message.title: situation for situation in Situation}
+
+
+def _ending_of_title(title: str | None) -> str | None:
+    """The ending a PGO page's heading stands for (every situation has its own heading)."""
+    situation = _BY_TITLE.get(title or "")
+    if situation is None:
+        return None
+    reason = situation.reason
+    return SUCCESS if reason is None else reason.value
 
 
 def observe(result: AttemptResult) -> Observed:
@@ -203,12 +232,19 @@ def observe_unreachable(step: str | None, visited: Sequence[str]) -> Observed:
 
 
 def flow_of(visited: Sequence[str]) -> str | None:
-    """The flow's id, from the authorization request the browser was sent to."""
+    """The flow's id, from the authorization request the browser was sent to (or, when a
+    langdurige toestemming let the PGO fetch at once, its outcome page's path)."""
     for url in visited:
         found = parse_qs(urlsplit(url).query).get("X-Correlation-ID")
         if found:
             return found[0]
+        path = urlsplit(url).path
+        if path.startswith(_OUTCOME_PATH) and len(path) > len(_OUTCOME_PATH):
+            return path[len(_OUTCOME_PATH) :]
     return None
+
+
+_OUTCOME_PATH = "/ophalen/"  # the PGO's outcome page of an attempt: /ophalen/{flow_id}
 
 
 def _first(query: Mapping[str, list[str]], name: str) -> str | None:
@@ -264,6 +300,9 @@ def _pgo_lost(observed: Observed) -> tuple[str, Basis]:
 
 def _observed_ending(observed: Observed, *, faulty: bool) -> tuple[str | None, Basis]:
     if faulty and observed.pgo_unreachable:
+        returned = observed.returned_ending
+        if returned is not None:
+            return returned, Basis.RETURN_VISIT
         return _pgo_lost(observed)
     if faulty and observed.stuck_at in _AT_THE_DVA:
         # A DVA page would not load while a service was down: the person gave up there and
@@ -310,6 +349,22 @@ def observed_disagrees(expected: Sequence[str], observed: Observed) -> str | Non
     if basis in (Basis.PAGE, Basis.NONE) or seen is None or seen == expected[0]:
         return None
     return f"the model allows only {expected[0]}, but the {basis.value} showed {seen}"
+
+
+def return_visit_disagrees(observed: Observed) -> str | None:
+    """Where the outcome page read on coming back shows a success the DVA's records do not
+    bear out: a retrieval needs the DVA's token (or a langdurige toestemming's, without the
+    DVA's screens) and the resource server's answers, none of them an error."""
+    if observed.returned_ending != SUCCESS:
+        return None
+    if not observed.without_dva and observed.token_answer != "issued":
+        return "the page showed a success on coming back, but the DVA issued no token"
+    if observed.resource_errors or not observed.resource_ok:
+        return (
+            "the page showed a success on coming back, but the resource server answered "
+            f"{observed.resource_ok} good, errors {list(observed.resource_errors)}"
+        )
+    return None
 
 
 def ending_of(ending: str | None) -> tuple[Outcome | None, FailureReason | None]:

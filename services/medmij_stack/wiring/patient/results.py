@@ -12,6 +12,7 @@ shown (redirects in between included):
 ``cancellation`` "annuleren" → the annuleringspagina → "terug naar de PGO"
 ``callback``     the redirect URI → token, every query, storage → the outcome known
 ``revoke``       the consents page → "toestemming intrekken" → the consents page
+``return``       back at an attempt whose page broke off: its outcome page, read again
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "AttemptResult",
     "OfferedService",
     "OutcomeMessage",
+    "ReturnVisit",
     "SearchHit",
     "ServiceOutcome",
     "Step",
@@ -47,6 +49,7 @@ class Step(StrEnum):
     CANCELLATION = "cancellation"
     CALLBACK = "callback"
     REVOKE = "revoke"
+    RETURN = "return"
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,29 @@ class OutcomeMessage:
 
     title: str
     text: str
+
+
+@dataclass(frozen=True)
+class ReturnVisit:
+    """An attempt's outcome page read again later, as a person whose page broke off
+    mid-attempt (the PGO went away) comes back to see how it went.
+
+    ``message`` is the page (its heading says what the person sees); ``outcome``,
+    ``reason`` and ``situation`` are the PGO's outcome view of it, None while the attempt
+    has not ended (still at the DVA) or when there is no view (``source`` ``html``).
+    """
+
+    flow_id: str
+    outcome: Outcome | None
+    reason: FailureReason | None
+    situation: str | None
+    message: OutcomeMessage
+    source: str
+    url: str
+
+    @property
+    def ended(self) -> bool:
+        return self.outcome is not None
 
 
 @dataclass(frozen=True)

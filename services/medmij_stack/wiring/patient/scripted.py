@@ -46,6 +46,7 @@ from .results import (
     AttemptResult,
     OfferedService,
     OutcomeMessage,
+    ReturnVisit,
     SearchHit,
     ServiceOutcome,
     Step,
@@ -405,6 +406,51 @@ class ScriptedPatient:
             # The PGO names what happened in the page it sends the person to (?melding=).
             return {"ingetrokken": True, "geen": None}.get(
                 _query_value(after.url, "melding") or "", False
+            )
+
+    async def look_back(self, flow_id: str) -> ReturnVisit:
+        """Come back to attempt ``flow_id`` after its page broke off (the PGO stopped
+        answering mid-attempt): open the PGO (logging in again if the session is gone) and
+        read the attempt's outcome page as it is now. Read once: an attempt the PGO has not
+        ended shows that, and the person leaves it there."""
+        await self.log_in()
+        async with self._step(Step.RETURN):
+            url = f"{self.pgo}{_OUTCOME_PATH}{flow_id}"
+            page = self._page(await self._open(url), "the attempt's outcome page")
+            if page.status != 200 or urlsplit(page.url).path != urlsplit(url).path:
+                raise self._unexpected(page, "the attempt's outcome page")
+            view = await self._outcome_view(url)
+            if view is None:
+                situation = _BY_TITLE.get(page.title)
+                reason = None if situation is None else situation.reason
+                outcome = None
+                if situation is not None:
+                    outcome = Outcome.SUCCESS if reason is None else Outcome.FAILURE
+                return ReturnVisit(
+                    flow_id,
+                    outcome,
+                    reason,
+                    None if situation is None else situation.value,
+                    self._message(page),
+                    "html",
+                    page.url,
+                )
+            try:
+                outcome = _enum(Outcome, view.get("outcome"))
+                reason = _enum(FailureReason, view.get("reason"))
+            except ValueError as exc:
+                raise self._error(
+                    PatientError, f"the outcome view is not as agreed: {exc}", page
+                ) from exc
+            situation_name = view.get("situation")
+            return ReturnVisit(
+                flow_id,
+                outcome,
+                reason,
+                str(situation_name) if situation_name else None,
+                self._message(page),
+                "json",
+                page.url,
             )
 
     # --- one retrieval ----------------------------------------------------------------------
