@@ -107,7 +107,7 @@ def _consent(store: GrantStore, *, langdurig: bool) -> tuple[str, str, str | Non
     spent = store.spend_code(code)
     assert spent.status is Spent.FRESH
     assert spent.code is not None
-    access, refresh = store.unique_token_values(with_refresh=langdurig)
+    access, refresh = store.new_token_values(with_refresh=langdurig)
     store.save_tokens(spent.code.grant.id, "pgo.localhost", "ziekenhuistest~48", access, refresh)
     return code, access, refresh
 
@@ -186,7 +186,7 @@ def test_what_ran_its_course_goes_consents_refresh_tokens_and_the_ketenlog_stay(
     info = rows.store.find_refresh(rows.langdurig_refresh)
     assert info is not None
     assert not info.grant.revoked
-    access, refresh = rows.store.unique_token_values(with_refresh=True)
+    access, refresh = rows.store.new_token_values(with_refresh=True)
     assert rows.store.rotate(info.id, info.client_id, info.scope, access, refresh) is not None
     # A second run finds nothing more to do.
     assert _housekeeping(db).purge(now=rows.start + timedelta(hours=2) + GRACE) == Purged()
@@ -198,13 +198,13 @@ def test_a_used_refresh_token_stays_until_it_would_have_lapsed_so_a_replay_still
     rows = _one_of_everything(db)
     old = rows.store.find_refresh(rows.langdurig_refresh)
     assert old is not None
-    access, refresh = rows.store.unique_token_values(with_refresh=True)
+    access, refresh = rows.store.new_token_values(with_refresh=True)
     assert rows.store.rotate(old.id, old.client_id, old.scope, access, refresh) is not None
     _housekeeping(db).purge(now=rows.start + timedelta(days=30) + GRACE)
     replayed = rows.store.find_refresh(rows.langdurig_refresh)
     assert replayed is not None
     assert replayed.refresh_used
-    again = rows.store.unique_token_values(with_refresh=True)
+    again = rows.store.new_token_values(with_refresh=True)
     assert rows.store.rotate(old.id, old.client_id, old.scope, *again) is None
     after = rows.store.find_refresh(refresh or "")
     assert after is not None

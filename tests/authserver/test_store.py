@@ -7,6 +7,7 @@ names a database (the ``db`` fixture of conftest.py).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -79,7 +80,7 @@ def test_a_code_is_fresh_once_then_a_replay_that_revokes_its_tokens(store: Grant
     first = store.spend_code(code)
     assert first.status is Spent.FRESH
     assert first.code is not None
-    access, refresh = store.unique_token_values(with_refresh=True)
+    access, refresh = store.new_token_values(with_refresh=True)
     issued = store.save_tokens(first.code.grant.id, "pgo.localhost", "s", access, refresh)
     assert not issued.access_revoked
     replay = store.spend_code(code)
@@ -112,20 +113,50 @@ def test_of_two_simultaneous_presentations_exactly_one_is_fresh(store: GrantStor
 def test_rotation_uses_a_refresh_token_once(store: GrantStore) -> None:
     spent = store.spend_code(_code(store, langdurig=True))
     assert spent.code is not None
-    access, refresh = store.unique_token_values(with_refresh=True)
+    access, refresh = store.new_token_values(with_refresh=True)
     assert refresh is not None
     old = store.save_tokens(spent.code.grant.id, "pgo.localhost", "s", access, refresh)
     assert old.refresh_expires_at is not None
     assert old.refresh_expires_at >= datetime.now(UTC) + timedelta(days=180)
-    new_access, new_refresh = store.unique_token_values(with_refresh=True)
+    new_access, new_refresh = store.new_token_values(with_refresh=True)
     rotated = store.rotate(old.id, "pgo.localhost", "s", new_access, new_refresh)
     assert rotated is not None
     assert rotated.grant.id == old.grant.id
-    again = store.rotate(old.id, "pgo.localhost", "s", *store.unique_token_values(True))
+    again = store.rotate(old.id, "pgo.localhost", "s", *store.new_token_values(True))
     assert again is None  # a replay: and the whole consent is gone
     after = store.find_access(new_access)
     assert after is not None
     assert after.grant.revoked
+
+
+def test_a_token_value_already_issued_is_drawn_again_when_stored(store: GrantStore) -> None:
+    """AS 2.0.0 uniciteit: the unique digest columns are the check; a taken value is
+    replaced, and the values to hand out are the ones stored."""
+    spent = store.spend_code(_code(store, langdurig=True))
+    assert spent.code is not None
+    grant_id = spent.code.grant.id
+    access, refresh = store.new_token_values(with_refresh=True)
+    first = store.save_tokens(grant_id, "pgo.localhost", "s", access, refresh)
+    assert (first.access_token, first.refresh_token) == (access, refresh)
+    other_access, _ = store.new_token_values(with_refresh=False)
+    for taken in ((access, None), (other_access, refresh)):  # either digest taken
+        second = store.save_tokens(grant_id, "pgo.localhost", "s", *taken)
+        assert second.id != first.id
+        assert second.access_token not in (None, access, other_access)
+        assert second.refresh_token != refresh
+        still = store.find_access(access)
+        assert still is not None
+        assert still.id == first.id
+        found = store.find_access(second.access_token or "")
+        assert found is not None
+        assert found.id == second.id
+    rotated = store.rotate(first.id, "pgo.localhost", "s", access, refresh)  # both taken
+    assert rotated is not None
+    assert rotated.access_token != access
+    assert rotated.refresh_token not in (None, refresh)
+    found = store.find_refresh(rotated.refresh_token or "")
+    assert found is not None
+    assert found.id == rotated.id
 
 
 def test_values_are_stored_as_digests_only(store: GrantStore, db: Database) -> None:
@@ -215,3 +246,37 @@ def test_a_digid_artifact_resolves_once(db: Database) -> None:
     assert digid.resolve_once(late) is Unresolvable.GONE
     with pytest.raises(ValueError, match="test person"):
         digid.issue_artifact(flow_id, Outcome.SUCCESS, "999999990")
+
+
+def test_the_writers_turn_is_taken_now_or_not_at_all(db: Database) -> None:
+    """The token endpoint runs its unit of work on the event loop only with a turn taken
+    without waiting (authserver.backchannel); it must then be the one writer."""
+    if db.engine.dialect.name != "sqlite":
+        assert db.writer_turn_now() is None  # PostgreSQL: always the thread pool
+        return
+    turn = db.writer_turn_now()
+    assert turn is not None
+    assert db.writer_turn_now() is None  # held: another would wait
+    blocked = threading.Event()
+
+    def other_writer() -> None:
+        with db.writer_turn():
+            blocked.set()
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    assert not blocked.wait(0.2)  # a waiting writer waits for the turn ...
+    steps: list[str] = []
+    deferred: list[Callable[[], None]] = []
+    with db.unit_of_work(turn=turn, deferred=deferred), db.connection() as connection:
+        connection.exec_driver_sql("SELECT 1")
+        db.after_commit(lambda: steps.append("ran"))
+    thread.join(10)
+    assert blocked.is_set()  # ... until the unit has committed and let it go
+    assert steps == []  # deferred: the caller runs them
+    for step in deferred:
+        step()
+    assert steps == ["ran"]
+    again = db.writer_turn_now()
+    assert again is not None
+    again.close()

@@ -10,11 +10,14 @@ one SQLite file such a transaction must take the write lock at its start
 (``BEGIN IMMEDIATE``, :data:`medmij_stack.runtime.database.WRITE`).
 
 A back-channel request runs in one :meth:`Database.unit_of_work`: every
-:meth:`Database.transaction` opened inside it (spending the code, issuing and storing the
-tokens, the request's ketenlog records) joins that one transaction, which commits once,
-before the answer is sent. What must follow a commit (the revocation notice to the resource
-server) is queued with :meth:`Database.after_commit` and runs after it, still before the
-answer.
+:meth:`Database.connection` and :meth:`Database.transaction` opened inside it (spending the
+code, issuing and storing the tokens, the request's ketenlog records) joins that one
+transaction, which commits once, before the answer is sent. The unit holds a Core
+connection, not an ORM session: the token exchange's statements are all Core, and opening,
+flushing and committing a session cost more than they do; code that needs the ORM inside a
+unit gets a session bound to the unit's connection. What must follow a commit (the
+revocation notice to the resource server) is queued with :meth:`Database.after_commit` and
+runs after it, still before the answer.
 
 On SQLite the writers of all worker processes queue on one lock file (:class:`_WriterQueue`)
 before they begin: SQLite's own wait for its write lock polls with sleeps of up to 100 ms,
@@ -33,7 +36,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from medmij_stack.runtime import database
@@ -60,16 +65,39 @@ class _WriterQueue:
         if not self._threads.acquire(timeout=_TURN_TIMEOUT_SECONDS):
             raise TimeoutError("no turn to write within the busy timeout")
         try:
-            if self._fd is None or self._pid != os.getpid():  # opened anew in a forked worker
-                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-                self._pid = os.getpid()
-            fcntl.flock(self._fd, fcntl.LOCK_EX)  # released by the kernel if the process dies
+            fd = self._file()
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if the process dies
             try:
                 yield
             finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             self._threads.release()
+
+    def turn_now(self) -> contextlib.ExitStack | None:
+        """The turn, held until the returned stack closes, if no writer of any thread or
+        process holds it now; None instead of waiting."""
+        if not self._threads.acquire(blocking=False):
+            return None
+        try:
+            fd = self._file()
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another worker process writes
+            self._threads.release()
+            return None
+        except BaseException:
+            self._threads.release()
+            raise
+        held = contextlib.ExitStack()
+        held.callback(self._threads.release)
+        held.callback(fcntl.flock, fd, fcntl.LOCK_UN)  # first in, last out: unlocked first
+        return held
+
+    def _file(self) -> int:
+        if self._fd is None or self._pid != os.getpid():  # opened anew in a forked worker
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
 
     def close(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
@@ -89,16 +117,20 @@ class _Unit:
     db: Database
     # Opened by the first transaction inside: the write lock is held from the first
     # statement to the commit, not while the request is parsed and the client checked.
-    session: Session | None = None
+    connection: Connection | None = None
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     held: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    turn_held: bool = False  # the writer's turn was taken before the unit began
 
-    def open(self) -> Session:
-        if self.session is None:
-            self.held.enter_context(self.db.writer_turn())
-            self.session = self.db.new_session()
-            self.session.connection(execution_options=database.WRITE)  # SQLite: BEGIN IMMEDIATE
-        return self.session
+    def open(self) -> Connection:
+        if self.connection is None:
+            if not self.turn_held:
+                self.held.enter_context(self.db.writer_turn())
+            connection = self.held.enter_context(self.db.engine.connect())
+            connection.execution_options(**database.WRITE)
+            connection.begin()  # SQLite: BEGIN IMMEDIATE
+            self.connection = connection
+        return self.connection
 
 
 # The unit of work of the request being handled on this thread (contextvars: each request
@@ -117,11 +149,45 @@ class Database(database.Database):
         """Wait for this process's and every other worker's writer to finish (SQLite)."""
         return contextlib.nullcontext() if self._writers is None else self._writers.turn()
 
+    def writer_turn_now(self) -> contextlib.ExitStack | None:
+        """SQLite: the writer's turn if it is free at this moment, held until the returned
+        stack closes (hand it to :meth:`unit_of_work`); None when taking it would wait, and
+        always on PostgreSQL, whose writers wait on row locks over the network."""
+        return None if self._writers is None else self._writers.turn_now()
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A Core connection in a write transaction: the unit's, else one of its own,
+        committed when the block ends (rolled back on an exception)."""
+        unit = _UNIT.get()
+        if unit is not None and unit.db is self:
+            yield unit.open()  # committed with the unit
+            return
+        with self.writer_turn(), self.engine.connect() as connection:
+            connection.execution_options(**database.WRITE)  # SQLite: BEGIN IMMEDIATE
+            with connection.begin():
+                yield connection
+
     @contextlib.contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:
         unit = _UNIT.get()
         if unit is not None and unit.db is self:
-            yield unit.open()  # committed with the unit
+            # A session on the unit's connection: what it writes is flushed when the block
+            # ends and committed with the unit (the session never commits or rolls back the
+            # unit's transaction: join_transaction_mode's default).
+            session = Session(bind=unit.open(), expire_on_commit=False)
+            try:
+                yield session
+            except BaseException:
+                # A refusal keeps what led to it (unit_of_work); a fault of the database
+                # is the unit's to roll back.
+                with contextlib.suppress(SQLAlchemyError):
+                    session.flush()
+                raise
+            else:
+                session.flush()
+            finally:
+                session.close()
             return
         if not write:
             with super().transaction() as session:
@@ -135,16 +201,30 @@ class Database(database.Database):
             yield session
 
     @contextlib.contextmanager
-    def unit_of_work(self) -> Iterator[None]:
+    def unit_of_work(
+        self,
+        *,
+        turn: contextlib.ExitStack | None = None,
+        deferred: list[Callable[[], None]] | None = None,
+    ) -> Iterator[None]:
         """One write transaction for everything inside, committed when it ends.
 
         Committed also when it ends with an exception: a refusal keeps what led to it (a
         code presented is spent even when the exchange then fails, core.tknint.204; a
         replay's revocation stands). A fault of the database itself rolls back.
+
+        ``turn``: the writer's turn, taken already (:meth:`writer_turn_now`); released after
+        the commit. ``deferred``: the steps that must follow the commit are put there for
+        the caller to run (outside the event loop: they may call other servers), instead of
+        being run here.
         """
         if _UNIT.get() is not None:
+            if turn is not None:
+                turn.close()
             raise RuntimeError("units of work do not nest")
-        unit = _Unit(self)
+        unit = _Unit(self, turn_held=turn is not None)
+        if turn is not None:
+            unit.held.enter_context(turn)
         token = _UNIT.set(unit)
         failure: BaseException | None = None
         try:
@@ -154,20 +234,17 @@ class Database(database.Database):
         finally:
             _UNIT.reset(token)
         committed = True
-        with unit.held:  # the writer's turn ends after the commit
-            if unit.session is not None:
-                try:
-                    committed = _commit(unit.session, keep_failure=failure is not None)
-                finally:
-                    unit.session.close()
+        with unit.held:  # the connection closes, and the writer's turn ends, after the commit
+            if unit.connection is not None:
+                committed = _commit(unit.connection, keep_failure=failure is not None)
         if committed:
-            for step in unit.after_commit:
-                step()
+            if deferred is not None:
+                deferred.extend(unit.after_commit)
+            else:
+                for step in unit.after_commit:
+                    step()
         if failure is not None:
             raise failure
-
-    def new_session(self) -> Session:
-        return self._sessions()
 
     def close(self) -> None:
         super().close()
@@ -183,14 +260,14 @@ class Database(database.Database):
             step()
 
 
-def _commit(session: Session, *, keep_failure: bool) -> bool:
+def _commit(connection: Connection, *, keep_failure: bool) -> bool:
     """Commit; after a refusal, keep what led to it unless the database itself failed."""
     if not keep_failure:
-        session.commit()
+        connection.commit()
         return True
     try:
-        session.commit()
+        connection.commit()
     except Exception:
-        session.rollback()
+        connection.rollback()
         return False
     return True

@@ -52,9 +52,9 @@ class Ketenlog:
             }
             for record in records
         ]
-        with self._db.transaction() as session:
+        with self._db.connection() as connection:
             # A Core insert of all rows: the ORM's unit of work adds nothing here.
-            session.execute(_APPEND, rows)
+            connection.execute(_APPEND, rows)
 
     def records(
         self,

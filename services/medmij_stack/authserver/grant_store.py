@@ -11,8 +11,10 @@ Spec rules kept here (docs/protocol.md#token-request, #token-response and #langd
   months without use (AS 2.0.0, RFC0054). A refresh token presented after it was
   rotated is a replay (RFC 9700 4.14.2): the whole consent and all its tokens end.
 * AS 2.0.0 "controle op uniciteit": every code, access token and refresh token is
-  checked against those already issued before it is handed out (and the digest columns
-  are unique, so two can never be stored).
+  checked against those already issued before it is handed out. Codes by a look-up
+  before they are stored; tokens by their unique digest columns: the token row's insert
+  does nothing when either digest is taken, and the values are drawn again (the check and
+  the insert are one statement, not a query and then an insert).
 * Only digests are stored (medmij credentials).
 """
 
@@ -20,12 +22,14 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, exists, insert, or_, select, update
+from sqlalchemy import Connection, Insert, Row, Table, bindparam, exists, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from medmij_stack.protocol.funnel import Clock, system_clock
@@ -72,16 +76,23 @@ _SPENT_CODE = (
     .join(_GRANTS, _GRANTS.c.id == _CODES.c.grant_id)
     .where(_CODES.c.code_hash == bindparam("presented"))
 )
-_ACCESS_TAKEN = select(exists().where(_TOKENS.c.access_hash == bindparam("access")))
-_EITHER_TAKEN = select(
-    exists().where(
-        or_(
-            _TOKENS.c.access_hash == bindparam("access"),
-            _TOKENS.c.refresh_hash == bindparam("refresh"),
-        )
+# The token row, unless a digest is taken (no row comes back then): "ON CONFLICT DO
+# NOTHING" where the dialect has it; elsewhere a savepoint around a plain insert.
+_INSERT_TOKEN: dict[str, Insert] = {
+    "sqlite": sqlite.insert(_TOKENS).on_conflict_do_nothing().returning(_TOKENS.c.id),
+    "postgresql": postgresql.insert(_TOKENS).on_conflict_do_nothing().returning(_TOKENS.c.id),
+}
+_INSERT_TOKEN_PLAIN = insert(_TOKENS).returning(_TOKENS.c.id)
+_USE_REFRESH = (
+    update(_TOKENS)
+    .where(
+        _TOKENS.c.id == bindparam("old_id"),
+        _TOKENS.c.refresh_used_at.is_(None),
+        _TOKENS.c.refresh_revoked_at.is_(None),
     )
+    .values(refresh_used_at=bindparam("now"))
 )
-_INSERT_TOKEN = insert(_TOKENS).returning(_TOKENS.c.id)
+_TOKEN_GRANT = select(_TOKENS.c.grant_id).where(_TOKENS.c.id == bindparam("old_id"))
 _GRANT = select(*_GRANT_COLUMNS).where(_GRANTS.c.id == bindparam("grant_id"))
 
 
@@ -164,6 +175,10 @@ class TokenInfo:
     refresh_revoked: bool
     refresh_used: bool
     cnf_x5t_s256: str | None = None  # RFC 8705: the certificate the token is bound to
+    # The values themselves, only where they were just stored (save_tokens, rotate): drawn
+    # again there when a digest was taken, so these are what the client must be given.
+    access_token: str | None = field(default=None, repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
 
 
 def _token_info(row: Token, grant: Grant) -> TokenInfo:
@@ -214,24 +229,13 @@ class GrantStore:
                 session, make, lambda h: exists().where(AuthorizationCode.code_hash == h)
             )
 
-    def unique_token_values(self, with_refresh: bool) -> tuple[str, str | None]:
-        """A fresh access token, and a fresh refresh token when asked, both never issued."""
-        with self._db.transaction(write=False) as session:
-            for _ in range(_UNIQUE_ATTEMPTS):
-                access = credentials.new_uuid4()
-                refresh = credentials.new_random() if with_refresh else None
-                # One look for both: neither digest may be in its column already.
-                if refresh is None:
-                    taken = session.scalar(_ACCESS_TAKEN, {"access": credentials.digest(access)})
-                else:
-                    digests = {
-                        "access": credentials.digest(access),
-                        "refresh": credentials.digest(refresh),
-                    }
-                    taken = session.scalar(_EITHER_TAKEN, digests)
-                if not taken:
-                    return access, refresh
-        raise NotUnique("no unique credential after several draws")
+    @staticmethod
+    def new_token_values(with_refresh: bool) -> tuple[str, str | None]:
+        """A new access token, and a new refresh token when asked. Their uniqueness is
+        checked when they are stored (:meth:`save_tokens`, :meth:`rotate`), which draw
+        again on the (with UUIDv4 and 256 random bits, never seen) collision."""
+        access = credentials.new_uuid4()
+        return access, credentials.new_random() if with_refresh else None
 
     # --- consent and code --------------------------------------------------------------
 
@@ -288,15 +292,15 @@ class GrantStore:
         now = self.clock()
         code_hash = credentials.digest(code)
         revoked: list[str] = []
-        with self._db.transaction() as session:
+        with self._db.connection() as connection:
             # Core statements (no ORM objects): this is every token exchange's hot path.
-            spent = session.execute(_SPEND, {"presented": code_hash, "now": now})
-            row = session.execute(_SPENT_CODE, {"presented": code_hash}).first()
+            spent = connection.execute(_SPEND, {"presented": code_hash, "now": now})
+            row = connection.execute(_SPENT_CODE, {"presented": code_hash}).first()
             if row is None:
                 return SpentCode(Spent.UNKNOWN, None)
             grant = _grant_info(row)
-            if spent.rowcount != 1:  # type: ignore[attr-defined]
-                revoked = _revoke_grant(session, grant.id, "authorization code replayed", now)
+            if spent.rowcount != 1:
+                revoked = _revoke_grant(connection, grant.id, "authorization code replayed", now)
                 grant = replace(grant, revoked=True)
                 status = Spent.REPLAYED
             elif row.expires_at <= now:
@@ -327,9 +331,10 @@ class GrantStore:
         thumbprint: str | None = None,
     ) -> TokenInfo:
         """Store a newly issued access token (and refresh token) of a consent, bound to the
-        certificate of ``thumbprint`` (RFC 8705 3.1)."""
-        with self._db.transaction() as session:
-            return self._insert(session, grant_id, client_id, scope, access, refresh, thumbprint)
+        certificate of ``thumbprint`` (RFC 8705 3.1); the values stored are in the answer's
+        ``access_token`` and ``refresh_token`` (new ones if a digest was taken)."""
+        with self._db.connection() as connection:
+            return self._insert(connection, grant_id, client_id, scope, access, refresh, thumbprint)
 
     def rotate(
         self,
@@ -343,31 +348,21 @@ class GrantStore:
     ) -> TokenInfo | None:
         """Use a refresh token once and store its successors; None when it was used already."""
         now = self.clock()
-        with self._db.transaction() as session:
-            used = session.execute(
-                update(Token)
-                .where(
-                    Token.id == old_id,
-                    Token.refresh_used_at.is_(None),
-                    Token.refresh_revoked_at.is_(None),
-                )
-                .values(refresh_used_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            old = session.get(Token, old_id)
-            assert old is not None
-            if used.rowcount != 1:  # type: ignore[attr-defined]
-                revoked = _revoke_grant(session, old.grant_id, "refresh token replayed", now)
+        with self._db.connection() as connection:
+            used = connection.execute(_USE_REFRESH, {"old_id": old_id, "now": now})
+            grant_id = connection.execute(_TOKEN_GRANT, {"old_id": old_id}).scalar_one()
+            if used.rowcount != 1:
+                revoked = _revoke_grant(connection, grant_id, "refresh token replayed", now)
             else:
                 return self._insert(
-                    session, old.grant_id, client_id, scope, access, refresh, thumbprint
+                    connection, grant_id, client_id, scope, access, refresh, thumbprint
                 )
         self._revoked(revoked)
         return None
 
     def _insert(
         self,
-        session: Session,
+        connection: Connection,
         grant_id: str,
         client_id: str,
         scope: str,
@@ -381,16 +376,23 @@ class GrantStore:
             "grant_id": grant_id,
             "client_id": client_id,
             "scope": scope,
-            "access_hash": credentials.digest(access),
-            "refresh_hash": None if refresh is None else credentials.digest(refresh),
             "issued_at": now,
             "expires_at": now + self.access_ttl,
             "refresh_expires_at": (
                 None if refresh is None else add_months(now, self.refresh_idle_months)
             ),
         }
-        token_id = session.execute(_INSERT_TOKEN, values).scalar_one()
-        grant = session.execute(_GRANT, {"grant_id": grant_id}).one()
+        for attempt in range(_UNIQUE_ATTEMPTS):
+            if attempt:  # a digest was taken: draw both again
+                access, refresh = self.new_token_values(refresh is not None)
+            values["access_hash"] = credentials.digest(access)
+            values["refresh_hash"] = None if refresh is None else credentials.digest(refresh)
+            token_id = _insert_unless_taken(connection, values)
+            if token_id is not None:
+                break
+        else:
+            raise NotUnique("no unique credential after several draws")
+        grant = connection.execute(_GRANT, {"grant_id": grant_id}).one()
         return TokenInfo(
             id=int(token_id),
             grant=_grant_info(grant),
@@ -403,6 +405,8 @@ class GrantStore:
             refresh_revoked=False,
             refresh_used=False,
             cnf_x5t_s256=thumbprint,
+            access_token=access,
+            refresh_token=refresh,
         )
 
     def find_access(self, token: str) -> TokenInfo | None:
@@ -433,8 +437,8 @@ class GrantStore:
 
     def revoke_grant(self, grant_id: str, reason: str) -> None:
         """End a consent: it and every token issued under it stop working."""
-        with self._db.transaction() as session:
-            revoked = _revoke_grant(session, grant_id, reason, self.clock())
+        with self._db.connection() as connection:
+            revoked = _revoke_grant(connection, grant_id, reason, self.clock())
         self._revoked(revoked)
 
     def _revoked(self, access_hashes: Sequence[str]) -> None:
@@ -471,24 +475,35 @@ def _unique(session: Session, make: Callable[[], str], taken: Callable[[str], ob
     raise NotUnique("no unique credential after several draws")
 
 
-def _revoke_grant(session: Session, grant_id: str, reason: str, now: datetime) -> list[str]:
+def _insert_unless_taken(connection: Connection, values: dict[str, Any]) -> int | None:
+    """Insert a token row; its id, or None when one of its digests is taken already."""
+    statement = _INSERT_TOKEN.get(connection.dialect.name)
+    if statement is not None:
+        token_id = connection.execute(statement, values).scalar_one_or_none()
+        return None if token_id is None else int(token_id)
+    try:
+        with connection.begin_nested():
+            return int(connection.execute(_INSERT_TOKEN_PLAIN, values).scalar_one())
+    except IntegrityError:
+        return None
+
+
+def _revoke_grant(connection: Connection, grant_id: str, reason: str, now: datetime) -> list[str]:
     """Revoke a consent and its tokens; the digests of every access token it issued."""
-    session.execute(
-        update(Grant)
-        .where(Grant.id == grant_id, Grant.revoked_at.is_(None))
+    connection.execute(
+        update(_GRANTS)
+        .where(_GRANTS.c.id == grant_id, _GRANTS.c.revoked_at.is_(None))
         .values(revoked_at=now, revoked_reason=reason)
-        .execution_options(synchronize_session=False)
     )
-    session.execute(
-        update(Token)
-        .where(Token.grant_id == grant_id, Token.access_revoked_at.is_(None))
+    connection.execute(
+        update(_TOKENS)
+        .where(_TOKENS.c.grant_id == grant_id, _TOKENS.c.access_revoked_at.is_(None))
         .values(access_revoked_at=now)
-        .execution_options(synchronize_session=False)
     )
-    session.execute(
-        update(Token)
-        .where(Token.grant_id == grant_id, Token.refresh_revoked_at.is_(None))
+    connection.execute(
+        update(_TOKENS)
+        .where(_TOKENS.c.grant_id == grant_id, _TOKENS.c.refresh_revoked_at.is_(None))
         .values(refresh_revoked_at=now)
-        .execution_options(synchronize_session=False)
     )
-    return list(session.scalars(select(Token.access_hash).where(Token.grant_id == grant_id)))
+    hashes = connection.scalars(select(_TOKENS.c.access_hash).where(_TOKENS.c.grant_id == grant_id))
+    return list(hashes)

@@ -175,7 +175,8 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         # Langdurige toestemming is the person's choice, not the client's: a refresh token
         # only when they ticked it.
         with_refresh = include_refresh_token and user is not None and user.langdurig
-        access, refresh = self.store.unique_token_values(with_refresh)
+        # Drawn here, checked for uniqueness as they are stored (save_token).
+        access, refresh = self.store.new_token_values(with_refresh)
         token: dict[str, Any] = {
             "access_token": access,
             "token_type": "Bearer",
@@ -200,16 +201,21 @@ class DvaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             )
             if saved is None:  # a concurrent request used it first: a replay
                 raise InvalidGrantError(REFRESH_REPLAYED)
-            return
-        code: IssuedCode = request.authorization_code
-        self.store.save_tokens(
-            code.info.grant.id,
-            request.client.client_id,
-            token["scope"],
-            token["access_token"],
-            refresh,
-            thumbprint=request.incoming.peer_thumbprint,
-        )
+        else:
+            code: IssuedCode = request.authorization_code
+            saved = self.store.save_tokens(
+                code.info.grant.id,
+                request.client.client_id,
+                token["scope"],
+                token["access_token"],
+                refresh,
+                thumbprint=request.incoming.peer_thumbprint,
+            )
+        # The values stored, drawn again by the store if a digest was taken: authlib answers
+        # with this dict.
+        token["access_token"] = saved.access_token
+        if saved.refresh_token is not None:
+            token["refresh_token"] = saved.refresh_token
 
     # --- the authorization request, the MedMij way ---------------------------------------
 
