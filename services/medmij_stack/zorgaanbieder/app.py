@@ -132,16 +132,19 @@ class ResourceServer:
         return changed
 
     def _prewarm(self, datasets: Sequence[Dataset]) -> None:
-        """Validate and write the XML of every resource now, not on a request's time."""
+        """Validate and write the XML of every resource now, not on a request's time, for
+        the datasets whose XML is asked (Dataset.xml_at_load); the rest on first demand."""
         for dataset in datasets:
-            if len(dataset.resources) > self.settings.xml_prewarm_resources:
+            if (
+                not dataset.xml_at_load
+                or len(dataset.resources) > self.settings.xml_prewarm_resources
+            ):
                 continue
             for resource in dataset.resources:
                 key = (dataset.endpoint, resource["resourceType"], resource["id"])
-                try:
+                # One without an XML form is logged by the cache (and answered as such).
+                with contextlib.suppress(FhirXmlError):
                     self.fragments.get(key, dataset.fhir_version, resource)
-                except FhirXmlError as problem:
-                    log.warning("%s: no XML form: %s", dataset.endpoint, problem)
 
 
 def create_app(

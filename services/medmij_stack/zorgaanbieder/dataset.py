@@ -54,3 +54,7 @@ class Dataset:
     source: str  # where it came from, e.g. "nictiz:BgZ-3-0/Cert" or "synthetic:seed=1"
     version: str  # digest of the content: the store reloads only when it changed
     tokens: tuple[QualificationToken, ...] = field(default=())
+    # Make every resource's XML (and find what has none) at load time, not on a request's:
+    # the qualification material, whose TestScripts ask every answer in XML too. Other
+    # data is asked JSON (the PGOs), so its XML is made on first demand.
+    xml_at_load: bool = False

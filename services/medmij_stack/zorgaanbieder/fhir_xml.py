@@ -7,11 +7,13 @@ base resource model: ``fhir.resources.STU3`` for BgZ (FHIR 3.0) and ``fhir.resou
 for Vaccinaties (FHIR 4.0), whose models are element for element those of R4 4.0.1 for every
 resource these services serve (docs/qualification.md#fhir-versions). Validation and writing
 cost milliseconds per resource, so :class:`XmlFragments` keeps each resource's XML once made
-and the app makes them at load time.
+(or why it has none, logged once); the app makes them at load time for the datasets whose
+XML is asked (the qualification material), the rest on first demand.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from functools import cache
@@ -22,6 +24,8 @@ from pydantic import ValidationError
 from medmij_stack.protocol.fhir import FhirVersion
 
 __all__ = ["FhirXmlError", "XmlFragments", "resource_xml"]
+
+log = logging.getLogger(__name__)
 
 
 class FhirXmlError(ValueError):
@@ -58,12 +62,13 @@ class XmlFragments:
     """A bounded cache of resource XML, keyed by whatever names one resource's content.
 
     The key must change when the content does; the app uses (endpoint, type, id) and
-    clears the cache whenever it loads data.
+    clears the cache whenever it loads data. A resource without an XML form is kept with
+    its reason: validated and logged once, however often it is asked.
     """
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
-        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._items: OrderedDict[Hashable, bytes | FhirXmlError] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -75,9 +80,16 @@ class XmlFragments:
         found = self._items.get(key)
         if found is not None:
             self._items.move_to_end(key)
-            return found
-        made = resource_xml(fhir_version, content)
-        self._items[key] = made
-        if len(self._items) > self._limit:
-            self._items.popitem(last=False)
-        return made
+        else:
+            try:
+                found = resource_xml(fhir_version, content)
+            except FhirXmlError as problem:
+                log.warning("%s: no XML form: %s", key, problem)
+                found = problem
+            self._items[key] = found
+            if len(self._items) > self._limit:
+                self._items.popitem(last=False)
+        if isinstance(found, FhirXmlError):
+            # A new exception each time: raising the kept one would grow its traceback.
+            raise FhirXmlError(*found.args)
+        return found

@@ -104,7 +104,8 @@ class ZorgaanbiederSettings(NodeSettings):
     xml_cache_entries: Annotated[int, Field(ge=0)] = 100_000
     xml_prewarm_resources: Annotated[int, Field(ge=0)] = Field(
         default=5_000,
-        description="Datasets up to this many resources get their XML made at load time",
+        description="Datasets up to this many resources that ask it (the qualification "
+        "material) get their XML made at load time; the rest on first demand",
     )
 
     @model_validator(mode="after")

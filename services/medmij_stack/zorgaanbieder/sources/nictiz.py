@@ -205,6 +205,7 @@ def _dataset(
         source=f"nictiz:{reference}#{standard.name}",
         version=_digest(resources, patients, bound),
         tokens=bound,
+        xml_at_load=True,  # the scripts' xml variants ask for all of it
     )
 
 
