@@ -214,13 +214,17 @@ def source_check(
         )
         for month, location, event in sorted(set(a) | set(b), key=lambda k: (str(k[0]), k[1], k[2]))
     )
-    left = Counter(_key(r) for r in mine)
-    right = Counter(_key(r) for r in theirs)
+    # Each record's key once (its JSON: the costliest part of the check), kept beside it.
+    mine_keys = [_key(r) for r in mine]
+    theirs_keys = [_key(r) for r in theirs]
+    left, right = Counter(mine_keys), Counter(theirs_keys)
     # The surpluses once, not per record: a month of 1,000 users has tens of thousands of
     # records, and a Counter difference per record made this check quadratic (minutes).
     surplus_own, surplus_collector = left - right, right - left
-    only_own = [r for r in mine if surplus_own[_key(r)] > 0]
-    only_collector = [r for r in theirs if surplus_collector[_key(r)] > 0]
+    only_own = [r for r, k in zip(mine, mine_keys, strict=True) if surplus_own[k] > 0]
+    only_collector = [
+        r for r, k in zip(theirs, theirs_keys, strict=True) if surplus_collector[k] > 0
+    ]
     differences = tuple(
         {
             "month": str(x.month),

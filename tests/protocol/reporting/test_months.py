@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -62,3 +63,27 @@ def test_a_period_holds_its_months_from_first_to_last() -> None:
 def test_a_period_that_ends_before_it_starts_is_refused() -> None:
     with pytest.raises(ReportingError, match="ends"):
         Period.parse("2026-03", "2026-01")
+
+
+@pytest.mark.parametrize(
+    "zone",
+    [
+        "Europe/Amsterdam",
+        "UTC",
+        "Asia/Kolkata",  # a half-hour offset
+        "America/Havana",  # clock changes at midnight: some months begin at 01:00
+        "America/Sao_Paulo",
+    ],
+)
+def test_the_month_of_a_moment_is_its_month_on_the_zone_s_calendar(zone: str) -> None:
+    # Month.of searches the months' starting instants; every moment around every start
+    # (and outside the years it keeps starts for) lands where converting it puts it.
+    tz = ZoneInfo(zone)
+    other = timezone(timedelta(hours=5))
+    for year in (1960, 1999, 2024, 2026, 2027, 2199, 2250):
+        for number in range(1, 13):
+            start = datetime(year, number, 1, tzinfo=tz)
+            for seconds in (-3601, -1, -0.000001, 0, 0.000001, 1, 3600, 86400 * 3):
+                moment = (start + timedelta(seconds=seconds)).astimezone(other)
+                local = moment.astimezone(tz)
+                assert Month.of(moment, tz) == Month(local.year, local.month), moment

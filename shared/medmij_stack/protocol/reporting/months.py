@@ -9,10 +9,12 @@ Dutch, so the month boundaries are those of Europe/Amsterdam: an event at 23:30 
 
 from __future__ import annotations
 
+import functools
 import re
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from medmij_stack.protocol.reporting.errors import ReportingError
@@ -51,6 +53,12 @@ class Month:
         """The month that contains ``moment`` on the calendar of ``zone``."""
         if moment.tzinfo is None:
             raise ReportingError("a moment without a UTC offset belongs to no month")
+        # A report puts millions of moments in their month: a search among the months'
+        # starting instants is several times cheaper than converting each to local time.
+        starts, months, exact = _month_starts(zone)
+        index = bisect_right(starts, moment.timestamp()) - 1
+        if 0 <= index < len(months) - 1 and exact[index] and exact[index + 1]:
+            return months[index]
         local = moment.astimezone(zone)
         return cls(local.year, local.month)
 
@@ -109,3 +117,34 @@ class Period:
 
     def __str__(self) -> str:
         return f"{self.first}..{self.last}"
+
+
+_FAST_YEARS = range(1970, 2200)
+
+
+@functools.cache
+def _month_starts(zone: tzinfo) -> tuple[list[float], list[Month], list[bool]]:
+    """The instants (POSIX seconds) at which the months of ``_FAST_YEARS`` begin in ``zone``,
+    the months, and whether each start is the zone's own midnight on the 1st (not where a
+    clock change skips or repeats it: moments near such a start are converted instead)."""
+    starts: list[float] = []
+    months: list[Month] = []
+    exact: list[bool] = []
+    for year in _FAST_YEARS:
+        for number in range(1, 13):
+            start = datetime(year, number, 1, tzinfo=zone)
+            instant = start.timestamp()
+            local = datetime.fromtimestamp(instant, UTC).astimezone(zone)
+            # A start is exact when that instant is 00:00 on the 1st there and the instant
+            # just before it is still in the month before.
+            before = (datetime.fromtimestamp(instant, UTC) - timedelta(microseconds=1)).astimezone(
+                zone
+            )
+            starts.append(instant)
+            months.append(Month(year, number))
+            exact.append(
+                (local.year, local.month, local.day, local.hour, local.minute, local.second)
+                == (year, number, 1, 0, 0, 0)
+                and (before.year, before.month) != (year, number)
+            )
+    return starts, months, exact
