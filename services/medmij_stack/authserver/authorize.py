@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from medmij_stack.protocol.headers import lenient_from
+from medmij_stack.protocol.headers import Tracing, lenient_from
 from medmij_stack.protocol.ketenlog import EventType, RequestInfo
 from medmij_stack.protocol.scope import ScopeError, parse_scope
 
@@ -29,6 +29,7 @@ from .errors import FlowUnavailable, TechnicalFault
 from .eventlog import Trail
 from .frontchannel import CurrentVisit, FormField, FrontChannel, SessionCookie, Visit
 from .oauth.requests import Incoming, MedMijRequest
+from .oauth.server import CheckedRequest
 from .sessions import COOKIE, FlowRequest, Step
 from .tables import Flow
 
@@ -66,6 +67,19 @@ def authorize(front: FrontChannel, request: Request, cookie: str | None, visit: 
         params=request.query_params.multi_items(),
     )
     checked = front.dva.oauth.check_authorization_request(MedMijRequest(incoming))
+    with front.unit():
+        return _start(front, request, checked, tracing, cookie, trail)
+
+
+def _start(
+    front: FrontChannel,
+    request: Request,
+    checked: CheckedRequest,
+    tracing: Tracing,
+    cookie: str | None,
+    trail: Trail,
+) -> Response:
+    """The checked request becomes a flow, and the person sees its landingspagina."""
     started = front.dva.sessions.start(
         cookie,
         FlowRequest(
@@ -127,14 +141,16 @@ def landing_choice(
     trail = front.trail(flow)
     if action == "login":
         # Idempotent: someone back from DigiD by the back button may press it again.
-        flow = front.advance(flow, (Step.LANDING, Step.DIGID), Step.DIGID)
-        trail.add(EventType.SEND_AUTHENTICATION_REQUEST)
-        url = f"{paths.DIGID_LOGIN}?{urlencode({'RelayState': flow.id})}"
-        return front.done(trail, RedirectResponse(url, status_code=303))
+        with front.unit():
+            flow = front.advance(flow, (Step.LANDING, Step.DIGID), Step.DIGID)
+            trail.add(EventType.SEND_AUTHENTICATION_REQUEST)
+            url = f"{paths.DIGID_LOGIN}?{urlencode({'RelayState': flow.id})}"
+            return front.done(trail, RedirectResponse(url, status_code=303))
     if action == "cancel":
-        front.advance(flow, (Step.LANDING,), Step.CANCELLED)
-        url = f"{paths.FLOW}/{flow.id}/geannuleerd"
-        return front.done(trail, RedirectResponse(url, status_code=303))
+        with front.unit():
+            front.advance(flow, (Step.LANDING,), Step.CANCELLED)
+            url = f"{paths.FLOW}/{flow.id}/geannuleerd"
+            return front.done(trail, RedirectResponse(url, status_code=303))
     raise FlowUnavailable("the form was not one of this page's (action)", flow_id=flow.id)
 
 

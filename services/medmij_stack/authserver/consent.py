@@ -35,6 +35,7 @@ from .oauth.grant_types import Person
 from .oauth.requests import Incoming, MedMijRequest
 from .oauth.scopes import granted_scope
 from .sessions import Step
+from .tables import Flow
 
 __all__ = ["back_to_pgo", "cancelled_page", "consent", "consent_page", "mount"]
 
@@ -74,6 +75,14 @@ def consent(
     flow = front.checked_form(flow_id, cookie, csrf_token)
     if decision not in ("allow", "deny"):
         raise FlowUnavailable("the form was not one of this page's (decision)", flow_id=flow.id)
+    # The flow's move, the code and the ketenlog records: one write transaction.
+    with front.unit():
+        return _decided(front, flow, decision, langdurig, visit)
+
+
+def _decided(
+    front: FrontChannel, flow: Flow, decision: str, langdurig: str | None, visit: Visit
+) -> Response:
     flow = front.advance(flow, (Step.CONSENT,), Step.DONE)
     trail = front.visiting(visit, flow)
     if decision == "deny":

@@ -60,6 +60,7 @@ pool.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,6 +249,14 @@ class FrontChannel:
         beschikbaar: tuple[str, ...] | None = None,
     ) -> Flow:
         return self.dva.sessions.advance(flow, allowed, to, bsn=bsn, beschikbaar=beschikbaar)
+
+    def unit(self) -> contextlib.AbstractContextManager[None]:
+        """One write transaction for the rest of a request (:meth:`Database.unit_of_work`):
+        the step's move and its ketenlog records commit together, once, instead of a
+        transaction each. Opened after the flow is read, so the write lock is not held while
+        the request is checked; committed also when a refusal is raised (what led to it
+        stays, as it did when each write committed by itself)."""
+        return self.dva.db.unit_of_work()
 
     def done(self, trail: Trail, response: Response) -> Response:
         """The step is answered: its ketenlog records are written."""

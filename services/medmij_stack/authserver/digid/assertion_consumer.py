@@ -214,7 +214,20 @@ async def assertion_consumer(
             # The flow ends in the technische-storing page, with the way back to the PGO.
             await run_in_threadpool(front.advance, flow, (Step.DIGID,), Step.STORING)
             raise
-    return await run_in_threadpool(_resolved, front, flow, trail, resolution, request_id)
+    return await run_in_threadpool(_resolved_unit, front, flow, trail, resolution, request_id)
+
+
+def _resolved_unit(
+    front: FrontChannel,
+    flow: Flow,
+    trail: Trail,
+    resolution: Resolution | None,
+    request_id: str | None,
+) -> Response:
+    # One write transaction for the flow's move and the step's ketenlog records; it opens
+    # at the first write, after the beschikbaarheidstoets has answered.
+    with front.unit():
+        return _resolved(front, flow, trail, resolution, request_id)
 
 
 def _resolved(
