@@ -442,14 +442,19 @@ def headlines(samples: list[Sample]) -> list[str]:
                 busy += [a[0].machine_busy, b[0].machine_busy]
             if not ratios:
                 continue
-            # Where no core was idle, a second process had nothing to gain: say so.
+            # Where no core was idle, a second process gains no core: under other load it
+            # only gets a bigger share of the contended ones from the scheduler. Say so.
             saturated = min(busy) >= SATURATED
             lines.append(
                 f"{more} / {fewer}, {kind}: throughput x{statistics.median(ratios):.2f} "
                 f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)}); role CPU per request "
                 f"x{statistics.median(cpu_ratios):.2f}; machine busy "
                 f"{100 * min(busy):.0f}-{100 * max(busy):.0f}% meanwhile"
-                + (" (no idle core: this ratio cannot show a gain)" if saturated else "")
+                + (
+                    " (no idle core: the ratio is a share of contended cores, not scaling)"
+                    if saturated
+                    else ""
+                )
             )
     return lines
 
