@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from medmij_stack.pgo import passwords
 from medmij_stack.pgo.accounts import Accounts
 from medmij_stack.pgo.db import Database
 from medmij_stack.pgo.passwords import DEMO, SIMULATED, ScryptParameters
@@ -81,7 +82,15 @@ def test_demo_accounts_are_made_once(tmp_path: Path) -> None:
 def test_a_simulation_worlds_persons_are_made_together_at_the_simulated_cost(
     tmp_path: Path,
 ) -> None:
-    accounts = _accounts(tmp_path, FakeClock(), demo_cost=SIMULATED)
+    accounts = Accounts(
+        Database(f"sqlite:///{tmp_path / 'pgo.sqlite3'}"),
+        FakeClock(),
+        failures_before_lock=3,
+        lock=timedelta(seconds=60),
+        lock_max=timedelta(seconds=600),
+        cost=SIMULATED,  # cheap for the test; the point is that it differs from demo_cost
+        demo_cost=DEMO,
+    )
     accounts.sign_up("bestaat.al", "een lang wachtwoord", "een lang wachtwoord")
     persons = [
         DemoAccount(gebruikersnaam=f"Persoon.{n}", wachtwoord="medmij-demo", naam=f"Persoon {n}")
@@ -220,3 +229,35 @@ async def test_unknown_pages_are_a_dutch_404(pw: PgoWorld, person: Person) -> No
         answer = await person.client.get(path)
         assert answer.status_code == 404
         assert "Niet gevonden" in text(answer)
+
+
+def test_an_unknown_name_costs_the_hashing_of_a_made_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Timing must not tell which names exist: the password of an unknown name is checked
+    # against a hash of the cost that signed-up accounts get, not the cheaper demo cost.
+    accounts = Accounts(
+        Database(f"sqlite:///{tmp_path / 'pgo.sqlite3'}"),
+        FakeClock(),
+        failures_before_lock=3,
+        lock=timedelta(seconds=60),
+        lock_max=timedelta(seconds=600),
+        cost=SIMULATED,  # cheap for the test; the point is that it differs from demo_cost
+        demo_cost=DEMO,
+    )
+    accounts.ensure_demo(
+        (DemoAccount(gebruikersnaam="demo", wachtwoord="demo-wachtwoord", naam="Demo"),)
+    )
+    accounts.sign_up("anna", "een lang wachtwoord", "een lang wachtwoord")
+    checked: list[str] = []
+    real_verify = passwords.verify_password
+
+    def verify(password: str, stored: str) -> bool:
+        checked.append(stored.split("$")[1])
+        return real_verify(password, stored)
+
+    monkeypatch.setattr(passwords, "verify_password", verify)
+    accounts.log_in("anna", "fout")
+    accounts.log_in("niemand", "fout")
+    accounts.log_in("demo", "fout")
+    assert checked == [str(SIMULATED.log2_n), str(SIMULATED.log2_n), str(DEMO.log2_n)]

@@ -15,6 +15,7 @@ asks at least 8; no composition rules, as it advises) that differs from the user
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from dataclasses import dataclass
@@ -35,7 +36,18 @@ __all__ = ["Accounts", "Lockout", "LoginResult", "SignupProblem", "normalise"]
 _NAME = re.compile(r"[a-z0-9._-]{3,64}")
 MIN_PASSWORD = 10
 _NAMES_PER_QUERY = 500  # well below SQLite's limit of bound parameters
-_DUMMY_HASH = passwords.hash_password("niemand-heeft-dit-wachtwoord", passwords.DEMO)
+
+
+@functools.cache
+def _dummy_hash(cost: passwords.ScryptParameters) -> str:
+    """What an unknown name's password is checked against.
+
+    At the cost of the accounts people make here (``passwords.DEFAULT`` outside tests): a
+    cheaper dummy would answer an unknown name faster than a real account's wrong password
+    and so tell which names exist. Demo accounts are cheaper, but their names are published
+    anyway. Made on the first unknown name, not at import (at DEFAULT about half a second).
+    """
+    return passwords.hash_password("niemand-heeft-dit-wachtwoord", cost)
 
 
 def normalise(gebruikersnaam: str) -> str:
@@ -198,7 +210,7 @@ class Accounts:
             account = session.scalar(select(Account).where(Account.gebruikersnaam == name))
         if locked_until is not None and locked_until > now:
             return LoginResult(None, locked_for=locked_until - now)
-        stored = _DUMMY_HASH if account is None else account.password_hash
+        stored = _dummy_hash(self._cost) if account is None else account.password_hash
         correct = passwords.verify_password(wachtwoord, stored) and account is not None
         if correct:
             with self._db.transaction() as session:
