@@ -18,15 +18,21 @@ from medmij_stack.pgo.tables import Account, WebSession
 from .harness import FakeClock, Person, PgoWorld, form_with, settings, text
 
 
-def _accounts(tmp_path: Path, clock: FakeClock, **costs: ScryptParameters) -> Accounts:
+def _accounts(
+    tmp_path: Path,
+    clock: FakeClock,
+    *,
+    cost: ScryptParameters = DEMO,
+    demo_cost: ScryptParameters = DEMO,
+) -> Accounts:
     return Accounts(
         Database(f"sqlite:///{tmp_path / 'pgo.sqlite3'}"),
         clock,
         failures_before_lock=3,
         lock=timedelta(seconds=60),
         lock_max=timedelta(seconds=600),
-        cost=DEMO,
-        **costs,
+        cost=cost,
+        demo_cost=demo_cost,
     )
 
 
@@ -82,15 +88,7 @@ def test_demo_accounts_are_made_once(tmp_path: Path) -> None:
 def test_a_simulation_worlds_persons_are_made_together_at_the_simulated_cost(
     tmp_path: Path,
 ) -> None:
-    accounts = Accounts(
-        Database(f"sqlite:///{tmp_path / 'pgo.sqlite3'}"),
-        FakeClock(),
-        failures_before_lock=3,
-        lock=timedelta(seconds=60),
-        lock_max=timedelta(seconds=600),
-        cost=SIMULATED,  # cheap for the test; the point is that it differs from demo_cost
-        demo_cost=DEMO,
-    )
+    accounts = _accounts(tmp_path, FakeClock(), demo_cost=SIMULATED)
     accounts.sign_up("bestaat.al", "een lang wachtwoord", "een lang wachtwoord")
     persons = [
         DemoAccount(gebruikersnaam=f"Persoon.{n}", wachtwoord="medmij-demo", naam=f"Persoon {n}")
@@ -236,15 +234,8 @@ def test_an_unknown_name_costs_the_hashing_of_a_made_account(
 ) -> None:
     # Timing must not tell which names exist: the password of an unknown name is checked
     # against a hash of the cost that signed-up accounts get, not the cheaper demo cost.
-    accounts = Accounts(
-        Database(f"sqlite:///{tmp_path / 'pgo.sqlite3'}"),
-        FakeClock(),
-        failures_before_lock=3,
-        lock=timedelta(seconds=60),
-        lock_max=timedelta(seconds=600),
-        cost=SIMULATED,  # cheap for the test; the point is that it differs from demo_cost
-        demo_cost=DEMO,
-    )
+    # Sign-ups cheap for the test; the point is that their cost differs from demo_cost.
+    accounts = _accounts(tmp_path, FakeClock(), cost=SIMULATED, demo_cost=DEMO)
     accounts.ensure_demo(
         (DemoAccount(gebruikersnaam="demo", wachtwoord="demo-wachtwoord", naam="Demo"),)
     )
