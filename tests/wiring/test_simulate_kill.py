@@ -243,7 +243,12 @@ def test_a_service_killed_mid_wave_loses_nothing_and_the_figures_agree(
         )
         assert attempt.ending == _patient_saw(attempt)
     broken = [a for a in overlapping if a.ending not in a.expected]
-    assert broken, f"the outage broke no attempt: {[(a.ending, a.basis) for a in overlapping]}"
+    # A killed PGO comes back within seconds and its people reload and come back to their
+    # attempt (the return visit), so an outage of the PGO may break none of them (seen in a
+    # clean-clone run: four attempts overlapped it and all ended in success on the PGO's
+    # page); an outage of a DVA role always breaks the attempts that met it.
+    if role != "pgo":
+        assert broken, f"the outage broke no attempt: {[(a.ending, a.basis) for a in overlapping]}"
     for attempt in broken:
         assert attempt.outcome is Outcome.FAILURE
         assert attempt.claimed_reason in (None, attempt.reason)
