@@ -87,8 +87,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
 # --- what a PGO knows of the stack, from stack.json and the ZAL ------------------------------
 
 
-@pytest.fixture(scope="session")
-def zal(stack: RunningStack) -> Zorgaanbiederslijst:
+def read_zal(stack: RunningStack) -> Zorgaanbiederslijst:
+    """The ZAL the running stack publishes, as a PGO reads it."""
     with stack_client(stack) as client:
         response = client.get(stack.info["lists"]["zal"])
     parsed = parse_list(ListKind.ZAL, response.content, development=stack.info["development"])
@@ -96,8 +96,8 @@ def zal(stack: RunningStack) -> Zorgaanbiederslijst:
     return parsed
 
 
-@pytest.fixture(scope="session")
-def endpoints(zal: Zorgaanbiederslijst) -> Endpoints:
+def endpoints_in(zal: Zorgaanbiederslijst) -> Endpoints:
+    """The hospital's authorize, token and FHIR endpoints, as the ZAL publishes them."""
     entry = zal.get(ZORGAANBIEDER)
     assert entry is not None
     bgz, vaccinaties = entry.gegevensdienst("48"), entry.gegevensdienst("63")
@@ -114,13 +114,28 @@ def endpoints(zal: Zorgaanbiederslijst) -> Endpoints:
 
 
 @pytest.fixture(scope="session")
-def pgo(stack: RunningStack) -> Pgo:
+def zal(stack: RunningStack) -> Zorgaanbiederslijst:
+    return read_zal(stack)
+
+
+@pytest.fixture(scope="session")
+def endpoints(zal: Zorgaanbiederslijst) -> Endpoints:
+    return endpoints_in(zal)
+
+
+def pgo_of(stack: RunningStack) -> Pgo:
+    """The stack's PGO as a back-channel client: its certificate and redirect URI."""
     info = stack.info["pgo_client_cert"]
     return Pgo(
         hostname=info["hostname"],
         leaf=LeafFiles(cert=Path(info["cert"]), key=Path(info["key"])),
         redirect_uri=stack.info["pgo"] + "/medmij/terug",
     )
+
+
+@pytest.fixture(scope="session")
+def pgo(stack: RunningStack) -> Pgo:
+    return pgo_of(stack)
 
 
 @pytest.fixture(scope="session")

@@ -24,12 +24,12 @@ from medmij_stack.pgo.retrieval import retrieve_service
 from medmij_stack.protocol import catalogue
 from medmij_stack.protocol.funnel import system_clock
 from medmij_stack.protocol.headers import new_id
-from medmij_stack.protocol.lists import ListKind, Zorgaanbiederslijst, parse_list
+from medmij_stack.protocol.lists import Zorgaanbiederslijst
 from medmij_stack.runtime.devpki import LeafFiles
 from medmij_stack.runtime.net import make_async_client
 from medmij_stack.wiring.cli import app
 from tests.authserver.browser import Browser, callback_params
-from tests.e2e.conftest import RunningStack
+from tests.e2e.conftest import RunningStack, read_zal
 from tests.e2e.flow import stack_client
 
 
@@ -96,14 +96,6 @@ def test_a_person_or_zorgaanbieder_the_stack_does_not_know_is_refused(
     assert complaint in said(result)
 
 
-def _zal(stack: RunningStack) -> Zorgaanbiederslijst:
-    with stack_client(stack) as client:
-        response = client.get(stack.info["lists"]["zal"])
-    parsed = parse_list(ListKind.ZAL, response.content, development=stack.info["development"])
-    assert isinstance(parsed, Zorgaanbiederslijst)
-    return parsed
-
-
 def _token(stack: RunningStack, zal: Zorgaanbiederslijst, naam: str, bsn: str) -> str:
     """An access token for all of ``naam`` that ``bsn`` consented to in the DVA's screens."""
     entry = zal.get(naam)
@@ -147,7 +139,7 @@ def _token(stack: RunningStack, zal: Zorgaanbiederslijst, naam: str, bsn: str) -
 def _served(stack: RunningStack, naam: str, bsn: str) -> dict[str, dict[str, int]]:
     """Per gegevensdienst of ``naam``: resource type → count, as the resource server serves
     them to the retrieval engine with a token of the person's own."""
-    zal = _zal(stack)
+    zal = read_zal(stack)
     token = _token(stack, zal, naam, bsn)
     entry = zal.get(naam)
     assert entry is not None

@@ -14,11 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from medmij_stack.authserver import paths
-from medmij_stack.protocol.lists import ListKind, Zorgaanbiederslijst, parse_list
 from medmij_stack.runtime.devpki import LeafFiles
 from medmij_stack.wiring.cli import app
 from medmij_stack.wiring.runner import WORKERS_HEADER
-from tests.e2e.conftest import RunningStack
+from tests.e2e.conftest import RunningStack, read_zal
 from tests.e2e.flow import ZORGAANBIEDER, stack_client
 
 pytestmark = pytest.mark.e2e
@@ -176,11 +175,7 @@ def test_every_worker_answers_the_role_s_totals(running_stack: RunningStack) -> 
 
 def _resource_endpoint(stack: RunningStack, dienst: str) -> str:
     """The hospital's FHIR base for ``dienst``, as the ZAL publishes it."""
-    with stack_client(stack) as client:
-        response = client.get(stack.info["lists"]["zal"])
-    zal = parse_list(ListKind.ZAL, response.content, development=stack.info["development"])
-    assert isinstance(zal, Zorgaanbiederslijst)
-    entry = zal.get(ZORGAANBIEDER)
+    entry = read_zal(stack).get(ZORGAANBIEDER)
     assert entry is not None
     found = entry.gegevensdienst(dienst)
     assert found is not None

@@ -30,8 +30,6 @@ import pytest
 from typer.testing import CliRunner
 
 from medmij_stack.protocol import catalogue
-from medmij_stack.protocol.lists import ListKind, Zorgaanbiederslijst, parse_list
-from medmij_stack.runtime.devpki import LeafFiles
 from medmij_stack.wiring.cli import app
 from medmij_stack.wiring.roles import (
     SINGLE_WORKER,
@@ -47,7 +45,7 @@ from medmij_stack.wiring.world import World, load_world
 from tests.authserver.browser import Browser
 from tests.databases import fresh_database
 from tests.e2e import conftest as e2e_conftest
-from tests.e2e.conftest import RunningStack, start_stack
+from tests.e2e.conftest import RunningStack, endpoints_in, pgo_of, read_zal, start_stack
 from tests.e2e.flow import ZORGAANBIEDER, Endpoints, Pgo, consent_code, exchange_code, stack_client
 
 SLOW_START_SECONDS = 180  # start_stack's own limit, here
@@ -60,32 +58,7 @@ PARALLEL = 8
 
 
 def _endpoints(stack: RunningStack) -> Endpoints:
-    with stack_client(stack) as client:
-        response = client.get(stack.info["lists"]["zal"])
-    zal = parse_list(ListKind.ZAL, response.content, development=stack.info["development"])
-    assert isinstance(zal, Zorgaanbiederslijst)
-    entry = zal.get(ZORGAANBIEDER)
-    assert entry is not None
-    bgz, vaccinaties = entry.gegevensdienst("48"), entry.gegevensdienst("63")
-    assert bgz is not None
-    assert vaccinaties is not None
-    assert bgz.authorization_endpoint is not None
-    assert bgz.token_endpoint is not None
-    return Endpoints(
-        authorize=bgz.authorization_endpoint,
-        token=bgz.token_endpoint,
-        resource_48=bgz.systeemrollen[0].resource_endpoint,
-        resource_63=vaccinaties.systeemrollen[0].resource_endpoint,
-    )
-
-
-def _pgo(stack: RunningStack) -> Pgo:
-    info = stack.info["pgo_client_cert"]
-    return Pgo(
-        hostname=info["hostname"],
-        leaf=LeafFiles(cert=Path(info["cert"]), key=Path(info["key"])),
-        redirect_uri=stack.info["pgo"] + "/medmij/terug",
-    )
+    return endpoints_in(read_zal(stack))
 
 
 def _bsn(stack: RunningStack) -> str:
@@ -228,13 +201,13 @@ def test_stack_json_says_how_many_workers_each_role_runs(workers_stack: RunningS
 def test_a_code_replayed_at_once_on_every_worker_buys_one_token(
     workers_stack: RunningStack,
 ) -> None:
-    _replay_at_once(workers_stack, _endpoints(workers_stack), _pgo(workers_stack))
+    _replay_at_once(workers_stack, _endpoints(workers_stack), pgo_of(workers_stack))
 
 
 def test_a_revocation_reaches_every_resource_server_worker_at_once(
     workers_stack: RunningStack,
 ) -> None:
-    _revoke_everywhere(workers_stack, _endpoints(workers_stack), _pgo(workers_stack))
+    _revoke_everywhere(workers_stack, _endpoints(workers_stack), pgo_of(workers_stack))
 
 
 def test_workers_end_with_their_parent_even_when_it_is_killed(
@@ -308,14 +281,14 @@ def test_replicas_run_behind_the_proxy(replicas_stack: RunningStack) -> None:
 def test_a_code_replayed_at_once_on_every_replica_buys_one_token(
     replicas_stack: RunningStack,
 ) -> None:
-    _replay_at_once(replicas_stack, _endpoints(replicas_stack), _pgo(replicas_stack))
+    _replay_at_once(replicas_stack, _endpoints(replicas_stack), pgo_of(replicas_stack))
 
 
 @pytest.mark.postgres
 def test_a_revocation_reaches_every_resource_server_replica_at_once(
     replicas_stack: RunningStack,
 ) -> None:
-    _revoke_everywhere(replicas_stack, _endpoints(replicas_stack), _pgo(replicas_stack))
+    _revoke_everywhere(replicas_stack, _endpoints(replicas_stack), pgo_of(replicas_stack))
 
 
 # --- the settings: which roles run how many processes ----------------------------------------
