@@ -5,10 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from sqlalchemy import select
+
 from medmij_stack.protocol.funnel import Device, FunnelStep, Initiator, Outcome
 from medmij_stack.protocol.ketenlog import EventType
 
-from .harness import PGO_URL, ZIEKENHUIS, Person, PgoWorld, running_pgo, text
+from .harness import (
+    PGO_URL,
+    ZIEKENHUIS,
+    Person,
+    PgoWorld,
+    flow_of,
+    form_with,
+    running_pgo,
+    text,
+)
 
 
 async def test_a_whole_attempt_fetches_and_stores_every_granted_gegevensdienst(
@@ -154,21 +165,97 @@ async def test_attempts_a_killed_process_left_under_way_end_as_interrupted_at_st
     from medmij_stack.protocol.funnel import FailureReason
 
     left: dict[str, str] = {}
-    for stage in ("terug", "ophalen", "bij-dva"):
+    # "zoeken" after the choice: the process died between recording the choice and sending
+    # the person on to the DVA.
+    for stage in ("terug", "ophalen", "bij-dva", "zoeken"):
         chosen = await person.choose("ggdtest@medmij")
         flow_id = chosen.headers["location"].split("X-Correlation-ID=")[1].split("&")[0]
         with pw.pgo.db.transaction() as session:  # as a SIGKILLed process left it
             session.execute(update(Attempt).where(Attempt.flow_id == flow_id).values(stage=stage))
         left[stage] = flow_id
+    # And a search nobody has chosen in yet.
+    await person.client.get("/zorgaanbieders")
+    with pw.pgo.db.read() as session:
+        (searching,) = session.scalars(
+            select(Attempt.flow_id).where(Attempt.zorgaanbieder.is_(None))
+        )
     # The same data started again: no quarter of an hour of the sweep's, at once.
     async with running_pgo(tmp_path) as again:
-        for stage in ("terug", "ophalen"):
+        for stage in ("terug", "ophalen", "zoeken"):
             ended = again.pgo.attempts.get(left[stage])
             assert ended is not None
             assert (ended.stage, ended.situation) == ("klaar", "onderbroken")
             assert again.funnel(left[stage])[-1].reason is FailureReason.CLIENT_ERROR
         # An attempt at the DVA may still come back: the sweep ends it in its own time.
         assert again.pgo.attempts.get(left["bij-dva"]).stage == "bij-dva"  # type: ignore[union-attr]
+        # So may a person at the search: nothing was chosen, nothing was half-done.
+        assert again.pgo.attempts.get(searching).stage == "zoeken"  # type: ignore[union-attr]
+
+
+async def test_a_choice_never_sent_on_to_the_dva_is_swept_as_interrupted_not_abandoned(
+    pw: PgoWorld, person: Person
+) -> None:
+    """The person chose (the choice is recorded) and the request failed before it sent them
+    to the DVA: that is the PGO failing them, not the person leaving the search."""
+    from sqlalchemy import update
+
+    from medmij_stack.pgo.tables import Attempt
+    from medmij_stack.protocol.funnel import FailureReason
+
+    chosen = await person.choose("ggdtest@medmij")
+    flow_id = chosen.headers["location"].split("X-Correlation-ID=")[1].split("&")[0]
+    with pw.pgo.db.transaction() as session:  # as the failed request left it
+        session.execute(update(Attempt).where(Attempt.flow_id == flow_id).values(stage="zoeken"))
+    pw.clock.advance(minutes=14)  # a slow DVA may still be answering the request
+    await pw.pgo.background_once()
+    assert pw.funnel(flow_id)[-1].name is FunnelStep.GEGEVENSDIENST_GEKOZEN
+    pw.clock.advance(seconds=max(60, pw.pgo.settings.abandon_after_seconds))
+    await pw.pgo.background_once()
+    end = pw.funnel(flow_id)[-1]
+    assert end.reason is FailureReason.CLIENT_ERROR
+    assert pw.pgo.attempts.get(flow_id).situation == "onderbroken"  # type: ignore[union-attr]
+    assert end.zorgaanbieder == "ggdtest@medmij"
+
+
+async def test_the_search_form_names_its_attempt_and_the_choice_continues_exactly_it(
+    pw: PgoWorld, person: Person
+) -> None:
+    from medmij_stack.pgo.tables import Attempt
+
+    page = await person.client.get("/zorgaanbieders", params={"zoek": ""})
+    fields = dict(form_with(page, "zorgaanbieder", "ggdtest@medmij"))
+    with pw.pgo.db.read() as session:
+        (searching,) = session.scalars(select(Attempt.flow_id))
+    # Every "ophalen" form on the page names the session's open search.
+    assert fields["poging"] == searching
+    assert page.text.count(f'name="poging" value="{searching}"') >= 2
+    chosen = await person.post(
+        "/ophalen", zorgaanbieder="ggdtest@medmij", gegevensdienst="63", poging=searching
+    )
+    assert flow_of(chosen.headers["location"]) == searching
+    # A form from that search, posted again (another tab, the back button): that attempt is
+    # past choosing, so the choice is a new attempt, never a second choice in the old one.
+    again = await person.post(
+        "/ophalen", zorgaanbieder="ggdtest@medmij", gegevensdienst="63", poging=searching
+    )
+    assert flow_of(again.headers["location"]) != searching
+    assert [e.name for e in pw.funnel(searching)].count(FunnelStep.ZORGAANBIEDER_GEKOZEN) == 1
+    # A form naming another search than the session's open one takes nothing from it.
+    await person.client.get("/zorgaanbieders")
+    with pw.pgo.db.read() as session:
+        (open_now,) = session.scalars(
+            select(Attempt.flow_id).where(Attempt.zorgaanbieder.is_(None))
+        )
+    stale = await person.post(
+        "/ophalen", zorgaanbieder="ggdtest@medmij", gegevensdienst="63", poging=searching
+    )
+    assert flow_of(stale.headers["location"]) not in (searching, open_now)
+    assert pw.pgo.attempts.get(open_now).zorgaanbieder is None  # type: ignore[union-attr]
+    # A value that is no attempt id is refused as any other malformed field is.
+    bad = await person.post(
+        "/ophalen", zorgaanbieder="ggdtest@medmij", gegevensdienst="63", poging="x" * 65
+    )
+    assert bad.status_code == 400
 
 
 async def test_an_attempt_left_fetching_by_a_crash_is_swept(pw: PgoWorld, person: Person) -> None:

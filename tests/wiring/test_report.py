@@ -68,12 +68,20 @@ def make_report(stack: RunningStack, out: Path, month: str | None = None) -> dic
 
 
 def settled_report(stack: RunningStack, out: Path) -> dict[str, Any]:
-    """The report once the collector holds what the services stored (delivery takes seconds)."""
+    """The report once every record is where it goes: the collector holds what the services
+    stored (delivery takes seconds), and the services have stored what they queued (the
+    resource server writes its ketenlog in batches, every half second): two reports a
+    second apart agree with the sources and count the same."""
     deadline = time.monotonic() + 60
+    previous: dict[str, Any] | None = None
     while True:
         document = make_report(stack, out)
-        if document["source_check"]["agrees"] or time.monotonic() > deadline:
+        settled = document["source_check"]["agrees"] and (
+            previous is not None and previous["reconciliation"] == document["reconciliation"]
+        )
+        if settled or time.monotonic() > deadline:
             return document
+        previous = document if document["source_check"]["agrees"] else None
         time.sleep(1)
 
 

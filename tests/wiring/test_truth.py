@@ -156,4 +156,34 @@ def test_coming_back_to_the_attempt_s_page_decides_what_the_rules_cannot_tell() 
     assert finished.to_json()["return_visit"] == {
         "page_title": PAGE_SAYS_SUCCESS,
         "page_ending": OK,
+        "stage": None,
     }
+
+
+def test_an_ophalen_whose_answer_never_came_is_looked_up_by_the_attempt_its_form_named() -> None:
+    # The person pressed "ophalen" and the PGO went away before answering: no DVA page, no
+    # flow in any URL. The form named its attempt; after the restart the person opens it.
+    posted = observe_unreachable("authorize", ["https://pgo.localhost/ophalen"])
+    assert flow_of(posted.dva_pages) is None
+    # The choice never reached the PGO: the page still shows the search; the rules decide.
+    searching = replace(posted, returned_title="Je hebt nog geen zorgaanbieder gekozen",
+                        returned_stage="zoeken")  # fmt: skip
+    assert judge((OK,), searching, faulty=True) == (
+        FailureReason.ABANDONED_AT_SEARCH.value,
+        Basis.BROWSER,
+    )
+    # Recorded, never sent on: the restarted PGO ended it as interrupted, as the page says.
+    recorded = replace(posted, returned_title=Situation.ONDERBROKEN.message.title,
+                       returned_stage="klaar")  # fmt: skip
+    assert judge((OK,), recorded, faulty=True) == (
+        FailureReason.CLIENT_ERROR.value,
+        Basis.RETURN_VISIT,
+    )
+    # Sent on to the DVA, the redirect lost: it waits there, and the person leaves it.
+    sent = replace(posted, returned_title="Je bent nog niet klaar bij de zorgaanbieder",
+                   returned_stage="bij-dva")  # fmt: skip
+    assert judge((OK,), sent, faulty=True) == (
+        FailureReason.DIGID_CANCELLED.value,
+        Basis.RETURN_VISIT,
+    )
+    assert sent.to_json()["return_visit"]["stage"] == "bij-dva"

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from medmij_stack.protocol.funnel import (
@@ -377,17 +377,19 @@ class AttemptStore:
         detail: str | None = None,
         records: Sequence[Record] = (),
         only_from: Sequence[Stage] | None = None,
+        chosen: bool | None = None,
     ) -> bool:
-        """End the attempt with its ``flow-end``; False when it had ended already."""
+        """End the attempt with its ``flow-end``; False when it had ended already, or is not
+        in ``only_from`` (or, with ``chosen``, has or lacks a chosen zorgaanbieder) as the
+        end is written."""
         now = self._clock()
         with self._db.transaction() as session:
             attempt = session.get(Attempt, flow_id)
             if attempt is None:
                 return False
-            if only_from is not None and attempt.stage not in {s.value for s in only_from}:
-                add_ketenlog(session, records)
-                return False
-            ended = self._end_in(session, attempt, situation, detail, now)
+            ended = self._end_in(
+                session, attempt, situation, detail, now, only_from=only_from, chosen=chosen
+            )
             add_ketenlog(session, records)
             return ended
 
@@ -398,11 +400,24 @@ class AttemptStore:
         situation: Situation,
         detail: str | None,
         now: datetime,
+        *,
+        only_from: Sequence[Stage] | None = None,
+        chosen: bool | None = None,
     ) -> bool:
         reason = situation.reason
+        # The conditions go into the UPDATE itself: a person choosing, or a retrieval moving
+        # on, between reading the attempt and ending it makes the end a no-op, not a wrong one.
+        where: list[ColumnElement[bool]] = [
+            Attempt.flow_id == attempt.flow_id,
+            Attempt.stage != Stage.KLAAR.value,
+        ]
+        if only_from is not None:
+            where.append(Attempt.stage.in_([s.value for s in only_from]))
+        if chosen is not None:
+            where.append(_chosen(chosen))
         moved = session.execute(
             update(Attempt)
-            .where(Attempt.flow_id == attempt.flow_id, Attempt.stage != Stage.KLAAR.value)
+            .where(*where)
             .values(
                 stage=Stage.KLAAR.value,
                 ended_at=now,
@@ -436,21 +451,27 @@ class AttemptStore:
 
     # --- the sweeps -----------------------------------------------------------------------
 
-    def in_stages(self, stages: Sequence[Stage]) -> list[str]:
-        """The attempts now in any of ``stages``."""
+    def in_stages(self, stages: Sequence[Stage], *, chosen: bool | None = None) -> list[str]:
+        """The attempts now in any of ``stages`` (with ``chosen``: only those that have, or
+        lack, a chosen zorgaanbieder)."""
+        where: list[ColumnElement[bool]] = [Attempt.stage.in_([s.value for s in stages])]
+        if chosen is not None:
+            where.append(_chosen(chosen))
         with self._db.read() as session:
-            return list(
-                session.scalars(
-                    select(Attempt.flow_id).where(Attempt.stage.in_([s.value for s in stages]))
-                )
-            )
+            return list(session.scalars(select(Attempt.flow_id).where(*where)))
 
-    def stale(self, stage: Stage, before: datetime) -> list[str]:
+    def stale(self, stage: Stage, before: datetime, *, chosen: bool | None = None) -> list[str]:
+        where: list[ColumnElement[bool]] = [
+            Attempt.stage == stage.value,
+            Attempt.updated_at < before,
+        ]
+        if chosen is not None:
+            where.append(_chosen(chosen))
         with self._db.read() as session:
-            return list(
-                session.scalars(
-                    select(Attempt.flow_id).where(
-                        Attempt.stage == stage.value, Attempt.updated_at < before
-                    )
-                )
-            )
+            return list(session.scalars(select(Attempt.flow_id).where(*where)))
+
+
+def _chosen(chosen: bool) -> ColumnElement[bool]:
+    """Whether the attempt has a chosen zorgaanbieder (it moves on from the search in the
+    same request that chose it)."""
+    return Attempt.zorgaanbieder.is_not(None) if chosen else Attempt.zorgaanbieder.is_(None)

@@ -1,9 +1,11 @@
 """Finding a zorgaanbieder and fetching from it (routes and form names: the PGO contract).
 
 ``GET /`` the overview (or the welcome page), ``GET /zorgaanbieders?zoek=&gegevensdienst=``
-the search, ``POST /ophalen`` (``zorgaanbieder``, ``gegevensdienst`` per chosen service)
-→ 303 to the DVA, ``GET /medmij/terug`` the redirect URI → 303 to ``GET /ophalen/{id}``,
-the outcome of that attempt, and ``POST /opnieuw`` (``flow_id``): only what failed, again.
+the search, ``POST /ophalen`` (``zorgaanbieder``, ``gegevensdienst`` per chosen service,
+and ``poging``: the search attempt the form belongs to, the flow id a person whose answer
+never came can look the attempt up by) → 303 to the DVA, ``GET /medmij/terug`` the
+redirect URI → 303 to ``GET /ophalen/{id}``, the outcome of that attempt, and
+``POST /opnieuw`` (``flow_id``): only what failed, again.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ def outcome_view(
         "outcome": attempt.outcome,
         "reason": attempt.reason,
         "step": attempt.step,
+        "stage": attempt.stage,
         "situation": attempt.situation,
         "gegevensdiensten": view_services,
     }
@@ -137,7 +140,7 @@ def mount_retrieval(app: FastAPI, web: Web) -> None:
         zoek = params.get("zoek", "")[:_MAX_SEARCH]
         gegevensdienst = params.get("gegevensdienst", "")[:30]
         device = web.device(request, None, session)
-        await anyio.to_thread.run_sync(verzamelen.open_search, session, device)
+        poging = await anyio.to_thread.run_sync(verzamelen.open_search, session, device)
         directory = pgo.directory()
         searched = "zoek" in params or "gegevensdienst" in params
         result = directory.search(zoek, gegevensdienst)
@@ -157,6 +160,7 @@ def mount_retrieval(app: FastAPI, web: Web) -> None:
             result=result,
             searched=searched,
             consents=consents,
+            poging=poging,
         )
 
     @app.post("/ophalen", include_in_schema=False)
@@ -164,8 +168,9 @@ def mount_retrieval(app: FastAPI, web: Web) -> None:
         session, form = await web.posted(request)
         zorgaanbieder = form.one("zorgaanbieder", 64)
         chosen = form.many("gegevensdienst")
+        poging = form.one("poging", 64) or None
         device = web.device(request, form, session)
-        outcome = await verzamelen.start(session, device, zorgaanbieder, chosen)
+        outcome = await verzamelen.start(session, device, zorgaanbieder, chosen, search_flow=poging)
         if isinstance(outcome, Choice):
             directory = pgo.directory()
             return web.render(
@@ -180,6 +185,7 @@ def mount_retrieval(app: FastAPI, web: Web) -> None:
                 searched=False,
                 consents=set(),
                 problem=outcome.problem,
+                poging=poging,
             )
         assert isinstance(outcome, Started)
         return RedirectResponse(outcome.location, status_code=303)

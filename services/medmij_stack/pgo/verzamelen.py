@@ -192,8 +192,12 @@ class Verzamelen:
         chosen: Sequence[str],
         *,
         retry_of: str | None = None,
+        search_flow: str | None = None,
     ) -> Started | Choice:
-        """The person chose a zorgaanbieder and gegevensdiensten: go to the DVA, or fetch."""
+        """The person chose a zorgaanbieder and gegevensdiensten: go to the DVA, or fetch.
+
+        ``search_flow``: the search attempt the form was shown in (its ``poging``), which
+        the choice continues while it is still the session's open search."""
         assert web.account_id is not None
         directory = self.directory()
         provider = directory.provider(zorgaanbieder)
@@ -203,7 +207,9 @@ class Verzamelen:
         assert provider is not None
         ids = [s.id for s in services]
         flow_id = (
-            None if retry_of is not None else await self._db(self.sessions.take_search_flow, web.id)
+            None
+            if retry_of is not None
+            else await self._db(self.sessions.take_search_flow, web.id, search_flow)
         )
         if flow_id is None:
             attempt = await self._db(
@@ -600,12 +606,28 @@ class Verzamelen:
         """End attempts nobody will finish; purge expired sessions."""
         now = self.clock()
         abandon = timedelta(seconds=self.settings.abandon_after_seconds)
-        for flow_id in await self._db(self.attempts.stale, Stage.ZOEKEN, now - abandon):
+        left = await self._db(self.attempts.stale, Stage.ZOEKEN, now - abandon, chosen=False)
+        for flow_id in left:
             await self._db(
                 self.attempts.end,
                 flow_id,
                 Situation.AFGEHAAKT_BIJ_ZOEKEN,
                 only_from=(Stage.ZOEKEN,),
+                chosen=False,
+            )
+        # Chosen, yet never sent on to the DVA (nor fetched with a langdurige toestemming):
+        # the request that chose failed half-way. The person did choose, so that is the PGO
+        # failing them, not them leaving the search.
+        for flow_id in await self._db(
+            self.attempts.stale, Stage.ZOEKEN, now - _INTERRUPTED_AFTER, chosen=True
+        ):
+            await self._db(
+                self.attempts.end,
+                flow_id,
+                Situation.ONDERBROKEN,
+                detail="chosen, but never sent on to the zorgaanbieder",
+                only_from=(Stage.ZOEKEN,),
+                chosen=True,
             )
         at_dva = max(abandon, timedelta(seconds=self.settings.state_ttl_seconds))
         for flow_id in await self._db(self.attempts.stale, Stage.BIJ_DVA, now - at_dva):
@@ -625,20 +647,32 @@ class Verzamelen:
         await self._db(self.sessions.purge)
 
     async def end_interrupted(self) -> list[str]:
-        """At start, before any request: end the attempts a previous process left at the
-        callback or fetching (killed, or crashed, before its shutdown could end them). Their
-        work lived in that process only (the PGO runs one worker, roles.SINGLE_WORKER), so
-        none of it goes on: ``onderbroken`` at once, not after the sweep's quarter of an
-        hour, so that a person who comes back after the restart reads the ending, never a
-        "bezig" page that cannot end."""
+        """At start, before any request: end the attempts a previous process left half-way
+        (killed, or crashed, before its shutdown could end them): at the callback or
+        fetching, or chosen at the search but not yet sent on to the DVA. Their work lived in
+        that process only (the PGO runs one worker, roles.SINGLE_WORKER), so none of it goes
+        on: ``onderbroken`` at once, not after the sweep's quarter of an hour, so that a
+        person who comes back after the restart reads the ending, never a "bezig" page that
+        cannot end."""
         ended = []
-        for flow_id in await self._db(self.attempts.in_stages, (Stage.TERUG, Stage.OPHALEN)):
+        running = (Stage.TERUG, Stage.OPHALEN)
+        for flow_id in await self._db(self.attempts.in_stages, running):
             if await self._db(
                 self.attempts.end,
                 flow_id,
                 Situation.ONDERBROKEN,
                 detail="the PGO restarted while it was under way",
-                only_from=(Stage.TERUG, Stage.OPHALEN),
+                only_from=running,
+            ):
+                ended.append(flow_id)
+        for flow_id in await self._db(self.attempts.in_stages, (Stage.ZOEKEN,), chosen=True):
+            if await self._db(
+                self.attempts.end,
+                flow_id,
+                Situation.ONDERBROKEN,
+                detail="the PGO restarted before it sent the person on to the zorgaanbieder",
+                only_from=(Stage.ZOEKEN,),
+                chosen=True,
             ):
                 ended.append(flow_id)
         return ended

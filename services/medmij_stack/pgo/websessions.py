@@ -139,13 +139,16 @@ class WebSessions:
                 update(WebSession).where(WebSession.id == session_id).values(search_flow_id=flow_id)
             )
 
-    def take_search_flow(self, session_id: str) -> str | None:
-        """The open search attempt of the session, which from now on is no longer open."""
+    def take_search_flow(self, session_id: str, expected: str | None = None) -> str | None:
+        """The open search attempt of the session, which from now on is no longer open.
+
+        ``expected``: the attempt the posted form names; a form from an earlier search (an
+        old tab, a search that has since been ended) takes nothing."""
         with self._db.transaction() as session:
             flow_id = session.scalar(
                 select(WebSession.search_flow_id).where(WebSession.id == session_id)
             )
-            if flow_id is None:
+            if flow_id is None or (expected is not None and flow_id != expected):
                 return None
             # Compare-and-set: of two forms posted at once, one takes the attempt.
             taken = session.execute(

@@ -379,11 +379,13 @@ async def run_attempt(
             # "cannot reach" page (truth.py: ``pgo_unreachable``). Once it answers again
             # they come back to see how that attempt went (truth.py: ``return-visit``).
             observed = observe_unreachable(exc.step.value if exc.step else None, exc.visited)
-            flow_id = flow_of(exc.visited)
+            flow_id = flow_of(exc.visited) or exc.flow_id
             visit = None if flow_id is None else await _come_back(patient, flow_id)
             claimed = visit is not None and visit.ended
             if visit is not None:
-                observed = dataclasses.replace(observed, returned_title=visit.message.title)
+                observed = dataclasses.replace(
+                    observed, returned_title=visit.message.title, returned_stage=visit.stage
+                )
             return dataclasses.replace(
                 base,
                 error=str(exc),

@@ -31,7 +31,8 @@ whose browser lost it mid-attempt saw the browser's "cannot reach" page and clos
 attempt). The attempt then ends as the restarted PGO must end it, read from where the browser
 stopped and the DVA's token records, which survive the PGO:
 
-* before the DVA (choosing at the search): ``afgehaakt-bij-zoeken``;
+* before the DVA (choosing at the search): ``afgehaakt-bij-zoeken`` (the person's choice
+  never reached the PGO, which ends the open search when it is left);
 * at the DVA's pages, or back on the redirect URI while the DVA has no token request of the
   flow: the PGO never took the answer, the person did not come back: ``niet-teruggekeerd``
   (``digid-geannuleerd``);
@@ -45,10 +46,15 @@ tells the two apart. So the person does what a person does and comes back: once 
 answers again they open it (still logged in, or logging in again) and read the attempt's
 outcome page (``return-visit``). What that page shows the person is how the attempt ended
 for them: the retrieval that finished is a success, one the restart cut off is the
-failure the page names (``onderbroken``). A page that shows no ending yet (the attempt was
-still at the DVA) tells nothing, and the rules above decide. A success read there is
-still held against the DVA's records (:func:`return_visit_disagrees`): the token was issued
-and the resource server answered, without errors.
+failure the page names (``onderbroken``). The same holds for an "ophalen" whose answer
+never came: the form named its attempt (``poging``), so the person opens that attempt's
+page. A choice the PGO recorded but never sent on is ``onderbroken`` there (the restarted
+PGO ends it at once). A page that shows the attempt still waiting at the DVA (sent on, but
+the browser never got there or never brought the answer back) is left there by the person:
+``niet-teruggekeerd``. A page still at the search tells that the choice never arrived, and
+the rules above decide; so they do when the PGO has no outcome view. A success read there
+is still held against the DVA's records (:func:`return_visit_disagrees`): the token was
+issued and the resource server answered, without errors.
 
 The PGO's own claim (its outcome view) is kept beside the truth, never mixed into it.
 """
@@ -141,8 +147,10 @@ class Observed:
     token_answer: str | None = None  # the DVA's token answer: "issued", "refused" or None (none)
     stuck_at: str | None = None  # the patient's step where a page would not load
     pgo_unreachable: bool = False  # there, the PGO itself did not answer
-    # Coming back after that: the heading of the attempt's outcome page (None: no visit).
+    # Coming back after that: the heading of the attempt's outcome page (None: no visit),
+    # and where its outcome view said the attempt was (None: no visit, or no view).
     returned_title: str | None = None
+    returned_stage: str | None = None
 
     @property
     def page_ending(self) -> str | None:
@@ -181,7 +189,11 @@ class Observed:
             "pgo_unreachable": self.pgo_unreachable,
             "return_visit": None
             if self.returned_title is None
-            else {"page_title": self.returned_title, "page_ending": self.returned_ending},
+            else {
+                "page_title": self.returned_title,
+                "page_ending": self.returned_ending,
+                "stage": self.returned_stage,
+            },
         }
 
 
@@ -281,6 +293,9 @@ def dva_answer(error: str, description: str | None) -> FailureReason:
     return FailureReason.INVALID_REQUEST
 
 
+# The outcome view's stage of an attempt sent on to the DVA (medmij_stack.pgo.attempts).
+_AT_DVA_STAGE = "bij-dva"
+
 # The patient's steps at the DVA's pages (medmij_stack.wiring.patient.results.Step).
 _AT_THE_DVA = ("authorize", "digid", "consent", "cancellation")
 
@@ -303,6 +318,10 @@ def _observed_ending(observed: Observed, *, faulty: bool) -> tuple[str | None, B
         returned = observed.returned_ending
         if returned is not None:
             return returned, Basis.RETURN_VISIT
+        if observed.returned_stage == _AT_DVA_STAGE:
+            # The PGO had sent the attempt on to the DVA, but the browser never got there;
+            # the person saw it waiting and left it: niet-teruggekeerd.
+            return FailureReason.DIGID_CANCELLED.value, Basis.RETURN_VISIT
         return _pgo_lost(observed)
     if faulty and observed.stuck_at in _AT_THE_DVA:
         # A DVA page would not load while a service was down: the person gave up there and

@@ -111,7 +111,9 @@ class ReturnVisit:
 
     ``message`` is the page (its heading says what the person sees); ``outcome``,
     ``reason`` and ``situation`` are the PGO's outcome view of it, None while the attempt
-    has not ended (still at the DVA) or when there is no view (``source`` ``html``).
+    has not ended (still at the DVA) or when there is no view (``source`` ``html``);
+    ``stage`` where the view says the attempt is (``zoeken``, ``bij-dva``, …; None without
+    a view).
     """
 
     flow_id: str
@@ -121,6 +123,7 @@ class ReturnVisit:
     message: OutcomeMessage
     source: str
     url: str
+    stage: str | None = None
 
     @property
     def ended(self) -> bool:

@@ -109,11 +109,20 @@ class LoginFailed(PatientError):
 class PgoUnreachable(PatientError):
     """The PGO did not answer (refused the connection, or dropped it mid-answer): the
     person saw the browser's "cannot reach this site" page. ``visited`` holds the attempt's
-    URLs up to there (the authorization request names the flow)."""
+    URLs up to there (the authorization request names the flow); ``flow_id`` the attempt the
+    posted "ophalen" form named (its ``poging``), if it named one."""
 
-    def __init__(self, step: Step | None, message: str, *, visited: Sequence[str]) -> None:
+    def __init__(
+        self,
+        step: Step | None,
+        message: str,
+        *,
+        visited: Sequence[str],
+        flow_id: str | None = None,
+    ) -> None:
         super().__init__(step, message)
         self.visited = tuple(visited)
+        self.flow_id = flow_id
 
 
 @dataclass(frozen=True)
@@ -171,6 +180,7 @@ class ScriptedPatient:
         self._attempt_start = 0  # index into _timings where the next attempt's steps begin
         self._visited: list[str] = []
         self._visited_start = 0  # index into _visited where the next attempt's URLs begin
+        self._form_flow: str | None = None  # the attempt the posted "ophalen" form named
         self._requests = 0
         self._step_now: Step | None = None
         pgo = urlsplit(self.pgo)
@@ -276,7 +286,10 @@ class ScriptedPatient:
             said = f"{method} {url} failed: {type(exc).__name__} {exc}".strip()
             if isinstance(exc, httpx.TransportError) and self._is_pgo(url):
                 unreachable = PgoUnreachable(
-                    self._step_now, said, visited=self._visited[self._visited_start :]
+                    self._step_now,
+                    said,
+                    visited=self._visited[self._visited_start :],
+                    flow_id=self._form_flow,
                 )
                 unreachable.timings = tuple(self._timings)
                 raise unreachable from exc
@@ -443,6 +456,7 @@ class ScriptedPatient:
                     PatientError, f"the outcome view is not as agreed: {exc}", page
                 ) from exc
             situation_name = view.get("situation")
+            stage = view.get("stage")
             return ReturnVisit(
                 flow_id,
                 outcome,
@@ -451,6 +465,7 @@ class ScriptedPatient:
                 self._message(page),
                 "json",
                 page.url,
+                str(stage) if stage else None,
             )
 
     # --- one retrieval ----------------------------------------------------------------------
@@ -483,6 +498,7 @@ class ScriptedPatient:
         finally:
             self._attempt_start = len(self._timings)
             self._visited_start = len(self._visited)
+            self._form_flow = None
 
     async def fetch(
         self,
@@ -509,6 +525,8 @@ class ScriptedPatient:
             pairs = hit.form.submission(
                 self._device_fill(hit.form), check={"gegevensdienst": attempt.chosen}
             )
+            # Remembered: should the answer never come, the person can look this attempt up.
+            self._form_flow = next((v for k, v in pairs if k == "poging"), None) or None
             response = await self._request("POST", hit.form.action, form=pairs)
             attempt.note_authorize(response)
             arrival = await self._follow(response)
