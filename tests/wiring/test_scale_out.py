@@ -16,9 +16,11 @@ proxy hands connections out in turn).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
+import sqlite3
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +32,9 @@ import pytest
 from typer.testing import CliRunner
 
 from medmij_stack.protocol import catalogue
+from medmij_stack.protocol.funnel import Outcome
 from medmij_stack.wiring.cli import app
+from medmij_stack.wiring.patient import AttemptResult, PgoAccount, ScriptedPatient, StackInfo
 from medmij_stack.wiring.roles import (
     SINGLE_WORKER,
     Role,
@@ -192,10 +196,60 @@ def test_stack_json_says_how_many_workers_each_role_runs(workers_stack: RunningS
     workers = workers_stack.info["workers"]
     assert workers["authserver:demo-dva"] == 2
     assert workers["zorgaanbieder:demo-dva"] == 2
-    assert workers["pgo:pgo.localhost"] == 1
+    assert workers["pgo:pgo.localhost"] == 2
     assert workers["stelselnode"] == 1
-    for role in ("authserver", "zorgaanbieder"):
+    for role in ("authserver", "zorgaanbieder", "pgo"):
         assert len(_children(_serve_process(workers_stack, role))) == 2
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads processes from /proc")
+def test_a_pgo_of_two_workers_fetches_on_both_and_ends_every_attempt_once(
+    workers_stack: RunningStack,
+) -> None:
+    """Patients side by side, each in a browser of their own (new connections, which the
+    kernel hands to whichever worker accepts first): every retrieval succeeds, both workers
+    did the work, and the PGO's store holds one ending per attempt, the one the patient saw."""
+    info = StackInfo.load(workers_stack.data_dir)
+    accounts = [
+        account
+        for person in info.persons
+        if ZORGAANBIEDER in person.zorgaanbieders
+        and (account := info.account_for(person.bsn)) is not None
+    ]
+    assert accounts
+    workers = _children(_serve_process(workers_stack, "pgo"))
+    before = {pid: _cpu_seconds(pid) for pid in workers}
+
+    async def one(account: PgoAccount) -> AttemptResult:
+        async with ScriptedPatient.for_account(info, account) as patient:
+            await patient.log_in()
+            return await patient.fetch(ZORGAANBIEDER)
+
+    async def run() -> list[AttemptResult]:
+        return await asyncio.gather(*(one(accounts[i % len(accounts)]) for i in range(12)))
+
+    results = asyncio.run(run())
+    assert [r.outcome for r in results] == [Outcome.SUCCESS] * len(results), [
+        r.situation for r in results
+    ]
+    # A retrieval costs the PGO a few hundred ms of CPU; an idle worker a few ms.
+    used = {pid: _cpu_seconds(pid) - before[pid] for pid in workers}
+    assert all(seconds >= 0.1 for seconds in used.values()), used
+    flows = {r.flow_id for r in results}
+    assert len(flows) == len(results)
+    database = workers_stack.data_dir / "pgo" / "pgo.sqlite3"
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        ends = db.execute(
+            "SELECT flow_id FROM funnel_events WHERE name = 'verzamelen.flow-end'"
+        ).fetchall()
+        outcomes = dict(db.execute("SELECT flow_id, outcome FROM attempts").fetchall())
+    assert sorted(flow for (flow,) in ends if flow in flows) == sorted(flows)
+    assert {outcomes[flow] for flow in flows} == {"succes"}
 
 
 def test_a_code_replayed_at_once_on_every_worker_buys_one_token(
@@ -356,8 +410,9 @@ def test_medmij_serve_refuses_several_workers_for_a_role_that_keeps_state_in_its
 ) -> None:
     result = CliRunner().invoke(
         app,
-        ["serve", "pgo", "--workers", "2", "--data-dir", str(tmp_path), "--certs", str(tmp_path)],
-    )
+        ["serve", "stelselnode", "--workers", "2", "--data-dir", str(tmp_path),
+         "--certs", str(tmp_path)],
+    )  # fmt: skip
     assert result.exit_code == 2
-    assert "pgo runs one worker" in result.output
-    assert "retrieval" in result.output  # and says why
+    assert "stelselnode runs one worker" in result.output
+    assert "volgnummer" in result.output  # and says why

@@ -460,6 +460,29 @@ class AttemptStore:
         with self._db.read() as session:
             return list(session.scalars(select(Attempt.flow_id).where(*where)))
 
+    def stale_since(self, stage: Stage, before: datetime) -> list[tuple[str, datetime]]:
+        """The attempts in ``stage`` not moved since before ``before``, with when they last
+        moved."""
+        with self._db.read() as session:
+            rows = session.execute(
+                select(Attempt.flow_id, Attempt.updated_at).where(
+                    Attempt.stage == stage.value, Attempt.updated_at < before
+                )
+            )
+            return [(flow_id, updated_at) for flow_id, updated_at in rows]
+
+    def touch(self, flow_ids: Sequence[str]) -> None:
+        """A heartbeat of retrievals this process runs: their attempts moved just now."""
+        with self._db.transaction() as session:
+            session.execute(
+                update(Attempt)
+                .where(
+                    Attempt.flow_id.in_(list(flow_ids)),
+                    Attempt.stage.in_((Stage.TERUG.value, Stage.OPHALEN.value)),
+                )
+                .values(updated_at=self._clock())
+            )
+
     def stale(self, stage: Stage, before: datetime, *, chosen: bool | None = None) -> list[str]:
         where: list[ColumnElement[bool]] = [
             Attempt.stage == stage.value,

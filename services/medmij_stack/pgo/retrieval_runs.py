@@ -9,6 +9,11 @@ the attempt's X-Correlation-ID, its ketenlog records stored with the outcome. A 
 (``Attempt.retry_of``) asks only the queries that failed, when the answers of the others
 were kept (:meth:`medmij_stack.pgo.records.RecordStore.kept`).
 
+With several worker processes (``PgoSettings.workers``), a retrieval is known only to the
+process that runs it; so that the background job in another one does not take it for one
+a crash left behind, the running process moves its attempt's ``updated_at`` every
+:data:`HEARTBEAT_SECONDS` (:meth:`RetrievalRuns.heartbeat`).
+
 Each attempt ends exactly once: ``gelukt`` when every gegevensdienst came complete, else
 the first failure's situation; a fault of the PGO itself is ``pgo-fout``, and a retrieval
 cut off by a stopping PGO is ``onderbroken``.
@@ -38,12 +43,15 @@ from .settings import PgoSettings
 from .situations import Situation
 from .tables import Attempt
 
-__all__ = ["RetrievalRuns", "RetrieveService"]
+__all__ = ["HEARTBEAT_SECONDS", "RetrievalRuns", "RetrieveService"]
 
 log = logging.getLogger(__name__)
 
 RetrieveService = Callable[..., Awaitable[ServiceResult]]
 """``medmij_stack.pgo.retrieval.retrieve_service``, or a stand-in with its signature."""
+
+HEARTBEAT_SECONDS = 5.0
+"""How often (in real time) a worker moves the attempts of the retrievals it runs."""
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -78,6 +86,7 @@ class RetrievalRuns:
         self.retrieve = retrieve
         self.whitelist = whitelist
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._beat: asyncio.Task[None] | None = None
 
     @staticmethod
     async def _db(function: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
@@ -95,8 +104,11 @@ class RetrievalRuns:
             await task
 
     def spawn(self, key: str, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(work, name=f"pgo-{key}")
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(work, name=f"pgo-{key}")
         self._tasks[key] = task
+        if self.settings.workers > 1 and self._beat is None:
+            self._beat = loop.create_task(self.heartbeat(), name="pgo-heartbeat")
 
         def forget(done: asyncio.Task[None]) -> None:
             if self._tasks.get(key) is done:
@@ -231,8 +243,24 @@ class RetrievalRuns:
     def busy(self, flow_id: str) -> bool:
         return flow_id in self._tasks
 
+    async def heartbeat(self) -> None:
+        """Every :data:`HEARTBEAT_SECONDS`, move the attempts this process is running."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            running = list(self._tasks)
+            if not running:
+                continue
+            try:
+                await self._db(self.attempts.touch, running)
+            except Exception:  # the database: the next beat tries again
+                log.warning("the heartbeat of %d retrieval(s) failed", len(running), exc_info=True)
+
     async def stop(self) -> None:
         """Cancel running work; each cancelled retrieval ends as ``onderbroken``."""
+        if self._beat is not None:
+            self._beat.cancel()
+            await asyncio.gather(self._beat, return_exceptions=True)
+            self._beat = None
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()

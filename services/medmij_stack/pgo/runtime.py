@@ -5,6 +5,12 @@ back-channel client (mutual TLS with the PGO node's certificate), makes the demo
 accounts, and runs the background job every ``background_interval_seconds``: refreshing
 data with langdurige toestemming before it lapses, and sweeping attempts nobody will
 finish. Everything takes the injectable clock, so a simulation can move time.
+
+Several worker processes may serve one PGO (``medmij serve pgo --workers N``): everything a
+request needs is in the database (sessions, attempts, consents, records), a retrieval runs
+in the process that took its token and the callback that waits for it is answered by that
+same process. The once-only work (demo accounts, ending a killed process's attempts, the
+background job, the ketenlog delivery) is the first worker's (``PgoSettings.leader``).
 """
 
 from __future__ import annotations
@@ -152,23 +158,34 @@ class Pgo:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: object) -> AsyncIterator[None]:
-        made = await anyio.to_thread.run_sync(
-            self.accounts.ensure_demo, self.settings.demo_accounts
-        )
-        if made:
-            log.info("made %d demo account(s)", made)
-        interrupted = await self.verzamelen.end_interrupted()
-        if interrupted:
-            log.warning("ended %d attempt(s) the previous process left under way", len(interrupted))
+        if self.settings.leader:
+            # The first worker starts alone (medmij_stack.wiring.workers): when it ends what
+            # a killed process left under way, no other process of the role is running yet,
+            # so nothing it ends is anyone's live work.
+            made = await anyio.to_thread.run_sync(
+                self.accounts.ensure_demo, self.settings.demo_accounts
+            )
+            if made:
+                log.info("made %d demo account(s)", made)
+            interrupted = await self.verzamelen.end_interrupted()
+            if interrupted:
+                log.warning(
+                    "ended %d attempt(s) the previous process left under way", len(interrupted)
+                )
         async with self.lists.lifespan(app):
-            self._job = asyncio.create_task(self._background(), name="pgo-background")
+            # One background job per role: its sweeps are compare-and-sets and would do no
+            # harm twice, but a langdurige toestemming's refresh is one use of a single-use
+            # refresh token, and one process should be the one to make it.
+            if self.settings.leader:
+                self._job = asyncio.create_task(self._background(), name="pgo-background")
             try:
                 async with delivering(self.delivery):
                     yield
             finally:
-                self._job.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._job
+                if self._job is not None:
+                    self._job.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await self._job
                 await self.verzamelen.stop()
                 await self.client.aclose()
 

@@ -55,6 +55,18 @@ class PgoSettings(NodeSettings):
         "at passwords.SIMULATED, the cheapest cost, instead of passwords.DEMO (development "
         "worlds only)",
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="How many processes serve this PGO (medmij serve pgo --workers): with "
+        "more than one, a retrieval another worker runs is known by its heartbeat",
+    )
+    leader: bool = Field(
+        default=True,
+        description="This process does the PGO's once-only work: the demo accounts, ending "
+        "what a killed process left under way, and the background job (sweeps, refreshes "
+        "of langdurige toestemming). False in every worker process but the first",
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file in data_dir"
     )

@@ -28,9 +28,10 @@ attempts like any other, with initiator and device ``system``.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
@@ -48,7 +49,7 @@ from .directory import Directory, Provider, Service
 from .eventlog import Trail
 from .oauth_client import OAuthClient, Token, TokenFailure
 from .records import RecordStore
-from .retrieval_runs import RetrievalRuns, RetrieveService
+from .retrieval_runs import HEARTBEAT_SECONDS, RetrievalRuns, RetrieveService
 from .scopes import granted_services, request_scope
 from .settings import PgoSettings
 from .situations import Situation, situation_for_error
@@ -65,6 +66,8 @@ _T = TypeVar("_T")
 _MAX_PARAM = 2048  # a code or state longer than this is no code or state of a DVA
 # Longer than any retrieval can take (28 queries, 4 at a time, 30 s each, a few pages).
 _INTERRUPTED_AFTER = timedelta(minutes=15)
+# With several workers: heartbeats missed before an attempt counts as run by nobody.
+_QUIET_HEARTBEATS = 3
 # Answers the DVA can only give once the person logged in with DigiD there.
 _AFTER_DIGID = frozenset({Situation.GEWEIGERD, Situation.GEEN_GEGEVENS, Situation.NIET_GEDEELD})
 # Callbacks that name a live attempt of someone but are refused: the attempt ends there.
@@ -129,6 +132,8 @@ class Verzamelen:
         self.sessions = sessions
         self.oauth = oauth
         self.directory = directory
+        # The attempts of other workers seen standing still: (updated_at, since when).
+        self._quiet: dict[tuple[Stage, str], tuple[datetime, float]] = {}
         self.runs = RetrievalRuns(
             settings=settings,
             clock=clock,
@@ -635,25 +640,51 @@ class Verzamelen:
                 self.attempts.end, flow_id, Situation.NIET_TERUGGEKEERD, only_from=(Stage.BIJ_DVA,)
             )
         for stage in (Stage.TERUG, Stage.OPHALEN):
-            for flow_id in await self._db(self.attempts.stale, stage, now - _INTERRUPTED_AFTER):
-                if not self.runs.busy(flow_id):
-                    await self._db(
-                        self.attempts.end,
-                        flow_id,
-                        Situation.ONDERBROKEN,
-                        detail="no retrieval was running for it",
-                        only_from=(stage,),
-                    )
+            stale = await self._db(self.attempts.stale_since, stage, now - _INTERRUPTED_AFTER)
+            for flow_id in self._run_by_nobody(stage, stale):
+                await self._db(
+                    self.attempts.end,
+                    flow_id,
+                    Situation.ONDERBROKEN,
+                    detail="no retrieval was running for it",
+                    only_from=(stage,),
+                )
         await self._db(self.sessions.purge)
+
+    def _run_by_nobody(self, stage: Stage, stale: Sequence[tuple[str, datetime]]) -> list[str]:
+        """Of the attempts at the callback or fetching that have not moved for long, those
+        no process is running. This process knows its own; with several workers another's
+        moves its attempt every HEARTBEAT_SECONDS, so one that keeps the same ``updated_at``
+        for several heartbeats of *real* time has nobody behind it (real time: a simulation
+        may move the clock ahead faster than a heartbeat comes)."""
+        if self.settings.workers == 1:
+            return [flow_id for flow_id, _ in stale if not self.runs.busy(flow_id)]
+        seen = time.monotonic()
+        quiet: dict[str, tuple[datetime, float]] = {}
+        nobody = []
+        for flow_id, updated_at in stale:
+            if self.runs.busy(flow_id):
+                continue
+            before = self._quiet.get((stage, flow_id))
+            since = before[1] if before is not None and before[0] == updated_at else seen
+            quiet[flow_id] = (updated_at, since)
+            if seen - since >= _QUIET_HEARTBEATS * HEARTBEAT_SECONDS:
+                nobody.append(flow_id)
+        self._quiet = {
+            **{k: v for k, v in self._quiet.items() if k[0] is not stage},
+            **{(stage, k): v for k, v in quiet.items()},
+        }
+        return nobody
 
     async def end_interrupted(self) -> list[str]:
         """At start, before any request: end the attempts a previous process left half-way
         (killed, or crashed, before its shutdown could end them): at the callback or
         fetching, or chosen at the search but not yet sent on to the DVA. Their work lived in
-        that process only (the PGO runs one worker, roles.SINGLE_WORKER), so none of it goes
-        on: ``onderbroken`` at once, not after the sweep's quarter of an hour, so that a
-        person who comes back after the restart reads the ending, never a "bezig" page that
-        cannot end."""
+        that process only, and no other process of the role runs yet (only the first worker
+        does this, and it starts alone: medmij_stack.pgo.runtime), so none of it goes on:
+        ``onderbroken`` at once, not after the sweep's quarter of an hour, so that a person
+        who comes back after the restart reads the ending, never a "bezig" page that cannot
+        end."""
         ended = []
         running = (Stage.TERUG, Stage.OPHALEN)
         for flow_id in await self._db(self.attempts.in_stages, running):

@@ -51,7 +51,7 @@ from .up import (
     without_unserved_nictiz,
     write_stack_json,
 )
-from .workers import bind_sockets, run_workers
+from .workers import WorkerRefused, bind_sockets, run_workers
 from .world import World, WorldError, load_world, save_world
 
 app = typer.Typer(
@@ -178,8 +178,8 @@ def up(
             "--workers",
             min=1,
             max=32,
-            help="Worker processes of each authorisation and resource server (default: the "
-            "world's [workers], else up to 2 on this machine); the other roles run one.",
+            help="Worker processes of each PGO, authorisation and resource server (default: "
+            "the world's [workers], else up to 2 on this machine); the other roles run one.",
         ),
     ] = None,
 ) -> None:
@@ -352,6 +352,7 @@ def serve(
             nictiz=nictiz,
             # One process of the role delivers its ketenlog (wiring.roles._node_common).
             deliver_ketenlog=worker == 0 and not replica,
+            workers=count,
         )
         return at_replica(built, replica)
 
@@ -389,9 +390,13 @@ def serve(
             format=f"%(asctime)s %(levelname)s worker {index} %(name)s: %(message)s",
             force=True,
         )
+        try:
+            listeners = build(index)
+        except (WorldError, StateError, ListStateError) as exc:
+            raise WorkerRefused(str(exc)) from exc
         asyncio.run(
             serve_listeners(
-                build(index),
+                listeners,
                 pki,
                 trust=trust,
                 listen=address,
@@ -410,7 +415,15 @@ def serve(
     count_across_processes(data_dir.resolve() / "metrics" / counts)
     for url in urls:
         console.print(f"{chosen.value}: {url}, {count} workers")
-    raise typer.Exit(run_workers(count, work, sockets, ended=process_ended))
+    raise typer.Exit(
+        run_workers(
+            count,
+            work,
+            sockets,
+            ended=process_ended,
+            refused=lambda message: err.print(f"[red]{escape(message)}[/red]"),
+        )
+    )
 
 
 def _serve_proxy(world: World, dva: str | None, address: str, replica_host: str | None) -> None:

@@ -66,9 +66,6 @@ SINGLE_WORKER: dict[Role, str] = {
     "files (volgnummer, digest); one writer keeps that sequence whole",
     Role.COLLECTOR: "it is not on any person's path and its batches are small; one "
     "process keeps its SQLite writes from queueing behind each other",
-    Role.PGO: "a retrieval runs as a task in the process that took the token, and the "
-    "person's callback waits for that task; its background job (sweeps, refreshes of "
-    "single-use refresh tokens) would run once per worker",
     Role.PROXY: "it only passes bytes on, a small part of one core; a second process "
     "would only split its round robin in two",
 }
@@ -76,7 +73,10 @@ SINGLE_WORKER: dict[Role, str] = {
 another process cannot share. The authorisation server keeps everything in its database
 (sessions, flows, codes, tokens, DigiD artifacts) and the resource server shares its one
 changing state, revoked tokens, through its database (medmij_stack.runtime.broadcast);
-its other caches derive from data every worker loads alike at startup."""
+its other caches derive from data every worker loads alike at startup. The PGO keeps its
+sessions, attempts, consents and records in its database; a retrieval runs in the worker
+that took its token, which also answers the callback that waits for it, and the first
+worker does the once-only work (medmij_stack.pgo.runtime)."""
 
 
 def default_workers(role: Role) -> int:
@@ -295,11 +295,13 @@ def listeners_for(
     resolve: bool = True,
     nictiz: Path | None = None,
     deliver_ketenlog: bool = True,
+    workers: int = 1,
 ) -> list[Listener]:
     """Build the apps of one role. Imports a service only when its role is asked for.
 
     ``nictiz``: the Nictiz qualification material, for the resource server.
     ``deliver_ketenlog``: False in every worker and replica but the first one.
+    ``workers``: how many worker processes serve the role (the PGO's settings say it).
     """
     # medmij_stack.runtime.clock: in a simulation world (a development world, always) every
     # role reads the virtual clock `medmij simulate` moves, so that all of them stamp and
@@ -355,8 +357,16 @@ def listeners_for(
 
         pgo = world.pgo_by_hostname(instance)
         common = _node_common(
-            world, pki, pgo.hostname, pgo_data_dir(world, pgo, data_dir), resolve=resolve
+            world,
+            pki,
+            pgo.hostname,
+            pgo_data_dir(world, pgo, data_dir),
+            resolve=resolve,
+            deliver_ketenlog=deliver_ketenlog,
         )
+        # The first worker (the one that delivers) does the role's once-only work too.
+        common["leader"] = deliver_ketenlog
+        common["workers"] = workers
         simulated: dict[str, object] = {}
         if world.world.simulation:
             # The background job (sweeps, refreshes) runs often, so that jumps of the clock

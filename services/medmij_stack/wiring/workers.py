@@ -40,11 +40,24 @@ from types import FrameType
 
 from medmij_stack.runtime.threaded_server import listening_socket
 
-__all__ = ["bind_sockets", "run_workers"]
+__all__ = ["WorkerRefused", "bind_sockets", "run_workers"]
 
 log = logging.getLogger(__name__)
 
 _BACKLOG = 2048
+_MESSAGE_LIMIT = 8192  # bytes of a refusing worker's message the parent passes on
+
+
+class WorkerRefused(Exception):
+    """Raised by a worker that cannot start, with what the person who started the role must
+    hear (a damaged state file, a bad world): the parent says it and exits with ``code``,
+    as one process would have."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
 
 Worker = Callable[[int, Mapping[int, socket.socket], Callable[[], None], Callable[[], int]], None]
 """Runs in a worker: (its index, the sockets by port, call when serving, how many workers
@@ -103,6 +116,11 @@ def _fork(
 
         work(index, sockets, ready, lambda: everyone[0])
         code = 0
+    except WorkerRefused as exc:
+        # Told through the pipe: the parent's output is the one its caller reads.
+        code = exc.code
+        with contextlib.suppress(OSError):
+            os.write(writable, b"E" + exc.message.encode("utf-8")[:_MESSAGE_LIMIT])
     except BaseException:  # reported; this process ends either way
         traceback.print_exc()
     finally:
@@ -113,8 +131,19 @@ def _fork(
 
 def _serving(readable: int) -> bool:
     """Wait until the worker says it serves (True) or ends first (False)."""
+    return _said(readable) == b"1"
+
+
+def _said(readable: int) -> bytes:
+    """What the worker wrote on its pipe: ``1`` (serving, said as soon as it is), or ``E``
+    and why it refused to start, or nothing (it ended first)."""
     try:
-        return os.read(readable, 1) == b"1"
+        said = b""
+        while chunk := os.read(readable, _MESSAGE_LIMIT + 1):
+            said += chunk
+            if said == b"1":
+                break  # serving: nothing more comes
+        return said
     finally:
         os.close(readable)
 
@@ -126,9 +155,13 @@ def run_workers(
     *,
     grace: float = 10.0,
     ended: Callable[[int], None] = lambda pid: None,
+    refused: Callable[[str], None] = lambda message: log.error("%s", message),
 ) -> int:
-    """Run ``count`` workers until SIGINT/SIGTERM or until one stops; the exit code.
-    ``ended(pid)`` runs in the parent for each worker that has ended."""
+    """Run ``count`` workers until SIGINT/SIGTERM or until one stops; the exit code (the
+    first worker's own when it ended before it served: a worker that cannot start says
+    why and ends with 2, as one process would). ``ended(pid)`` runs in the parent for each
+    worker that has ended; ``refused(message)`` gets what a first worker that could not
+    start said (:class:`WorkerRefused`)."""
     children: dict[int, int] = {}  # pid → worker index
     stopping = False
     # Shared with every worker (anonymous shared memory survives fork): how many serve.
@@ -147,10 +180,16 @@ def run_workers(
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     failed = False
+    first_code: int | None = None  # the first worker's exit code, if it never served
     try:
         pid, readable = _fork(0, work, sockets, everyone)
         children[pid] = 0
-        if _serving(readable):
+        first = pid
+        said = _said(readable)
+        if said.startswith(b"E"):
+            refused(said[1:].decode("utf-8", "replace"))
+        if said == b"1":
+            first = -1
             everyone[0] = 1
             for index in range(1, count):
                 if stopping:
@@ -180,6 +219,8 @@ def run_workers(
                 continue
             gone = children.pop(pid, -1)
             ended(pid)
+            if pid == first:
+                first_code = os.waitstatus_to_exitcode(status)
             if gone >= 0 and not stopping and not failed:
                 failed = True
                 log.error(
@@ -194,6 +235,8 @@ def run_workers(
             sock.close()
         for readable in starting:
             os.close(readable)
+    if failed and first_code is not None and first_code > 0:
+        return first_code
     return 1 if failed else 0
 
 

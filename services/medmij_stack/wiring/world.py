@@ -118,6 +118,7 @@ class Workers(_Model):
 
     authserver: Annotated[int, Field(ge=1, le=32)] | None = None
     zorgaanbieder: Annotated[int, Field(ge=1, le=32)] | None = None
+    pgo: Annotated[int, Field(ge=1, le=32)] | None = None
 
 
 class Stelselnode(_Model):
