@@ -36,6 +36,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+from machine import MachineReading
 from running_stack import start_stack, stop
 
 from medmij_stack.runtime.net import make_async_client
@@ -204,12 +205,15 @@ def main() -> None:
             for concurrency in args.concurrency:
                 count = args.count or 24 * max(1, concurrency // 4 + 1)
                 before = cpu_seconds(process.pid)
+                machine = MachineReading.now()
                 result = asyncio.run(run(stack, count, concurrency, live_session=args.live_session))
                 after = cpu_seconds(process.pid)
+                machine_after = MachineReading.now()
                 report(count, concurrency, result)
                 failures: list[str] = result["failures"]  # type: ignore[assignment]
                 totals: list[float] = result["totals"]  # type: ignore[assignment]
                 cpu_split(before, after, len(totals) - len(failures))
+                print(f"  {machine.until(machine_after, len(totals) - len(failures), 'retrieval')}")
                 print(f"  load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         finally:
             stop(process)

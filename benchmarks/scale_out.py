@@ -56,6 +56,7 @@ from urllib.parse import urlencode
 
 import httpx
 import psutil
+from machine import machine_jiffies
 from running_stack import dienst_when_healthy, start_stack, stop, until_every_worker_serves
 from token_exchange import Person, percentile
 
@@ -118,14 +119,6 @@ def cpu_seconds(processes: dict[psutil.Process, str]) -> dict[str, float]:
             continue
         spent[label] = spent.get(label, 0.0) + times.user + times.system
     return spent
-
-
-def machine_jiffies() -> tuple[float, float]:
-    """(busy, total) CPU time of the whole machine so far, every core."""
-    times = psutil.cpu_times()
-    idle = times.idle + getattr(times, "iowait", 0.0)
-    total = sum(times)
-    return total - idle, total
 
 
 # --- one measurement -------------------------------------------------------------------------

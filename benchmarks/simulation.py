@@ -23,6 +23,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from machine import machine_jiffies
+
 from medmij_stack.protocol.funnel import Outcome
 from medmij_stack.wiring.scenarios import load_scenario
 from medmij_stack.wiring.simulate import simulate_on, simulation_world, start_simulation_stack
@@ -66,6 +68,7 @@ def main() -> None:
         began = time.perf_counter()
         stack = start_simulation_stack(world, Path(folder), timeout=600)
         startup = time.perf_counter() - began
+        busy_before, total_before = machine_jiffies()
         try:
             result = asyncio.run(
                 simulate_on(
@@ -77,9 +80,15 @@ def main() -> None:
                     concurrency=args.concurrency,
                 )
             )
+            busy_after, total_after = machine_jiffies()
         finally:
             stack.stop()
     minutes = result.seconds / 60
+    # The whole machine over the run and its reading of the stores: what bounds the rate
+    # when its cores were (nearly) always busy (benchmarks/machine.py).
+    busy = busy_after - busy_before
+    cores = os.cpu_count() or 1
+    user_months = args.users * args.months
     succeeded = sum(1 for a in result.truth if a.outcome is Outcome.SUCCESS)
     report = {
         "machine": _machine(),
@@ -108,6 +117,9 @@ def main() -> None:
         "completed_every_step": result.completion.to_json() if result.completion else None,
         "attempts_without_an_end": len(result.errors),
         "system_retrievals": sum(result.system_retrievals.values()),
+        "machine_busy_share": round(busy / max(total_after - total_before, 1e-9), 3),
+        "machine_cpu_seconds_per_attempt": round(busy / max(len(result.truth), 1), 3),
+        "user_months_per_minute_the_cores_allow": round(cores * 60 * user_months / busy, 1),
     }
     if args.out is not None:
         result.write(args.out)
