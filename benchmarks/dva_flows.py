@@ -25,37 +25,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import psutil
-from machine import MachineReading
+from machine import MachineReading, cpu_seconds, role_processes
 from running_stack import dienst_when_healthy, start_stack, stop, until_every_worker_serves
 from token_exchange import ZORGAANBIEDER
 from token_peer import mint_codes
 
 STARTUP_LIMIT = 300.0
-
-
-def role_processes(stack_pid: int, role: str) -> list[psutil.Process]:
-    """The processes of ``serve <role>`` under the stack (the role's parent and workers)."""
-    found = []
-    for process in psutil.Process(stack_pid).children(recursive=True):
-        try:
-            arguments = process.cmdline()
-        except psutil.Error:
-            continue
-        if "serve" in arguments and arguments[arguments.index("serve") + 1 :][:1] == [role]:
-            found.append(process)
-    return found
-
-
-def cpu_seconds(processes: list[psutil.Process]) -> float:
-    total = 0.0
-    for process in processes:
-        try:
-            times = process.cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system
-    return total
 
 
 def profile(pid: int, to: Path) -> subprocess.Popen[bytes]:

@@ -13,7 +13,32 @@ from dataclasses import dataclass
 
 import psutil
 
-__all__ = ["MachineReading", "machine_jiffies"]
+__all__ = ["MachineReading", "cpu_seconds", "machine_jiffies", "role_processes"]
+
+
+def role_processes(stack_pid: int, role: str) -> list[psutil.Process]:
+    """The processes of ``serve <role>`` under the stack (the role's parent and workers)."""
+    found = []
+    for process in psutil.Process(stack_pid).children(recursive=True):
+        try:
+            arguments = process.cmdline()
+        except psutil.Error:
+            continue
+        if "serve" in arguments and arguments[arguments.index("serve") + 1 :][:1] == [role]:
+            found.append(process)
+    return found
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User + system CPU seconds so far of ``processes`` together."""
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def machine_jiffies() -> tuple[float, float]:

@@ -54,7 +54,9 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
+import psutil
 from lxml import html
+from machine import cpu_seconds, role_processes
 from running_stack import dienst_when_healthy, start_stack, stop
 from token_exchange import ZORGAANBIEDER, Person
 
@@ -83,6 +85,7 @@ class Run:
     connections: int
     seconds: float
     latencies: tuple[float, ...]  # ms, one per exchange
+    server_cpu: float = 0.0  # CPU seconds of the answering server's processes meanwhile
 
     @property
     def requests(self) -> int:
@@ -102,7 +105,13 @@ class Run:
             self.connections,
             self.seconds + other.seconds,
             self.latencies + other.latencies,
+            self.server_cpu + other.server_cpu,
         )
+
+    @property
+    def busy_cores(self) -> float:
+        """How busy the answering server was: its CPU seconds over the run's seconds."""
+        return self.server_cpu / self.seconds
 
 
 def ensure_node_packages() -> None:
@@ -115,7 +124,16 @@ def ensure_node_packages() -> None:
         )
 
 
-def load(target: Target, info: dict[str, Any], codes: list[str], connections: int) -> Run:
+def load(
+    target: Target,
+    info: dict[str, Any],
+    codes: list[str],
+    connections: int,
+    server: list[psutil.Process] | None = None,
+) -> Run:
+    """One turn of autocannon against ``target``; ``server``: its processes, whose CPU
+    time over the turn is counted (a little more than the measured seconds: autocannon's
+    start and end fall outside its own clock, when the server is idle)."""
     client = info["pgo_client_cert"]
     settings = {
         "url": target.url,
@@ -128,6 +146,7 @@ def load(target: Target, info: dict[str, Any], codes: list[str], connections: in
         "key": client["key"],
         "ca": info["ca"],
     }
+    before = cpu_seconds(server or [])
     finished = subprocess.run(  # noqa: S603 - node with our own script
         ["node", str(NODE / "token_load.js")],  # noqa: S607
         input=json.dumps(settings).encode(),
@@ -142,7 +161,10 @@ def load(target: Target, info: dict[str, Any], codes: list[str], connections: in
         raise SystemExit(
             f"{target.name} at {connections}: not every exchange answered 200: {result}"
         )
-    return Run(target.name, connections, float(result["seconds"]), tuple(result["latencies"]))
+    spent = cpu_seconds(server or []) - before
+    return Run(
+        target.name, connections, float(result["seconds"]), tuple(result["latencies"]), spent
+    )
 
 
 # --- our side: the stack and its codes --------------------------------------------------------
@@ -283,12 +305,17 @@ def main() -> int:
             Path(tmp), "--timeout", str(STARTUP_LIMIT), limit=STARTUP_LIMIT + 30
         )
         try:
-            return run(info, Path(tmp) / "certs", args)
+            return run(info, Path(tmp) / "certs", args, role_processes(process.pid, "authserver"))
         finally:
             stop(process)
 
 
-def run(info: dict[str, Any], certs: Path, args: argparse.Namespace) -> int:
+def run(
+    info: dict[str, Any],
+    certs: Path,
+    args: argparse.Namespace,
+    authserver: list[psutil.Process],
+) -> int:
     dienst = dienst_when_healthy(info, ZORGAANBIEDER, "48", limit=STARTUP_LIMIT)
     ours = our_target(info, dienst.token_endpoint)
 
@@ -302,6 +329,7 @@ def run(info: dict[str, Any], certs: Path, args: argparse.Namespace) -> int:
     codes = serial + parallel
 
     peer_process, peer, peer_codes = start_peer(info, ours.servername, certs, needed)
+    peer_server = [psutil.Process(peer_process.pid)]
     runs: list[Run] = []
     try:
         load(ours, info, codes[: args.warmup], 1)
@@ -317,8 +345,8 @@ def run(info: dict[str, Any], certs: Path, args: argparse.Namespace) -> int:
             while offset < end:
                 batch = slice(offset, min(end, offset + per_round))
                 got, peer_got = (
-                    load(ours, info, codes[batch], level),
-                    load(peer, info, peer_codes[batch], level),
+                    load(ours, info, codes[batch], level, authserver),
+                    load(peer, info, peer_codes[batch], level, peer_server),
                 )
                 mine = got if mine is None else mine + got
                 theirs = peer_got if theirs is None else theirs + peer_got
@@ -352,17 +380,20 @@ def run(info: dict[str, Any], certs: Path, args: argparse.Namespace) -> int:
         )
     print()
     print(
-        "| server | concurrency | exchanges | exchanges/s | p50 ms | p95 ms | p99 ms | ours/peer |"
+        "| server | concurrency | exchanges | exchanges/s | p50 ms | p95 ms | p99 ms | ours/peer "
+        "| server CPU ms/exchange | server busy (cores) |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for level in LEVELS:
         mine = next(r for r in runs if r.side == "ours" and r.connections == level)
         theirs = next(r for r in runs if r.side != "ours" and r.connections == level)
         for item in (mine, theirs):
             ratio = f"{mine.rate / theirs.rate:.2f}x" if item is mine else ""
+            cpu_ms = item.server_cpu / item.requests * 1000
             print(f"| {item.side} | {level} | {item.requests} | {item.rate:.0f} | "
                   f"{item.percentile(0.5):.1f} | {item.percentile(0.95):.1f} | "
-                  f"{item.percentile(0.99):.1f} | {ratio} |")  # fmt: skip
+                  f"{item.percentile(0.99):.1f} | {ratio} | {cpu_ms:.2f} | "
+                  f"{item.busy_cores:.2f} |")  # fmt: skip
     print()
     print("durability of an answered token:")
     print("  ours: committed before the answer (SQLite WAL, synchronous=NORMAL: survives kill -9 "

@@ -284,3 +284,24 @@ async def test_a_restarted_node_refuses_a_lower_volgnummer_and_says_so(
     assert status == 503  # nothing it may trust: fail closed
     assert body["lists"]["whitelist"]["refused"]["volgnummer"] == 1
     assert again.whitelist() is None
+
+
+async def test_a_joining_process_serves_only_once_its_lists_are_in(
+    lists: dict[ListKind, MedMijList],
+) -> None:
+    """A further worker or replica (NodeSettings.lists_wait_seconds) waits in its lifespan
+    for every list: the role serves already, and this process could only refuse until then."""
+    node = Stelselnode(lists)
+    joining = ListSubscription(URLS, node.client, interval=60, development=True, wait_at_start=10)
+    async with joining.lifespan(None):
+        assert joining.ready  # before the app's first request, not some time after
+        assert joining.whitelist()
+    # One that cannot have its lists serves after the wait all the same, and says so.
+    node.missing = {ListKind.GNL}
+    patient = ListSubscription(URLS, node.client, interval=60, development=True, wait_at_start=0.2)
+    async with patient.lifespan(None):
+        assert not patient.ready
+    # The first process of a role does not wait: `medmij up` waits on its /health instead.
+    first = subscription(Stelselnode(lists))
+    async with first.lifespan(None):
+        assert not first.ready

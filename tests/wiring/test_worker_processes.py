@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import collections
+import os
+import select
 import socket
 import sys
+import threading
+import time
 from collections.abc import Callable, Mapping
 
 import pytest
@@ -24,7 +29,7 @@ def _run(work: Callable[[], None]) -> tuple[int, list[str]]:
     ) -> None:
         work()
 
-    sockets = bind_sockets("127.0.0.1", [0])
+    sockets = bind_sockets("127.0.0.1", [0], 2)
     code = run_workers(2, worker, sockets, grace=5, refused=heard.append)
     return code, heard
 
@@ -52,3 +57,51 @@ def test_a_long_refusal_reaches_the_parent_whole_up_to_its_limit() -> None:
     code, heard = _run(damaged)
     assert code == 2
     assert heard == [message]
+
+
+def test_a_burst_of_new_connections_is_spread_over_the_workers() -> None:
+    """Each worker takes every connection waiting when it wakes (as an asyncio server
+    does): with one socket shared, a burst could all go to whichever woke first; with a
+    socket per worker the kernel spreads them."""
+    sockets = bind_sockets("127.0.0.1", [0], 2)
+    (port,) = sockets[0]
+    served_by: list[int] = []
+
+    def worker(
+        index: int,
+        mine: Mapping[int, socket.socket],
+        serving: Callable[[], None],
+        serving_now: Callable[[], int],
+    ) -> None:
+        listener = mine[port]
+        listener.listen(128)
+        listener.setblocking(False)
+        serving()
+        end = time.monotonic() + 4
+        while time.monotonic() < end:
+            ready, _, _ = select.select([listener], [], [], 0.1)
+            while ready:
+                try:
+                    connection, _ = listener.accept()
+                except BlockingIOError:
+                    break
+                connection.setblocking(True)
+                connection.sendall(str(os.getpid()).encode())
+                connection.close()
+
+    def burst() -> None:
+        time.sleep(1.5)  # both workers serve by then
+        connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+        for connection in connections:
+            with connection:
+                connection.settimeout(5)
+                served_by.append(int(connection.recv(16)))
+
+    clients = threading.Thread(target=burst)
+    clients.start()
+    run_workers(2, worker, sockets, grace=5)  # they stop after 4 s: the role ends with them
+    clients.join()
+    counts = sorted(collections.Counter(served_by).values())
+    assert len(served_by) == 40
+    assert len(counts) == 2, counts
+    assert counts[0] >= 5, counts

@@ -373,7 +373,7 @@ def serve(
         return
     try:
         urls = listener_urls(world, RoleInstance(chosen, instance, replica))
-        sockets = bind_sockets(address, [urlsplit(url).port or 443 for url in urls])
+        sockets = bind_sockets(address, [urlsplit(url).port or 443 for url in urls], count)
     except (WorldError, OSError) as exc:
         err.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(2) from exc

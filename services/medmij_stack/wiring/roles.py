@@ -219,6 +219,9 @@ def listener_urls(world: World, instance: RoleInstance) -> tuple[str, ...]:
     return tuple(replica_endpoint(node, instance.replica).url() for node in nodes)
 
 
+_JOINING_LISTS_WAIT_SECONDS = 60.0
+
+
 def _node_common(
     world: World,
     pki: DevPKI,
@@ -239,6 +242,9 @@ def _node_common(
         "hosts": world.hosts() if resolve else {},
         "lists": {kind: stelsel.url(f"/{kind.filename}") for kind in ListKind},
         "lists_refresh_seconds": float(world.stelselnode.refresh_seconds),
+        # A further worker or replica joins a role that serves already: it waits for its
+        # lists before it takes connections, or it could only answer them 503.
+        "lists_wait_seconds": 0.0 if deliver_ketenlog else _JOINING_LISTS_WAIT_SECONDS,
         "data_dir": data_dir,
         # Where the node delivers its ketenlog (medmij_stack.runtime.ketenlog_delivery).
         # One process of a role delivers (the first worker of the first replica): the

@@ -1,9 +1,15 @@
 """Several worker processes of one role, accepting on the sockets their parent bound.
 
-`medmij serve --workers N`: the parent binds every listening socket of the role once, then
-forks N workers; each builds the role's apps itself and accepts on the inherited sockets
-(the kernel hands each connection to one of them). The parent serves nothing: it starts
-the workers, passes SIGINT/SIGTERM on, and ends when they have ended.
+`medmij serve --workers N`: the parent binds the role's sockets, then forks N workers; each
+builds the role's apps itself and accepts on the sockets it inherited. The parent serves
+nothing: it starts the workers, passes SIGINT/SIGTERM on, and ends when they have ended.
+
+* On Linux each worker has a socket of its own per port, all bound with SO_REUSEPORT, and
+  the kernel spreads new connections over the ones that listen. A socket listens only once
+  its worker serves, so no connection waits for a worker still starting. (One socket shared
+  by every worker would be taken from by whichever worker wakes first, and an asyncio
+  server then accepts every connection waiting: a burst of new connections went to one
+  worker while the other idled.) Elsewhere one listening socket is shared.
 
 * The first worker starts alone: its lifespan migrates the database and loads the data, so
   the others, started once it listens, find both done instead of racing to do them.
@@ -35,7 +41,7 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import FrameType
 
 from medmij_stack.runtime.threaded_server import listening_socket
@@ -45,6 +51,11 @@ __all__ = ["WorkerRefused", "bind_sockets", "run_workers"]
 log = logging.getLogger(__name__)
 
 _BACKLOG = 2048
+# Linux balances connections over the listening sockets of a SO_REUSEPORT group; other
+# systems accept the option without balancing, so they share one socket instead.
+_REUSEPORT: int | None = (
+    getattr(socket, "SO_REUSEPORT", None) if sys.platform.startswith("linux") else None
+)
 _MESSAGE_LIMIT = 8192  # bytes of a refusing worker's message the parent passes on
 
 
@@ -64,19 +75,46 @@ Worker = Callable[[int, Mapping[int, socket.socket], Callable[[], None], Callabl
 serve now); returns when done."""
 
 
-def bind_sockets(listen: str, ports: Iterable[int]) -> dict[int, socket.socket]:
-    """Per port, a listening socket on ``listen`` (SO_REUSEADDR, as uvicorn binds)."""
-    sockets: dict[int, socket.socket] = {}
+def bind_sockets(
+    listen: str, ports: Iterable[int], count: int = 1
+) -> list[dict[int, socket.socket]]:
+    """Per worker of ``count``, per port, its socket on ``listen`` (SO_REUSEADDR, as uvicorn
+    binds; see the module docstring for SO_REUSEPORT). Port 0: a free port, the same for
+    every worker. ``OSError`` when a port cannot be had."""
+    separate = _REUSEPORT is not None and count > 1
+    made: list[socket.socket] = []
+    workers: list[dict[int, socket.socket]] = [{} for _ in range(count if separate else 1)]
     try:
-        for port in ports:
-            sock = listening_socket(listen, port)
-            sock.listen(_BACKLOG)
-            sockets[port] = sock
+        for asked in ports:
+            port = asked
+            for sockets in workers:
+                sock = _bound(listen, port, reuse_port=separate)
+                made.append(sock)
+                port = sock.getsockname()[1]
+                sockets[port] = sock
+                if not separate:
+                    sock.listen(_BACKLOG)
     except OSError:
-        for sock in sockets.values():
+        for sock in made:
             sock.close()
         raise
-    return sockets
+    return workers if separate else workers * count
+
+
+def _bound(listen: str, port: int, *, reuse_port: bool) -> socket.socket:
+    if not reuse_port:
+        return listening_socket(listen, port)
+    assert _REUSEPORT is not None
+    family = socket.AF_INET6 if ":" in listen else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, _REUSEPORT, 1)
+        sock.bind((listen, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _die_with_parent(parent: int) -> None:
@@ -151,7 +189,7 @@ def _said(readable: int) -> bytes:
 def run_workers(
     count: int,
     work: Worker,
-    sockets: Mapping[int, socket.socket],
+    sockets: Sequence[Mapping[int, socket.socket]],
     *,
     grace: float = 10.0,
     ended: Callable[[int], None] = lambda pid: None,
@@ -161,7 +199,19 @@ def run_workers(
     first worker's own when it ended before it served: a worker that cannot start says
     why and ends with 2, as one process would). ``ended(pid)`` runs in the parent for each
     worker that has ended; ``refused(message)`` gets what a first worker that could not
-    start said (:class:`WorkerRefused`)."""
+    start said (:class:`WorkerRefused`). ``sockets``: per worker (:func:`bind_sockets`)."""
+    assert len(sockets) == count
+
+    def forked(index: int) -> tuple[int, int]:
+        started = _fork(index, work, sockets[index], everyone)
+        # A worker's own sockets are its alone: closed here, they close when it ends (a
+        # socket the parent still held would keep listening with nobody to accept).
+        later = {id(s) for mapping in sockets[index + 1 :] for s in mapping.values()}
+        for sock in sockets[index].values():
+            if id(sock) not in later:
+                sock.close()
+        return started
+
     children: dict[int, int] = {}  # pid → worker index
     stopping = False
     # Shared with every worker (anonymous shared memory survives fork): how many serve.
@@ -182,7 +232,7 @@ def run_workers(
     failed = False
     first_code: int | None = None  # the first worker's exit code, if it never served
     try:
-        pid, readable = _fork(0, work, sockets, everyone)
+        pid, readable = forked(0)
         children[pid] = 0
         first = pid
         said = _said(readable)
@@ -194,7 +244,7 @@ def run_workers(
             for index in range(1, count):
                 if stopping:
                     break
-                pid, readable = _fork(index, work, sockets, everyone)
+                pid, readable = forked(index)
                 children[pid] = index
                 starting.append(readable)
         elif not stopping:
@@ -231,8 +281,9 @@ def run_workers(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        for sock in sockets.values():
-            sock.close()
+        for mapping in sockets:
+            for sock in mapping.values():
+                sock.close()
         for readable in starting:
             os.close(readable)
     if failed and first_code is not None and first_code > 0:

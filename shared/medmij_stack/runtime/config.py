@@ -34,6 +34,14 @@ class NodeSettings(BaseSettings):
     )
     lists: dict[ListKind, str] = Field(description="URL of each MedMij list at the Stelselnode")
     lists_refresh_seconds: float = Field(default=900, gt=0, le=900)
+    lists_wait_seconds: float = Field(
+        default=0,
+        ge=0,
+        le=300,
+        description="At start, wait up to this long for every list before serving: for a "
+        "process that joins a role others already serve (a further worker or replica), "
+        "which would otherwise take connections it can only refuse until its lists arrive",
+    )
     data_dir: Path = Path("data")
     collector_url: str | None = Field(
         default=None,

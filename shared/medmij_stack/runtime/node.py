@@ -69,10 +69,13 @@ class ListSubscription:
         development: bool = False,
         state_dir: Path | None = None,
         clock: Clock = system_clock,
+        wait_at_start: float = 0.0,
     ) -> None:
         """`state_dir`: where the last accepted Volgnummer of each list is kept across
         restarts (a node's `data_dir / "lists"`); None keeps it in memory only. `clock`:
-        the node's time of day, against which a list's Tijdstempel is judged."""
+        the node's time of day, against which a list's Tijdstempel is judged.
+        `wait_at_start`: how long the lifespan waits for every list before the app serves
+        (NodeSettings.lists_wait_seconds); it serves after that in any case."""
         self.urls = dict(urls)
         self.lists = ListSet(development=development, state_dir=state_dir, clock=clock)
         self._client_factory = client_factory
@@ -86,6 +89,7 @@ class ListSubscription:
         # When each list was last had from the Stelselnode (accepted or unchanged), wall time.
         self.confirmed_at: dict[ListKind, float] = {}
         self._whitelist_names: tuple[object, frozenset[str]] | None = None
+        self._wait_at_start = wait_at_start
 
     @classmethod
     def for_node(cls, settings: NodeSettings, *, clock: Clock = system_clock) -> ListSubscription:
@@ -97,12 +101,19 @@ class ListSubscription:
             development=settings.development,
             state_dir=settings.data_dir / "lists",
             clock=clock,
+            wait_at_start=settings.lists_wait_seconds,
         )
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: object) -> AsyncIterator[None]:
         """An ASGI lifespan: refresh the lists while the app runs."""
         await self.start()
+        if self._wait_at_start and not await self.wait_ready(self._wait_at_start):
+            log.warning(
+                "serving without every list after %.0f s: %s",
+                self._wait_at_start,
+                self.last_problems,
+            )
         try:
             yield
         finally:
