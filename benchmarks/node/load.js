@@ -55,6 +55,7 @@ const instance = autocannon({
     timeouts: result.timeouts,
     bytes: result.throughput.total,
     p50: percentile(latencies, 0.5),
+    p95: percentile(latencies, 0.95),
     p99: percentile(latencies, 0.99)
   }) + '\n')
 })
