@@ -112,3 +112,30 @@ def test_sqlite_wakes_nobody_and_only_reading_tells(tmp_path: Path) -> None:
 def test_a_channel_is_a_short_identifier(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="identifier"):
         Broadcast(f"sqlite:///{tmp_path / 'b.sqlite3'}", "drop table")
+
+
+@pytest.mark.postgres
+def test_a_reader_whose_connection_broke_reads_again_on_a_new_one(tmp_path: Path) -> None:
+    """`news` reads on a connection of its own; when the database drops it (a restart), that
+    read fails and the next one, on a new connection, misses nothing published meanwhile."""
+    import psycopg
+
+    with fresh_database("postgresql", tmp_path, "broadcast") as url:
+        reader, publisher = Broadcast(url, "revoked"), Broadcast(url, "revoked")
+        try:
+            publisher.publish(["first"])
+            assert reader.news() == ["first"]
+            backend = reader._reader.info.backend_pid
+            conninfo = reader._engine.url.set(drivername="postgresql").render_as_string(
+                hide_password=False
+            )
+            with psycopg.connect(conninfo, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+            publisher.publish(["second"])
+            with pytest.raises(Exception):  # noqa: B017, PT011 - the driver's own error
+                reader.news()
+            assert reader.news() == ["second"]
+            assert reader._reader.info.backend_pid != backend
+        finally:
+            reader.close()
+            publisher.close()

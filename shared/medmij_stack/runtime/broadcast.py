@@ -60,7 +60,8 @@ _table = Table(
     Column("message", String(512), nullable=False),
     Column("published_at", UtcDateTime(), nullable=False, index=True),
 )
-_NEWS_SQL = "SELECT id, message FROM broadcast WHERE channel = ? AND id > ? ORDER BY id"
+_NEWS_SQL = "SELECT id, message FROM broadcast WHERE channel = {0} AND id > {0} ORDER BY id"
+_PARAMSTYLE = {"sqlite": "?", "postgresql": "%s"}
 _SETUP_LOCK = 0x6D6D_6263  # PostgreSQL advisory lock while the table is made ("mmbc")
 _RELISTEN_SECONDS = 1.0
 
@@ -78,12 +79,13 @@ class Broadcast:
         self._lock = threading.Lock()
         self._setup()
         self._seen = self._newest()
-        # SQLite: one connection of our own for `news`, read through the driver itself;
-        # SQLAlchemy's statement handling costs ~0.5 ms a call, more than the read.
+        # One connection of our own for `news`, read through the driver itself, in autocommit
+        # so that each read sees the newest commit: SQLAlchemy's statement handling, a pool
+        # checkout with its ping and the closing rollback cost more than the read (on
+        # PostgreSQL three round trips where one will do). Opened again after a failure.
+        self._news_sql = _NEWS_SQL.format(_PARAMSTYLE.get(self._engine.dialect.name, "?"))
+        self._held: Any = None
         self._reader: Any = None
-        if not self._postgres:
-            self._held = self._engine.raw_connection()
-            self._reader = self._held.driver_connection
 
     @property
     def notifies(self) -> bool:
@@ -91,10 +93,23 @@ class Broadcast:
         return self._postgres
 
     def close(self) -> None:
-        if self._reader is not None:
-            self._held.close()
-            self._reader = None
+        self._drop_reader()
         self._engine.dispose()
+
+    def _open_reader(self) -> Any:
+        if self._reader is None:
+            self._held = self._engine.raw_connection()
+            reader = self._held.driver_connection
+            if self._postgres:
+                reader.autocommit = True  # SQLite's is set by runtime.database already
+            self._reader = reader
+        return self._reader
+
+    def _drop_reader(self) -> None:
+        if self._held is not None:
+            with contextlib.suppress(Exception):
+                self._held.invalidate() if self._postgres else self._held.close()
+        self._held = self._reader = None
 
     def _setup(self) -> None:
         writing = self._engine.connect().execution_options(**WRITE)
@@ -134,16 +149,14 @@ class Broadcast:
     def news(self) -> list[str]:
         """The messages published (by any process) since the last call. Blocking, cheap."""
         with self._lock:  # one reader at a time, so that no message is handed out twice
-            if self._reader is not None:
-                # Autocommit (runtime.database): each read sees the newest commit.
-                rows = self._reader.execute(_NEWS_SQL, (self.channel, self._seen)).fetchall()
-            else:
-                with self._engine.connect() as connection:
-                    rows = connection.execute(
-                        select(_table.c.id, _table.c.message)
-                        .where(_table.c.channel == self.channel, _table.c.id > self._seen)
-                        .order_by(_table.c.id)
-                    ).all()
+            try:
+                reader = self._open_reader()
+                rows = reader.execute(self._news_sql, (self.channel, self._seen)).fetchall()
+            except Exception:
+                # The connection broke (a database restart): a new one next time; this read
+                # fails, as a read through the pool would have.
+                self._drop_reader()
+                raise
             if rows:
                 self._seen = int(rows[-1][0])
         return [str(row[1]) for row in rows]
