@@ -53,9 +53,7 @@ log = logging.getLogger(__name__)
 _BACKLOG = 2048
 # Linux balances connections over the listening sockets of a SO_REUSEPORT group; other
 # systems accept the option without balancing, so they share one socket instead.
-_REUSEPORT: int | None = (
-    getattr(socket, "SO_REUSEPORT", None) if sys.platform.startswith("linux") else None
-)
+_BALANCES_REUSEPORT = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 _MESSAGE_LIMIT = 8192  # bytes of a refusing worker's message the parent passes on
 
 
@@ -81,14 +79,14 @@ def bind_sockets(
     """Per worker of ``count``, per port, its socket on ``listen`` (SO_REUSEADDR, as uvicorn
     binds; see the module docstring for SO_REUSEPORT). Port 0: a free port, the same for
     every worker. ``OSError`` when a port cannot be had."""
-    separate = _REUSEPORT is not None and count > 1
+    separate = _BALANCES_REUSEPORT and count > 1
     made: list[socket.socket] = []
     workers: list[dict[int, socket.socket]] = [{} for _ in range(count if separate else 1)]
     try:
         for asked in ports:
             port = asked
             for sockets in workers:
-                sock = _bound(listen, port, reuse_port=separate)
+                sock = listening_socket(listen, port, reuse_port=separate)
                 made.append(sock)
                 port = sock.getsockname()[1]
                 sockets[port] = sock
@@ -99,22 +97,6 @@ def bind_sockets(
             sock.close()
         raise
     return workers if separate else workers * count
-
-
-def _bound(listen: str, port: int, *, reuse_port: bool) -> socket.socket:
-    if not reuse_port:
-        return listening_socket(listen, port)
-    assert _REUSEPORT is not None
-    family = socket.AF_INET6 if ":" in listen else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, _REUSEPORT, 1)
-        sock.bind((listen, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 def _die_with_parent(parent: int) -> None:
@@ -234,12 +216,11 @@ def run_workers(
     try:
         pid, readable = forked(0)
         children[pid] = 0
-        first = pid
         said = _said(readable)
         if said.startswith(b"E"):
             refused(said[1:].decode("utf-8", "replace"))
-        if said == b"1":
-            first = -1
+        first_served = said == b"1"
+        if first_served:
             everyone[0] = 1
             for index in range(1, count):
                 if stopping:
@@ -269,7 +250,7 @@ def run_workers(
                 continue
             gone = children.pop(pid, -1)
             ended(pid)
-            if pid == first:
+            if gone == 0 and not first_served:
                 first_code = os.waitstatus_to_exitcode(status)
             if gone >= 0 and not stopping and not failed:
                 failed = True

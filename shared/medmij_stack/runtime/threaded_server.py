@@ -20,16 +20,21 @@ class ServerDidNotStart(RuntimeError):
     """The server thread ended, or did not listen in time."""
 
 
-def listening_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+def listening_socket(
+    host: str = "127.0.0.1", port: int = 0, *, reuse_port: bool = False
+) -> socket.socket:
     """A TCP socket bound to ``host:port`` (0: a free port); ``OSError`` when it cannot be.
 
     IPPROTO_TCP is named explicitly: asyncio sets TCP_NODELAY only on sockets that say so,
     and without it every keep-alive answer waits ~40 ms for the peer's delayed ACK.
+    ``reuse_port``: SO_REUSEPORT too, so that sockets of several processes share the port.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
     except OSError:
         sock.close()
