@@ -133,7 +133,7 @@ class Verzamelen:
         self.oauth = oauth
         self.directory = directory
         # The attempts of other workers seen standing still: (updated_at, since when).
-        self._quiet: dict[tuple[Stage, str], tuple[datetime, float]] = {}
+        self._quiet: dict[str, tuple[datetime, float]] = {}
         self.runs = RetrievalRuns(
             settings=settings,
             clock=clock,
@@ -639,41 +639,44 @@ class Verzamelen:
             await self._db(
                 self.attempts.end, flow_id, Situation.NIET_TERUGGEKEERD, only_from=(Stage.BIJ_DVA,)
             )
-        for stage in (Stage.TERUG, Stage.OPHALEN):
-            stale = await self._db(self.attempts.stale_since, stage, now - _INTERRUPTED_AFTER)
-            for flow_id in self._run_by_nobody(stage, stale):
-                await self._db(
-                    self.attempts.end,
-                    flow_id,
-                    Situation.ONDERBROKEN,
-                    detail="no retrieval was running for it",
-                    only_from=(stage,),
-                )
+        stale = {
+            flow_id: (stage, updated_at)
+            for stage in (Stage.TERUG, Stage.OPHALEN)
+            for flow_id, updated_at in await self._db(
+                self.attempts.stale_since, stage, now - _INTERRUPTED_AFTER
+            )
+        }
+        for flow_id in self._run_by_nobody(stale):
+            await self._db(
+                self.attempts.end,
+                flow_id,
+                Situation.ONDERBROKEN,
+                detail="no retrieval was running for it",
+                only_from=(stale[flow_id][0],),
+            )
         await self._db(self.sessions.purge)
 
-    def _run_by_nobody(self, stage: Stage, stale: Sequence[tuple[str, datetime]]) -> list[str]:
-        """Of the attempts at the callback or fetching that have not moved for long, those
-        no process is running. This process knows its own; with several workers another's
-        moves its attempt every HEARTBEAT_SECONDS, so one that keeps the same ``updated_at``
-        for several heartbeats of *real* time has nobody behind it (real time: a simulation
-        may move the clock ahead faster than a heartbeat comes)."""
+    def _run_by_nobody(self, stale: Mapping[str, tuple[Stage, datetime]]) -> list[str]:
+        """Of the attempts at the callback or fetching that have not moved for long (by flow
+        id: their stage and ``updated_at``), those no process is running. This process knows
+        its own; with several workers another's moves its attempt every HEARTBEAT_SECONDS,
+        so one that keeps the same ``updated_at`` for several heartbeats of *real* time has
+        nobody behind it (real time: a simulation may move the clock ahead faster than a
+        heartbeat comes)."""
         if self.settings.workers == 1:
-            return [flow_id for flow_id, _ in stale if not self.runs.busy(flow_id)]
+            return [flow_id for flow_id in stale if not self.runs.busy(flow_id)]
         seen = time.monotonic()
         quiet: dict[str, tuple[datetime, float]] = {}
         nobody = []
-        for flow_id, updated_at in stale:
+        for flow_id, (_, updated_at) in stale.items():
             if self.runs.busy(flow_id):
                 continue
-            before = self._quiet.get((stage, flow_id))
+            before = self._quiet.get(flow_id)
             since = before[1] if before is not None and before[0] == updated_at else seen
             quiet[flow_id] = (updated_at, since)
             if seen - since >= _QUIET_HEARTBEATS * HEARTBEAT_SECONDS:
                 nobody.append(flow_id)
-        self._quiet = {
-            **{k: v for k, v in self._quiet.items() if k[0] is not stage},
-            **{(stage, k): v for k, v in quiet.items()},
-        }
+        self._quiet = quiet
         return nobody
 
     async def end_interrupted(self) -> list[str]:
