@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from node_load import NODE, run_node_load
 from resource_server import ACCEPT, DEFAULT_NICTIZ, HELLEMAN, ZORGAANBIEDER, bgz_base, encoded
 from running_stack import start_stack, stop, until_every_worker_serves
 
@@ -62,7 +63,6 @@ from medmij_stack.protocol.headers import new_id
 from medmij_stack.runtime.devpki import LeafFiles, ensure_dev_pki
 from medmij_stack.runtime.net import make_client
 
-NODE = Path(__file__).resolve().parent / "node"
 STARTUP_LIMIT = 300.0
 RUN_LIMIT_MARGIN = 30.0  # seconds a load run may take beyond its duration before it is killed
 IDLE_SECONDS = 3.0
@@ -258,16 +258,7 @@ def load(
         },
     }
     used = cpu_seconds(target.pids)
-    finished = subprocess.run(  # noqa: S603 - node with our own script
-        ["node", str(NODE / "load.js")],  # noqa: S607
-        input=json.dumps(settings).encode(),
-        capture_output=True,
-        timeout=seconds + RUN_LIMIT_MARGIN,
-        check=False,
-    )
-    if finished.returncode != 0:
-        raise SystemExit(f"autocannon failed: {finished.stderr.decode(errors='replace')[-2000:]}")
-    result = json.loads(finished.stdout)
+    result = run_node_load("load.js", settings, seconds + RUN_LIMIT_MARGIN)
     if result["non2xx"] or result["errors"] or result["timeouts"] or not result["ok"]:
         raise SystemExit(f"{target.url} at {connections} connections: not all 2xx: {result}")
     used = cpu_seconds(target.pids) - used

@@ -43,7 +43,6 @@ import os
 import platform
 import resource
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
@@ -59,6 +58,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 import psutil
 from machine import machine_jiffies
+from node_load import NODE, run_node_load
 from running_stack import dienst_when_healthy, start_stack, stop, until_every_worker_serves
 from token_exchange import Person, percentile
 
@@ -77,7 +77,6 @@ KINDS = {
     "FHIR search (Immunization)": "zorgaanbieder",
     AUTOCANNON: "zorgaanbieder",
 }
-NODE = Path(__file__).resolve().parent / "node"
 PAIRS = (("2 workers", "1 worker"), ("2 replicas", "1 replica"))
 SATURATED = 0.95  # machine busy share from which no core counts as idle
 
@@ -261,16 +260,7 @@ def _autocannon(
             "X-Correlation-ID": new_id(),
         },
     }
-    finished = subprocess.run(  # noqa: S603 - node with our own script
-        ["node", str(NODE / "load.js")],  # noqa: S607
-        input=json.dumps(settings).encode(),
-        capture_output=True,
-        timeout=seconds + 60,
-        check=False,
-    )
-    if finished.returncode != 0:
-        raise RuntimeError(f"autocannon failed: {finished.stderr.decode(errors='replace')[-2000:]}")
-    result = json.loads(finished.stdout)
+    result = run_node_load("load.js", settings, seconds + 60)
     if result["non2xx"] or result["errors"] or result["timeouts"] or not result["ok"]:
         raise RuntimeError(f"{setup.name}: not every search answered 200: {result}")
     return int(result["ok"]), float(result["seconds"]), (result["p50"], result["p95"])

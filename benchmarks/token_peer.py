@@ -57,13 +57,13 @@ import httpx
 import psutil
 from lxml import html
 from machine import cpu_seconds, role_processes
+from node_load import NODE, run_node_load
 from running_stack import dienst_when_healthy, start_stack, stop
 from token_exchange import ZORGAANBIEDER, Person
 
 from medmij_stack.protocol.headers import new_id
 from medmij_stack.runtime.net import make_client
 
-NODE = Path(__file__).resolve().parent / "node"
 LEVELS = (1, 8)
 RUN_LIMIT = 300.0  # seconds any one load run may take
 STARTUP_LIMIT = 300.0  # the stack starts slowly on a machine loaded by other work
@@ -147,16 +147,7 @@ def load(
         "ca": info["ca"],
     }
     before = cpu_seconds(server or [])
-    finished = subprocess.run(  # noqa: S603 - node with our own script
-        ["node", str(NODE / "token_load.js")],  # noqa: S607
-        input=json.dumps(settings).encode(),
-        capture_output=True,
-        timeout=RUN_LIMIT,
-        check=False,
-    )
-    if finished.returncode != 0:
-        raise SystemExit(f"autocannon failed: {finished.stderr.decode(errors='replace')[-2000:]}")
-    result = json.loads(finished.stdout)
+    result = run_node_load("token_load.js", settings, RUN_LIMIT)
     if result["ok"] != len(codes) or result["errors"] or result["timeouts"]:
         raise SystemExit(
             f"{target.name} at {connections}: not every exchange answered 200: {result}"
