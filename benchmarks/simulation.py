@@ -12,7 +12,6 @@ per step (p50/p95/p99), and whether the figures equalled the ground truth.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -23,9 +22,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import psutil
 from machine import machine_jiffies
 
 from medmij_stack.protocol.funnel import Outcome
+from medmij_stack.runtime import event_loop
 from medmij_stack.wiring.scenarios import load_scenario
 from medmij_stack.wiring.simulate import simulate_on, simulation_world, start_simulation_stack
 
@@ -53,6 +54,31 @@ def _machine() -> dict[str, Any]:
     }
 
 
+def _role_cpu(stack_pid: int) -> dict[str, float]:
+    """CPU seconds so far per process kind: each role (its workers together), the stack's
+    own process and this one (the simulator), so a run shows where its CPU went."""
+    totals: dict[str, float] = {}
+    stack = psutil.Process(stack_pid)
+    for process in [stack, *stack.children(recursive=True)]:
+        try:
+            arguments = process.cmdline()
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        if "serve" in arguments:
+            at = arguments.index("serve")
+            name = " ".join(arguments[at + 1 : at + 2])
+            for flag in ("--pgo", "--dva"):
+                if flag in arguments:
+                    name += " " + arguments[arguments.index(flag) + 1]
+        else:
+            name = "medmij up"
+        totals[name] = totals.get(name, 0.0) + times.user + times.system
+    own = psutil.Process().cpu_times()
+    totals["simulator"] = own.user + own.system
+    return totals
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=40)
@@ -69,8 +95,9 @@ def main() -> None:
         stack = start_simulation_stack(world, Path(folder), timeout=600)
         startup = time.perf_counter() - began
         busy_before, total_before = machine_jiffies()
+        before = _role_cpu(stack.process.pid)
         try:
-            result = asyncio.run(
+            result = event_loop.run(
                 simulate_on(
                     stack.data_dir,
                     scenario,
@@ -81,6 +108,7 @@ def main() -> None:
                 )
             )
             busy_after, total_after = machine_jiffies()
+            after = _role_cpu(stack.process.pid)
         finally:
             stack.stop()
     minutes = result.seconds / 60
@@ -120,6 +148,10 @@ def main() -> None:
         "machine_busy_share": round(busy / max(total_after - total_before, 1e-9), 3),
         "machine_cpu_seconds_per_attempt": round(busy / max(len(result.truth), 1), 3),
         "user_months_per_minute_the_cores_allow": round(cores * 60 * user_months / busy, 1),
+        "cpu_ms_per_attempt_by_process": {
+            name: round(1000 * (seconds - before.get(name, 0.0)) / max(len(result.truth), 1), 1)
+            for name, seconds in sorted(after.items())
+        },
     }
     if args.out is not None:
         result.write(args.out)

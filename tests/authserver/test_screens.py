@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 from lxml import html
 
+from medmij_stack.authserver.digid import simulator
 from medmij_stack.protocol.headers import new_id
 
 from .browser import Browser, Landing, callback_params
@@ -45,6 +46,30 @@ def test_the_digid_simulator_offers_the_test_persons(tw: TestWorld) -> None:
         "fail",
         "cancel",
     }
+
+
+def test_a_world_of_many_persons_lists_the_first_and_still_takes_any_of_them(
+    tw: TestWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A simulation world has a test person per simulated user: the screen lists a bounded
+    # number (each login screen rendered thousands of rows before), the rest still log in.
+    everyone = [bsn for bsn, _ in tw.persons()]
+    at_hospital = [
+        i for i, (_, where) in enumerate(tw.persons()) if "ziekenhuistest@medmij" in where
+    ]
+    listed_count = at_hospital[-1]  # the last person with data there is just not listed
+    assert listed_count > 0
+    monkeypatch.setattr(simulator, "LISTED_PERSONS", listed_count)
+    with tw.browser() as browser:
+        digid = _to_digid(browser, tw)
+        page = html.fromstring(digid.response.text)
+        offered = [option.get("value") for option in page.xpath("//datalist/option")]
+        listed = [row.xpath("td")[1].text for row in page.xpath("//table/tbody/tr")]
+        assert offered == listed == everyone[:listed_count]
+        assert f"de eerste {listed_count} van de {len(everyone)} testpersonen" in _text(digid)
+        consent = browser.choose(digid, "action", "login", bsn=everyone[listed_count])
+    assert consent.response.status_code == 200
+    assert "Toestemming geven" in _text(consent)
 
 
 def test_consent_screen_names_pgo_zorgaanbieder_and_gegevensdiensten(tw: TestWorld) -> None:

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from medmij_stack.runtime import event_loop
 from medmij_stack.runtime.clock import CLOCK_FILE, ClockError, read_offset
 from medmij_stack.runtime.devpki import ensure_dev_pki
 from medmij_stack.runtime.lists.state import ListStateError
@@ -365,7 +366,7 @@ def serve(
             raise typer.Exit(2) from exc
         for listener in listeners:
             console.print(f"{chosen.value}: {listener.name} on {listener.endpoint.url()}")
-        asyncio.run(
+        event_loop.run(
             serve_listeners(
                 listeners, pki, trust=trust, listen=address, access_log=access_log, run_id=run_id
             )
@@ -394,7 +395,7 @@ def serve(
             listeners = build(index)
         except (WorldError, StateError, ListStateError) as exc:
             raise WorkerRefused(str(exc)) from exc
-        asyncio.run(
+        event_loop.run(
             serve_listeners(
                 listeners,
                 pki,

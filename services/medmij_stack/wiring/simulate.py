@@ -72,6 +72,7 @@ from medmij_stack.protocol.reporting.attempts import STEPS, Attempt, fold_attemp
 from medmij_stack.protocol.reporting.figures import compute
 from medmij_stack.protocol.reporting.months import DUTCH_TIME, Month, Period
 from medmij_stack.protocol.reporting.users import outcome_users
+from medmij_stack.runtime import event_loop
 
 from .clock import advance_to, read_offset
 from .completion import CompletionFigures
@@ -129,7 +130,11 @@ __all__ = [
     "truth_summary",
 ]
 
-_WAVE_FACTOR = 4  # a wave holds this many attempts per concurrent patient
+_WAVE_FACTOR = 4  # a wave holds at least this many attempts per concurrent patient
+# A wave ends when its slowest attempt has (a hanging resource server: seconds), with the
+# cores idle meanwhile; so a month has at most this many waves, however many people it
+# holds (1,000 users of `realistic` make about 1,200 attempts a month: 4 waves, not 37).
+_WAVES_PER_MONTH = 4
 _FIRST_WAVE = timedelta(hours=1)  # after the month's start
 _SPREAD = timedelta(days=26)  # waves are spread over the month's first 26 days
 _MONTH_CLOSE = timedelta(days=27)  # then the clock goes here, and the sweep ends the rest
@@ -944,7 +949,7 @@ async def simulate_on(
     with progress:
         task = progress.add_task(f"{scenario.name}: {users} users", total=total)
         for month, attempts in zip(month_list, schedule, strict=True):
-            size = max(1, concurrency * _WAVE_FACTOR)
+            size = max(1, concurrency * _WAVE_FACTOR, -(-len(attempts) // _WAVES_PER_MONTH))
             waves = [attempts[i : i + size] for i in range(0, len(attempts), size)]
             for index, (moment, wave) in enumerate(
                 zip(_wave_times(month, len(waves)), waves, strict=True)
@@ -1171,7 +1176,7 @@ def simulate(
             console.print(f"Starting the simulation world of {chosen.name}…")
             own = start_simulation_stack(world, out.resolve() / "stack", timeout=startup_timeout)
             data_dir = own.data_dir
-        result = asyncio.run(
+        result = event_loop.run(
             simulate_on(
                 data_dir.resolve(),
                 chosen,

@@ -144,13 +144,23 @@ class DigidSimulator:
 # --- the login screen (front app) -------------------------------------------------------------
 
 
+# The screen lists this many test persons at most. A simulation world holds one per
+# simulated user (a thousand or more): listing them all made every login screen a
+# table of thousands of rows, rendered for every flow and useless to a person; beyond
+# the list any test person's BSN still works, and stack.json lists them all.
+LISTED_PERSONS = 50
+
+
 def _login_page(
     front: FrontChannel, flow: Flow, *, problem: str | None = None, bsn: str = "", status: int = 200
 ) -> Response:
+    persons = front.dva.digid.persons
     return front.pages.render(
         "digid.html",
         status,
-        persons=front.dva.digid.persons,
+        persons=persons[:LISTED_PERSONS],
+        unlisted=max(0, len(persons) - LISTED_PERSONS),
+        total=len(persons),
         login_url=paths.DIGID_LOGIN,
         relay_state=flow.id,
         csrf_token=flow.csrf_token,
