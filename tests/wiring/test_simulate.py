@@ -221,6 +221,30 @@ def test_every_shipped_scenario_fits_its_world() -> None:
         assert world.world.simulation
 
 
+def test_a_simulation_world_runs_one_worker_per_role_unless_its_world_asks_for_more(
+    tmp_path: Path,
+) -> None:
+    from medmij_stack.wiring.roles import instance_workers, role_instances
+
+    scenario = load_scenario("realistic")
+    world = simulation_world(scenario, users=3)
+    assert {instance_workers(world, i) for i in role_instances(world)} == {1}
+    # A world that sets a role's workers keeps them; --workers still wins over both.
+    base = load_world(None).model_dump(mode="json")
+    base["workers"] = {"pgo": 3}
+    (tmp_path / "world.json").write_text(json.dumps(base), "utf-8")
+    asked = simulation_world(scenario, users=3, base_world=tmp_path / "world.json")
+    by_role = {i.role.value: instance_workers(asked, i) for i in role_instances(asked)}
+    assert by_role["pgo"] == 3
+    assert by_role["authserver"] == by_role["zorgaanbieder"] == 1
+    assert (
+        instance_workers(
+            world, next(i for i in role_instances(world) if i.role.value == "pgo"), asked=2
+        )
+        == 2
+    )
+
+
 def _stack_info(world: World) -> StackInfo:
     from medmij_stack.wiring.demo_accounts import demo_logins
 

@@ -144,6 +144,12 @@ class WorldOverride(_Model):
         data["world"]["simulation"] = True
         wanted = max(minimum_persons, self.persons or 0, data["persons"]["count"])
         data["persons"]["count"] = wanted
+        # One worker per role unless the world asks for more: the simulator drives every
+        # role from the same cores, which the five services already keep busy, so a second
+        # worker adds no parallelism, only its cost (a second process's caches, the
+        # SQLite writers' turn): 6-20% more CPU per attempt by role, measured on two cores
+        # (benchmarks/README.md, "Simulation").
+        data["workers"] = {role: n or 1 for role, n in data["workers"].items()}
         data["pgo"] = [*data["pgo"], *self.pgo]
         ours = [d for d in data["dva"] if not d["external"]]
         if self.zorgaanbieder:
