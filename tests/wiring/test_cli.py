@@ -180,10 +180,17 @@ def test_serve_with_a_damaged_stelselnode_state_says_so(dev_certs: Path, tmp_pat
 
 def test_serve_with_a_damaged_list_mark_says_so(dev_certs: Path, tmp_path: Path) -> None:
     """A node that cannot read which Volgnummer it accepted last does not start on a guess."""
+    from prometheus_client import values
+
     mark = tmp_path / "data" / "pgo" / "lists" / "whitelist.json"
     mark.parent.mkdir(parents=True)
     mark.write_text("{kapot", "utf-8")
+    counting = os.environ.get("PROMETHEUS_MULTIPROC_DIR"), values.ValueClass
     result = run("serve", "pgo", "--certs", str(dev_certs), "--data-dir", str(tmp_path / "data"))
+    # It got as far as counting across its workers; having returned, the process counts
+    # as before (it did count every later app's metrics in that run's files).
+    assert (tmp_path / "data" / "metrics" / "pgo").is_dir()
+    assert (os.environ.get("PROMETHEUS_MULTIPROC_DIR"), values.ValueClass) == counting
     assert result.exit_code == 2
     assert f"cannot read the last accepted list from {mark}" in said(result)
     assert "remove the file" in said(result)

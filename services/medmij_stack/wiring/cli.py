@@ -413,18 +413,17 @@ def serve(
     # its own in this directory (runtime.metrics), emptied at every start of the role.
     replica_part = None if replica is None else f"replica{replica}"
     counts = "-".join(p for p in (chosen.value, instance, replica_part) if p)
-    count_across_processes(data_dir.resolve() / "metrics" / counts)
-    for url in urls:
-        console.print(f"{chosen.value}: {url}, {count} workers")
-    raise typer.Exit(
-        run_workers(
+    with count_across_processes(data_dir.resolve() / "metrics" / counts):
+        for url in urls:
+            console.print(f"{chosen.value}: {url}, {count} workers")
+        code = run_workers(
             count,
             work,
             sockets,
             ended=process_ended,
             refused=lambda message: err.print(f"[red]{escape(message)}[/red]"),
         )
-    )
+    raise typer.Exit(code)
 
 
 def _serve_proxy(world: World, dva: str | None, address: str, replica_host: str | None) -> None:

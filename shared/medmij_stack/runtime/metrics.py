@@ -25,10 +25,11 @@ session, no trace, no token), so a scrape reveals nothing about anyone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from prometheus_client import (
@@ -70,18 +71,31 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 _MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def count_across_processes(directory: Path) -> None:
-    """Count every metric made from now on in files under ``directory``, emptied first.
+@contextlib.contextmanager
+def count_across_processes(directory: Path) -> Iterator[None]:
+    """While the block runs, count every metric made in files under ``directory``, emptied
+    first.
 
     For a parent about to fork the workers of one role: they inherit the setting, and
     prometheus_client keeps a file per process (it notices the fork by the pid). The value
     class is chosen when prometheus_client is imported, from the environment variable; the
-    parent imported it long before, so it is set here as well.
+    parent imported it long before, so it is set here as well. Both are put back when the
+    block ends: a process that goes on after serving (a test calling ``medmij serve`` in
+    its own process) must not keep counting every later app's metrics in this directory.
     """
     shutil.rmtree(directory, ignore_errors=True)  # a previous run's counts are not this run's
     directory.mkdir(parents=True)
+    before_env, before_class = os.environ.get(_MULTIPROC_ENV), values.ValueClass
     os.environ[_MULTIPROC_ENV] = str(directory)
     values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        values.ValueClass = before_class
+        if before_env is None:
+            os.environ.pop(_MULTIPROC_ENV, None)
+        else:
+            os.environ[_MULTIPROC_ENV] = before_env
 
 
 def process_ended(pid: int) -> None:
