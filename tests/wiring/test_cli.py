@@ -188,7 +188,7 @@ def test_serve_with_a_damaged_list_mark_says_so(dev_certs: Path, tmp_path: Path)
     counting = os.environ.get("PROMETHEUS_MULTIPROC_DIR"), values.ValueClass
     result = run("serve", "pgo", "--certs", str(dev_certs), "--data-dir", str(tmp_path / "data"))
     # It got as far as counting across its workers; having returned, the process counts
-    # as before (it did count every later app's metrics in that run's files).
+    # as before it (rather than writing every later app's metrics into that run's files).
     assert (tmp_path / "data" / "metrics" / "pgo").is_dir()
     assert (os.environ.get("PROMETHEUS_MULTIPROC_DIR"), values.ValueClass) == counting
     assert result.exit_code == 2
