@@ -11,13 +11,6 @@ the script. Every PHR-Client test of BgZ (Cert) and Vaccinaties (Cert and Test) 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,6 +24,7 @@ from medmij_stack.runtime.net import make_client
 from medmij_stack.testscript import Role, TestScript, discover, read_testscript
 from medmij_stack.testscript.model import Operation
 from medmij_stack.wiring.cli import app
+from tests.qualify_process import free_port, qualify_client, wait_until_up
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -73,41 +67,6 @@ def scenario_token(script: TestScript) -> str:
     }
     [token] = values
     return token
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def qualify_client(*args: str) -> Iterator[subprocess.Popen[str]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "medmij_stack.wiring", "qualify-client", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=PROJECT,
-        env={**os.environ, "COLUMNS": "1000"},
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-
-
-def wait_until_up(client: httpx.Client, url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if client.get(f"{url}/health").status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError("qualify-client did not start")
 
 
 def fetch(*args: str) -> Result:

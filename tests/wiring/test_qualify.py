@@ -9,11 +9,8 @@ and plays a PGO against it.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import ssl
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +35,7 @@ from medmij_stack.runtime.threaded_server import listening_socket, serving_in_th
 from medmij_stack.runtime.tls import server_context
 from medmij_stack.testscript.simulator import FixtureStore, Simulator, TokenRegistry
 from medmij_stack.wiring.cli import app
+from tests.qualify_process import free_port, qualify_client, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1] / "testscript" / "scripts"
 ENGINE = ROOT / "R4" / "Engine"
@@ -422,42 +420,6 @@ def test_nictiz_scripts_catch_a_missing_immunization(nictiz: Path) -> None:
 # -- qualify-client ------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def qualify_client(*args: str) -> Iterator[subprocess.Popen[str]]:
-    env = {**os.environ, "COLUMNS": "1000"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "medmij_stack.wiring", "qualify-client", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=PROJECT,
-        env=env,
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-
-
-def wait_until_up(client: httpx.Client, url: str) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if client.get(f"{url}/health").status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError("qualify-client did not start")
-
-
 def test_qualify_client_judges_a_well_behaved_pgo(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -484,6 +446,33 @@ def test_qualify_client_judges_a_well_behaved_pgo(tmp_path: Path) -> None:
     assert output.rstrip("\n").splitlines()[-1] == "2 passed, 0 failed"
     junit = etree.parse(str(tmp_path / "junit.xml")).getroot()
     assert junit.get("tests") == "2"
+
+
+def test_qualify_client_answers_a_client_that_goes_on_after_its_last_expected_request(
+    tmp_path: Path,
+) -> None:
+    """A PGO's last expected request is rarely its last: it follows the references of the
+    search it just got. The simulator answers until the client has been quiet for
+    --settle seconds, then judges without waiting for --timeout."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with qualify_client(
+        "--scripts", str(ENGINE / "PHR-Client"), "--listen", f"127.0.0.1:{port}",
+        "--timeout", "600", "--settle", "3",
+    ) as process, httpx.Client() as pgo:  # fmt: skip
+        wait_until_up(pgo, url)
+        token = {"Authorization": "Bearer engine-token-anna"}
+        assert pgo.get(f"{url}/r4/Immunization", headers=token).status_code == 200
+        assert pgo.get(f"{url}/r4/Medication/engine-med-1", headers=token).status_code == 200
+        # Every expected request is in; the client still reads, a few polls later.
+        for _ in range(3):
+            time.sleep(0.5)
+            assert (
+                pgo.get(f"{url}/r4/Patient/engine-patient-anna", headers=token).status_code == 200
+            )
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert output.rstrip("\n").splitlines()[-1] == "2 passed, 0 failed"
 
 
 def test_qualify_client_fails_a_pgo_that_sends_the_patient(tmp_path: Path) -> None:

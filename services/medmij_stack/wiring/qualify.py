@@ -423,16 +423,34 @@ def _serving(
         raise _fail(f"the simulator did not start on {host}:{bound}") from exc
 
 
-def _wait(pending: Callable[[], list[str]], timeout: float) -> list[str]:
+def _wait(
+    pending: Callable[[], list[str]], received: Callable[[], int], timeout: float, settle: float
+) -> list[str]:
+    """Serve until every expected request has arrived and the client has then been quiet
+    for ``settle`` seconds, or until ``timeout``.
+
+    The quiet period matters because a client's last expected request is rarely its last:
+    a PGO follows the references of a search it just received (a Medication read after an
+    Immunization search), and a simulator that stopped the moment the list was complete
+    would refuse those reads and fail a well-behaved client's retrieval.
+    """
     deadline = time.monotonic() + timeout
     left = pending()
+    seen, quiet_since = received(), time.monotonic()
     with console.status(f"Waiting for {len(left)} request(s)…") as status:
         try:
-            while left and time.monotonic() < deadline:
+            while time.monotonic() < deadline:
+                now = time.monotonic()
+                if received() != seen:
+                    seen, quiet_since = received(), now
+                if not left and now - quiet_since >= settle:
+                    break
                 time.sleep(_POLL_SECONDS)
                 left = pending()
                 status.update(
                     f"Waiting for {len(left)} request(s)… (Ctrl-C when your client is done)"
+                    if left
+                    else "Every expected request arrived; waiting for the client to finish…"
                 )
         except KeyboardInterrupt:
             console.print("Stopped by Ctrl-C.")
@@ -458,6 +476,14 @@ def qualify_client(
     timeout: Annotated[
         float, typer.Option(help="Seconds to wait for the client's requests.")
     ] = 600.0,
+    settle: Annotated[
+        float,
+        typer.Option(
+            help="Once every expected request has arrived, seconds without a request before "
+            "judging (the client may still be following references).",
+            min=0.0,
+        ),
+    ] = 2.0,
     fhir_version: FhirVersionOption = None,
     verbose: VerboseOption = False,
 ) -> None:
@@ -505,7 +531,7 @@ def qualify_client(
         def pending() -> list[str]:
             return pending_requests(loaded, simulator.recorded(), BASE_PATHS, overrides)
 
-        left = _wait(pending, timeout)
+        left = _wait(pending, lambda: len(simulator.recorded()), timeout, settle)
     if left:
         console.print(f"{len(left)} expected request(s) did not arrive:", markup=False)
         for item in left[:20]:
