@@ -25,12 +25,15 @@ from medmij_stack.wiring.scenarios import load_scenario, scenario_names
 from medmij_stack.wiring.simulate import (
     OwnStack,
     SimulationResult,
+    in_start_order,
+    patient_waits,
     plan,
     population,
     report_mismatches,
     simulate_on,
     simulation_world,
     start_simulation_stack,
+    waiting_early,
 )
 from medmij_stack.wiring.world import World, load_world
 
@@ -328,3 +331,46 @@ def test_users_completing_every_step_from_the_stores_equal_the_ground_truth(
         round(high, 4),
     ]
     assert written["completed_every_step"] == written["completed_every_step_store"]
+
+
+def test_a_wave_starts_its_attempts_in_its_order() -> None:
+    """One patient slot: the attempts must take it in the wave's order, not in the order
+    of a set of coroutines (what ``asyncio.as_completed`` made of them)."""
+    started: list[int] = []
+
+    async def main() -> list[int]:
+        slot = asyncio.Semaphore(1)
+
+        async def attempt(item: int) -> int:
+            async with slot:
+                started.append(item)
+                await asyncio.sleep(0)
+                return item
+
+        return [ended async for ended in in_start_order(range(60), attempt)]
+
+    ended = asyncio.run(main())
+    assert started == list(range(60))
+    assert sorted(ended) == list(range(60))
+
+
+def test_attempts_at_a_zorgaanbieder_that_keeps_patients_waiting_start_first() -> None:
+    """In ``realistic`` the slow, sometimes hanging zorgaanbieder's attempts open each wave,
+    each followed by three others; the wave keeps every attempt, the rest in planned order."""
+    from medmij_stack.protocol.reporting.months import Month
+
+    scenario = load_scenario("realistic")
+    world = simulation_world(scenario, users=200)
+    waits = patient_waits(world)
+    assert waits["traagdemo@medmij"] == pytest.approx(0.3 + 0.1 * 2.0)
+    assert waits["ziekenhuisdemo@medmij"] == 0.0
+    people = population(scenario, _stack_info(world), 200, 3)
+    [wave] = plan(scenario, people, (Month(2030, 1),), 3)
+    slow = [a for a in wave if a.zorgaanbieder == "traagdemo@medmij"]
+    assert 0 < len(slow) < len(wave) // 4
+    ordered = waiting_early(wave, waits)
+    assert sorted(map(id, ordered)) == sorted(map(id, wave))
+    assert ordered[: 4 * len(slow) : 4] == slow
+    rest = [a for a in ordered if a.zorgaanbieder != "traagdemo@medmij"]
+    assert rest == [a for a in wave if a.zorgaanbieder != "traagdemo@medmij"]
+    assert waiting_early(rest, waits) == rest
