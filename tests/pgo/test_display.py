@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from medmij_stack.pgo.categories import CATEGORIES, category, entries
+from lxml import html
+
+from medmij_stack.pgo.categories import CATEGORIES, category, count, entries
 from medmij_stack.pgo.fhir_display import Resolver, dutch_date, summarize
-from medmij_stack.pgo.records import StoredRecord
+from medmij_stack.pgo.records import RecordKey, StoredRecord
 from medmij_stack.pgo.vaccinations import PRODUCT_EXTENSION, vaccinations
 from medmij_stack.protocol import catalogue
 
@@ -197,3 +199,50 @@ async def test_tiles_say_not_yet_no_data_and_counts(pw: PgoWorld, person: Person
     assert "Geen gegevens" in text(tiles)  # vaccinaties: fetched, nothing there
     # Vaccinaties, zorgverleners and persoonsgegevens are fed by 63.
     assert text(tiles).count("Nog niet opgehaald") == len(CATEGORIES) - 3
+
+
+async def test_each_tile_counts_the_entries_its_page_shows(pw: PgoWorld, person: Person) -> None:
+    """The overview counts from the stored keys alone (no resource read): its numbers must
+    be those of the category pages, which put every resource in words."""
+    await person.fetch(ZIEKENHUIS)
+    await person.fetch(GGD)
+    overview = html.fromstring((await person.client.get("/")).text)
+    counted = 0
+    for tile in overview.xpath("//li[contains(@class, 'tile-gegevens')]"):
+        slug = tile.xpath(".//h2/a/@href")[0].rsplit("/", 1)[1]
+        number = int(tile.xpath(".//p[@class='state']/text()")[0].split()[0])
+        if slug == "vaccinaties":  # a page of its own, grouped by vaccine
+            continue
+        page = html.fromstring((await person.client.get(f"/gegevens/{slug}")).text)
+        assert len(page.xpath("//li[@class='record']")) == number, slug
+        counted += 1
+    assert counted >= 3
+
+
+def test_counting_by_key_agrees_with_the_entries_shown() -> None:
+    """Every category, on records with a duplicate, an included resource and one without
+    an id: :func:`count` over the keys is ``len(entries(...))`` over the records."""
+    condition = {"resourceType": "Condition", "id": "c1", "code": {"text": "Astma"}}
+    records = [
+        _record(condition, "Problem"),
+        _record(condition, "Problem"),
+        _record({**condition, "id": "c2"}, "Problem", za=GGD),
+        _record({"resourceType": "Practitioner", "id": "p"}, "Problem"),
+        _record({"resourceType": "AllergyIntolerance", "code": {"text": "Pinda"}}, "Allergy"),
+        _record({"resourceType": "Immunization", "id": "i1"}, "Vaccination", "63"),
+        _record({"resourceType": "Patient", "id": "pat"}, "Patient"),
+    ]
+    keys = [
+        RecordKey(
+            r.zorgaanbieder,
+            r.gegevensdienst,
+            r.query_name,
+            r.resource_type,
+            str(r.resource.get("id", "")),
+        )
+        for r in records
+    ]
+    counts = {chosen.slug: count(chosen, keys) for chosen in CATEGORIES}
+    assert counts == {chosen.slug: len(entries(chosen, records)) for chosen in CATEGORIES}
+    assert counts["problemen"] == 2
+    assert sum(counts.values()) >= 4

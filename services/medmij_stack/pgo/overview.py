@@ -27,9 +27,9 @@ from sqlalchemy import select
 from medmij_stack.protocol.funnel import ProcessStep
 
 from .attempts import Stage
-from .categories import CATEGORIES, Category, entries
+from .categories import CATEGORIES, Category, count
 from .db import Database
-from .records import StoredRecord, StoredSource
+from .records import RecordKey, StoredRecord, StoredSource
 from .tables import Attempt, AttemptService, QueryOutcome
 
 __all__ = ["Failure", "SourceState", "Tile", "TileState", "source_states", "tiles"]
@@ -136,11 +136,11 @@ def source_states(
     return sorted(states.values(), key=lambda s: (s.zorgaanbieder, s.gegevensdienst))
 
 
-def tiles(states: Sequence[SourceState], records: Sequence[StoredRecord]) -> list[Tile]:
+def tiles(states: Sequence[SourceState], records: Sequence[StoredRecord | RecordKey]) -> list[Tile]:
     result = []
     for chosen in CATEGORIES:
         feeding = [s for s in states if s.gegevensdienst in chosen.gegevensdiensten]
-        count = len(entries(chosen, records))
+        shown = count(chosen, records)
         retries = []
         for state in feeding:
             failure = state.failure
@@ -155,13 +155,13 @@ def tiles(states: Sequence[SourceState], records: Sequence[StoredRecord]) -> lis
             tile_state = TileState.BEZIG
         elif retries:
             tile_state = TileState.NIET_OPGEHAALD
-        elif count:
+        elif shown:
             tile_state = TileState.GEGEVENS
         elif any(s.retrieved_at for s in feeding):
             tile_state = TileState.GEEN_GEGEVENS
         else:
             tile_state = TileState.NOG_NIET
         result.append(
-            Tile(chosen, tile_state, count, tuple(retries), stale=bool(retries and count))
+            Tile(chosen, tile_state, shown, tuple(retries), stale=bool(retries and shown))
         )
     return result

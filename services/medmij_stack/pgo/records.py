@@ -31,7 +31,7 @@ from .db import Database
 from .eventlog import add_ketenlog
 from .tables import AttemptService, QueryOutcome, Record, Source
 
-__all__ = ["QueryAnswer", "RecordStore", "StoredRecord", "StoredSource"]
+__all__ = ["QueryAnswer", "RecordKey", "RecordStore", "StoredRecord", "StoredSource"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,23 @@ class StoredRecord:
             self.resource_type,
             str(self.resource.get("id", "")),
         )
+
+
+@dataclass(frozen=True)
+class RecordKey:
+    """A stored record without its resource: what counting a category's entries needs,
+    read from the table's own columns instead of parsing every resource's JSON."""
+
+    zorgaanbieder: str
+    gegevensdienst: str
+    query_name: str
+    resource_type: str
+    resource_id: str
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """As :attr:`StoredRecord.key`."""
+        return (self.zorgaanbieder, self.gegevensdienst, self.resource_type, self.resource_id)
 
 
 @dataclass(frozen=True)
@@ -340,6 +357,26 @@ class RecordStore:
                     .order_by(Source.zorgaanbieder, Source.gegevensdienst)
                 )
             ]
+
+    def keys(self, account_id: str) -> list[RecordKey]:
+        """Every record of the account, without its resource (see :class:`RecordKey`)."""
+        query = (
+            select(
+                Record.zorgaanbieder,
+                Record.gegevensdienst,
+                Record.query_name,
+                Record.resource_type,
+                Record.resource_id,
+            )
+            .where(Record.account_id == account_id)
+            .order_by(Record.id)
+        )
+        with self._db.read() as session:
+            return [
+                RecordKey(row.zorgaanbieder, row.gegevensdienst, row.query_name,
+                          row.resource_type, row.resource_id or "")
+                for row in session.execute(query)
+            ]  # fmt: skip
 
     def records(
         self,

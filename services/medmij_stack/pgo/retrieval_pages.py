@@ -111,10 +111,10 @@ def mount_retrieval(app: FastAPI, web: Web) -> None:
 
         def gather() -> dict[str, Any]:
             sources = pgo.records.sources(account_id)
-            records = pgo.records.records(account_id)
+            keys = pgo.records.keys(account_id)
             states = source_states(pgo.db, account_id, sources)
             return {
-                "tiles": tiles(states, records),
+                "tiles": tiles(states, keys),
                 "sources": sources,
                 "running": [s for s in states if s.running],
                 "consents": [
