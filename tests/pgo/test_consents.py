@@ -9,11 +9,11 @@ from urllib.parse import parse_qsl
 import httpx
 from sqlalchemy import text as sql
 
-from medmij_stack.pgo.consents import ConsentStatus
+from medmij_stack.pgo.consents import ConsentStatus, ConsentView
 from medmij_stack.protocol.funnel import Device, FailureReason, FunnelStep, Initiator
 from medmij_stack.protocol.ketenlog import EventType
 
-from .harness import ZIEKENHUIS, Person, PgoWorld, text
+from .harness import GGD, ZIEKENHUIS, Person, PgoWorld, text
 
 
 async def _with_consent(pw: PgoWorld, person: Person, zorgaanbieder: str = ZIEKENHUIS) -> str:
@@ -231,3 +231,58 @@ async def test_a_consent_for_what_the_zal_no_longer_offers_makes_no_attempt(
     requests = len(pw.dva.token_requests())
     assert await pw.pgo.verzamelen.refresh_due() == []
     assert len(pw.dva.token_requests()) == requests
+
+
+async def _due_consents(pw: PgoWorld, count: int) -> None:
+    """``count`` people, each with a langdurige toestemming, all due for their refresh."""
+    for number in range(count):
+        someone = pw.person()
+        assert (await someone.sign_up(f"persoon{number}")).status_code == 303
+        await _with_consent(pw, someone, GGD)
+        await someone.client.aclose()
+    pw.clock.advance(days=pw.pgo.settings.consent_refresh_days + 1)
+
+
+async def _in_flight(pw: PgoWorld, expected: int) -> set[str]:
+    """The attempts whose retrieval waits at the gate, once ``expected`` of them do."""
+    for _ in range(200):
+        waiting = {call.correlation_id for call in pw.retrieval.calls}
+        if len(waiting) >= expected:
+            await asyncio.sleep(0.05)  # and no more come
+            return {call.correlation_id for call in pw.retrieval.calls}
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"only {len(pw.retrieval.calls)} retrieval(s) started")
+
+
+async def test_due_refreshes_run_side_by_side_up_to_the_setting(pw: PgoWorld) -> None:
+    """One slow DVA no longer holds up every other refresh behind it: while the first
+    retrievals wait, the next ones have started, but never more than
+    ``refresh_concurrency`` (4) at once; all of them end."""
+    await _due_consents(pw, 6)
+    pw.retrieval.calls.clear()
+    pw.retrieval.gate = asyncio.Event()
+    job = asyncio.create_task(pw.pgo.verzamelen.refresh_due())
+    assert len(await _in_flight(pw, 4)) == pw.pgo.settings.refresh_concurrency == 4
+    pw.retrieval.gate.set()
+    made = await asyncio.wait_for(job, 10)
+    assert len(made) == 6
+    assert {call.correlation_id for call in pw.retrieval.calls} == set(made)
+    assert all(pw.funnel(flow)[-1].reason is None for flow in made)
+
+
+async def test_a_refresh_that_breaks_does_not_stop_the_others(pw: PgoWorld) -> None:
+    await _due_consents(pw, 3)
+    pw.retrieval.calls.clear()
+    original = pw.pgo.verzamelen.refresh_consent
+    broken: list[str] = []
+
+    async def sometimes(consent: ConsentView) -> str | None:
+        if not broken:
+            broken.append(consent.id)
+            raise RuntimeError("the PGO's own bug in one refresh")
+        return await original(consent)
+
+    pw.pgo.verzamelen.refresh_consent = sometimes  # type: ignore[method-assign]
+    made = await pw.pgo.verzamelen.refresh_due()
+    assert len(made) == 2
+    assert len(broken) == 1

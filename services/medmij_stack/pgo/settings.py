@@ -115,6 +115,13 @@ class PgoSettings(NodeSettings):
     consent_lapse_months: int = Field(
         default=6, gt=0, description="The DVA lets a langdurige toestemming lapse after this"
     )
+    refresh_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Langdurige toestemming: how many due refreshes run at once, so that a "
+        "slow or hanging DVA holds up only its own",
+    )
     background_interval_seconds: float = Field(
         default=300, gt=0, description="How often the refresh job and the sweeps run"
     )

@@ -27,6 +27,7 @@ attempts like any other, with initiator and device ``system``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -574,14 +575,30 @@ class Verzamelen:
         return attempt.flow_id
 
     async def refresh_due(self) -> list[str]:
-        """The background job: lapse what lapsed, refresh what is due; the attempts made."""
+        """The background job: lapse what lapsed, refresh what is due; the attempts made.
+
+        At most ``refresh_concurrency`` refreshes at once. One after the other, a DVA whose
+        resource server is slow or hangs held up every other person's refresh behind its
+        own (seconds each), and a failure of one ended the round for all that came after.
+        A refresh that fails is logged and the others go on; it is due again next round.
+        """
         await self._db(self.consents.lapse_overdue)
         due = await self._db(self.consents.due, timedelta(days=self.settings.consent_refresh_days))
+        slots = asyncio.Semaphore(self.settings.refresh_concurrency)
+
+        async def refresh(consent: ConsentView) -> str | None:
+            async with slots:
+                return await self.refresh_consent(consent)
+
         made = []
-        for consent in due:
-            flow_id = await self.refresh_consent(consent)
-            if flow_id is not None:
-                made.append(flow_id)
+        ended = await asyncio.gather(*(refresh(c) for c in due), return_exceptions=True)
+        for consent, result in zip(due, ended, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result  # cancellation and the like: not a failed refresh
+                log.error("refresh of consent %s failed", consent.id, exc_info=result)
+            elif result is not None:
+                made.append(result)
         return made
 
     async def revoke(self, web: SessionInfo, zorgaanbieder: str) -> bool | None:
