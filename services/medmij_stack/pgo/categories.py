@@ -228,7 +228,7 @@ class SourcedEntry:
     record: StoredRecord
 
 
-def count(chosen: Category, records: Iterable[StoredRecord | RecordKey]) -> int:
+def count(chosen: Category, records: Iterable[RecordKey]) -> int:
     """How many entries :func:`entries` would show, without putting them in words.
 
     A tile needs only this number. The overview drew it from ``len(entries(...))`` for

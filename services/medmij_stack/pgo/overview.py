@@ -29,7 +29,7 @@ from medmij_stack.protocol.funnel import ProcessStep
 from .attempts import Stage
 from .categories import CATEGORIES, Category, count
 from .db import Database
-from .records import RecordKey, StoredRecord, StoredSource
+from .records import RecordKey, StoredSource
 from .tables import Attempt, AttemptService, QueryOutcome
 
 __all__ = ["Failure", "SourceState", "Tile", "TileState", "source_states", "tiles"]
@@ -136,7 +136,7 @@ def source_states(
     return sorted(states.values(), key=lambda s: (s.zorgaanbieder, s.gegevensdienst))
 
 
-def tiles(states: Sequence[SourceState], records: Sequence[StoredRecord | RecordKey]) -> list[Tile]:
+def tiles(states: Sequence[SourceState], records: Sequence[RecordKey]) -> list[Tile]:
     result = []
     for chosen in CATEGORIES:
         feeding = [s for s in states if s.gegevensdienst in chosen.gegevensdiensten]

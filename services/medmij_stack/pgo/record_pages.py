@@ -28,9 +28,9 @@ def mount_records(app: FastAPI, web: Web) -> None:
 
     def tile_of(account_id: str, slug: str) -> object:
         sources = pgo.records.sources(account_id)
-        records = pgo.records.records(account_id)
         states = source_states(pgo.db, account_id, sources)
-        return next(t for t in tiles(states, records) if t.category.slug == slug)
+        keys = pgo.records.keys(account_id)
+        return next(t for t in tiles(states, keys) if t.category.slug == slug)
 
     @app.get("/gegevens/vaccinaties", include_in_schema=False)
     async def vaccination_page(request: Request) -> Response:

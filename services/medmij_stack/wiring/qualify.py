@@ -440,9 +440,9 @@ def _wait(
     with console.status(f"Waiting for {len(left)} request(s)…") as status:
         try:
             while time.monotonic() < deadline:
-                now = time.monotonic()
-                if received() != seen:
-                    seen, quiet_since = received(), now
+                now, count = time.monotonic(), received()
+                if count != seen:
+                    seen, quiet_since = count, now
                 if not left and now - quiet_since >= settle:
                     break
                 time.sleep(_POLL_SECONDS)
